@@ -1,0 +1,35 @@
+# Two commands: `make demo` and `make test`. Both bootstrap .venv idempotently.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# A CPU-only machine gets the CPU build of torch from the pinned version; a machine with an
+# NVIDIA GPU gets pip's default (CUDA) build.
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
+
+.PHONY: venv test demo lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test,dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check synnet_triton kernels tests benchmarks
+	$(VENV)/bin/mypy synnet_triton kernels
+
+demo: $(STAMP)
+	$(VENV)/bin/synnet-triton demo
+
+bench: $(STAMP)
+	$(VENV)/bin/synnet-triton bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

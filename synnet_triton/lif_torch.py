@@ -1,0 +1,374 @@
+"""The torch backend of the LIF operation: the CPU path and the oracle for the kernels.
+
+Forward (DESIGN §3, Rockpool 3.1 ``LIFTorch.forward``), float32, for t = 0 … T−1:
+
+    i = i + x_t  [+ s_{t−1} @ W_rec]      v = v·α      i = i·β
+    u = ((v + Σ_s i) + noise_t) + b       s = spike_count(u)      v = u − s·θ
+
+The step loop runs the exact float32 operations of Rockpool in the same order, so spike counts
+are bitwise equal; it works in place on preallocated buffers because on small layers the cost
+of a step is the per-op overhead, not arithmetic.
+
+Backward (DESIGN §4): from the saved pre-spike membrane u everything else (s, v, σ) is
+recomputed over all T at once. Without recurrence the reverse sweep is two linear recurrences,
+
+    gV_t = gVext_t + α_{t+1}·(1 − θσ_{t+1})·gV_{t+1} + α·σ_{t+1}·gS_{t+1}
+    gI_t = gIext_t + gU_t + β·gI_{t+1}
+
+each one fused multiply-add per step; the parameter gradients are reductions over (B, T).
+With recurrence gS_{t−1} also receives gx_t @ W_recᵀ, so the sweep runs step by step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from synnet_triton.backend import ForwardResult, Gradients, NeedsGrad
+from synnet_triton.surrogates import spike_count, surrogate_grad
+from synnet_triton.types import Surrogate
+
+
+def _run_steps(
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    s0: Tensor,
+    max_spikes: float,
+    u_out: Tensor,
+    spikes_out: Tensor,
+    vmem_out: Tensor | None,
+    isyn_out: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The sequential step loop over x (B, T, N, S) float32, writing u, spikes and records.
+
+    Returns the final (v (B, N), i (B, N, S), s (B, N)).
+    """
+    batch, steps, n_neurons, n_synapses = x.shape
+    v = v0.clone()
+    i = i0.clone()
+    s = s0.clone()
+    w_rec_t = None if w_rec is None else w_rec.t()
+    for t in range(steps):
+        i.add_(x[:, t])
+        if w_rec_t is not None:
+            i.add_(F.linear(s, w_rec_t).view(batch, n_neurons, n_synapses))
+        v.mul_(alpha)
+        i.mul_(beta)
+        u = u_out[:, t]
+        torch.add(v, i[..., 0] if n_synapses == 1 else i.sum(2), out=u)
+        if noise is not None:
+            u.add_(noise[:, t])
+        u.add_(bias)
+        s = spike_count(u, threshold, max_spikes)
+        spikes_out[:, t] = s
+        torch.sub(u, s * threshold, out=v)
+        if vmem_out is not None:
+            vmem_out[:, t] = v
+        if isyn_out is not None:
+            isyn_out[:, t] = i
+    return v, i, s
+
+
+def forward(
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    s0: Tensor,
+    *,
+    max_spikes: float,
+    record: bool,
+    checkpoint_every: int,
+) -> ForwardResult:
+    """Run the whole sequence; see :mod:`synnet_triton.backend` for shapes."""
+    batch, steps, _ = x.shape
+    n_neurons, n_synapses = beta.shape
+    xs = x.float().view(batch, steps, n_neurons, n_synapses)
+    u_all = x.new_empty((batch, steps, n_neurons), dtype=torch.float32)
+    spikes = x.new_empty((batch, steps, n_neurons), dtype=torch.float32)
+    vmem = torch.empty_like(spikes) if record else None
+    isyn = xs.new_empty(xs.shape) if record else None
+
+    if checkpoint_every > 0:
+        v, i, s = v0, i0, s0
+        checkpoints: list[tuple[Tensor, Tensor, Tensor]] = []
+        for start, stop in _segments(steps, checkpoint_every):
+            checkpoints.append((v, i, s))
+            seg = slice(start, stop)
+            v, i, s = _run_steps(
+                xs[:, seg], alpha, beta, threshold, bias,
+                None if noise is None else noise[:, seg], w_rec, v, i, s, max_spikes,
+                u_all[:, seg], spikes[:, seg],
+                None if vmem is None else vmem[:, seg],
+                None if isyn is None else isyn[:, seg],
+            )
+        # u_all was scratch; only the state before each segment is kept for the backward
+        saved: tuple[Tensor, ...] = tuple(
+            torch.stack(parts, 1) if parts else ref.new_empty((batch, 0, *ref.shape[1:]))
+            for parts, ref in zip(zip(*checkpoints) if checkpoints else ((), (), ()),
+                                  (v0, i0, s0))
+        )
+    else:
+        v, i, s = _run_steps(
+            xs, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, max_spikes,
+            u_all, spikes, vmem, isyn,
+        )
+        saved = (u_all,)
+
+    out_dtype = x.dtype
+    return ForwardResult(
+        spikes=spikes.to(out_dtype),
+        vmem=None if vmem is None else vmem.to(out_dtype),
+        isyn=None if isyn is None else isyn.view(batch, steps, n_neurons, n_synapses).to(out_dtype),
+        final_vmem=v,
+        final_isyn=i,
+        final_spikes=s,
+        saved=saved,
+    )
+
+
+
+def _segments(steps: int, length: int) -> list[tuple[int, int]]:
+    """[start, stop) bounds of consecutive segments of ``length`` steps covering ``steps``."""
+    return [(start, min(start + length, steps)) for start in range(0, steps, length)]
+
+
+def _synaptic_currents(
+    xs: Tensor,
+    beta: Tensor,
+    u: Tensor,
+    threshold: Tensor,
+    w_rec: Tensor | None,
+    i0: Tensor,
+    s0: Tensor,
+    max_spikes: float,
+) -> Tensor:
+    """Post-decay currents i_t (B, T, N, S), recomputed forward from x (B, T, N, S).
+
+    The synaptic recurrence is linear and stable forward; running it backwards by dividing by β
+    would amplify rounding (DESIGN §4). With recurrence, the recurrent drive comes from the
+    spikes recomputed from the saved u (B, T, N).
+    """
+    batch, steps, n_neurons, n_synapses = xs.shape
+    drive = xs
+    if w_rec is not None:
+        s = spike_count(u, threshold, max_spikes)
+        s_prev = torch.cat([s0.unsqueeze(1), s[:, :-1]], 1)
+        drive = xs + (s_prev @ w_rec).view(batch, steps, n_neurons, n_synapses)
+    currents = torch.empty_like(xs)
+    i = i0
+    for t in range(steps):
+        i = (i + drive[:, t]) * beta
+        currents[:, t] = i
+    return currents
+
+def _sweep_segment(
+    u: Tensor,
+    v_start: Tensor,
+    i_seg: Tensor | None,
+    i_start: Tensor,
+    x_seg: Tensor,
+    s_start: Tensor,
+    g_spikes: Tensor | None,
+    g_vmem: Tensor | None,
+    g_isyn: Tensor | None,
+    g_v_carry: Tensor,
+    g_i_carry: Tensor,
+    g_s_carry: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    w_rec: Tensor | None,
+    surrogate: Surrogate,
+    window: float,
+    max_spikes: float,
+    needs_grad: NeedsGrad,
+    acc: dict[str, Tensor],
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Reverse sweep over one time segment.
+
+    u (B, L, N): pre-spike membrane of the segment; v_start (B, N), i_start (B, N, S), s_start
+    (B, N): the state before the segment; i_seg (B, L, N, S): post-decay currents (only when
+    β or W_rec needs a gradient); x_seg (B, L, N, S) float32. g_*_carry: gradients arriving from
+    after the segment at its last v (B, N), i (B, N, S) and s (B, N). Parameter gradients are
+    added into ``acc``. Returns (gx (B, L, N, S), gV, gI, gS) at the state before the segment.
+    """
+    batch, steps, n_neurons = u.shape
+    n_synapses = beta.shape[1]
+    s = spike_count(u, threshold, max_spikes)
+    sigma, ds_dtheta = surrogate_grad(surrogate, u, threshold, window, max_spikes)
+    g_s = u.new_zeros(u.shape) if g_spikes is None else g_spikes.float().clone()
+    g_s[:, -1] += g_s_carry
+    g_v_ext = u.new_zeros(u.shape) if g_vmem is None else g_vmem.float().clone()
+    g_v_ext[:, -1] += g_v_carry
+    g_i_ext = (
+        u.new_zeros((batch, steps, n_neurons, n_synapses))
+        if g_isyn is None
+        else g_isyn.float().clone()
+    )
+    g_i_ext[:, -1] += g_i_carry
+
+    g_v = torch.empty_like(u)
+    g_u = torch.empty_like(u)
+    g_i = torch.empty_like(g_i_ext)
+    g_x = torch.empty_like(g_i_ext)
+    if w_rec is None:
+        # gV_t = gVext_t + A_{t+1}·gV_{t+1} + C_{t+1} with A = α(1 − θσ), C = α·σ·gS
+        one_minus = 1 - threshold * sigma
+        coef = alpha * one_minus
+        drive = g_v_ext.clone()
+        drive[:, :-1] += alpha * sigma[:, 1:] * g_s[:, 1:]
+        g_v[:, -1] = drive[:, -1]
+        for t in range(steps - 2, -1, -1):
+            torch.addcmul(drive[:, t], coef[:, t + 1], g_v[:, t + 1], out=g_v[:, t])
+        torch.addcmul(g_v * one_minus, g_s, sigma, out=g_u)
+        g_i_ext.add_(g_u.unsqueeze(-1))
+        g_i[:, -1] = g_i_ext[:, -1]
+        for t in range(steps - 2, -1, -1):
+            torch.addcmul(g_i_ext[:, t], beta, g_i[:, t + 1], out=g_i[:, t])
+        torch.mul(g_i, beta, out=g_x)
+        g_s_before = u.new_zeros((batch, n_neurons))
+    else:
+        w_rec_t = w_rec.t()
+        g_u_next = u.new_zeros((batch, n_neurons))
+        g_i_next = u.new_zeros((batch, n_neurons, n_synapses))
+        g_x_next = u.new_zeros((batch, n_neurons * n_synapses))
+        for t in range(steps - 1, -1, -1):
+            g_s[:, t] += g_x_next @ w_rec_t
+            g_v[:, t] = g_v_ext[:, t] + alpha * g_u_next
+            g_u[:, t] = g_v[:, t] + (g_s[:, t] - threshold * g_v[:, t]) * sigma[:, t]
+            g_i[:, t] = g_i_ext[:, t] + g_u[:, t].unsqueeze(-1) + beta * g_i_next
+            g_x[:, t] = beta * g_i[:, t]
+            g_u_next, g_i_next = g_u[:, t], g_i[:, t]
+            g_x_next = g_x[:, t].reshape(batch, n_neurons * n_synapses)
+        g_s_before = g_x_next @ w_rec_t
+
+    v_prev = torch.cat([v_start.unsqueeze(1), (u - s * threshold)[:, :-1]], 1)
+    if needs_grad.alpha:
+        acc["alpha"] += (v_prev * g_u).sum((0, 1))
+    if needs_grad.bias:
+        acc["bias"] += g_u.sum((0, 1))
+    if needs_grad.threshold:
+        acc["threshold"] += ((g_s - threshold * g_v) * ds_dtheta - g_v * s).sum((0, 1))
+    if needs_grad.beta or needs_grad.w_rec:
+        if i_seg is None:
+            raise RuntimeError("synaptic currents are needed for the beta / w_rec gradients")
+        s_prev = torch.cat([s_start.unsqueeze(1), s[:, :-1]], 1)
+        i_prev = torch.cat([i_start.unsqueeze(1), i_seg[:, :-1]], 1)
+        pre = i_prev + x_seg
+        if w_rec is not None:
+            irec = (s_prev @ w_rec).view(batch, steps, n_neurons, n_synapses)
+            pre = pre + irec
+            if needs_grad.w_rec:
+                acc["w_rec"] += s_prev.reshape(-1, n_neurons).t() @ g_x.reshape(
+                    batch * steps, -1
+                )
+        if needs_grad.beta:
+            acc["beta"] += (pre * g_i).sum((0, 1))
+    return g_x, alpha * g_u[:, 0], beta * g_i[:, 0], g_s_before
+
+
+def backward(
+    saved: tuple[Tensor, ...],
+    grad_spikes: Tensor | None,
+    grad_vmem: Tensor | None,
+    grad_isyn: Tensor | None,
+    grad_final_vmem: Tensor | None,
+    grad_final_isyn: Tensor | None,
+    grad_final_spikes: Tensor | None,
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    s0: Tensor,
+    *,
+    surrogate: Surrogate,
+    window: float,
+    max_spikes: float,
+    checkpoint_every: int,
+    needs_grad: NeedsGrad,
+) -> Gradients:
+    """The reverse sweep of DESIGN §4; see :mod:`synnet_triton.backend` for shapes."""
+    batch, steps, _ = x.shape
+    n_neurons, n_synapses = beta.shape
+    xs = x.float().view(batch, steps, n_neurons, n_synapses)
+    need_i = needs_grad.beta or needs_grad.w_rec
+    acc = {
+        "alpha": alpha.new_zeros(alpha.shape),
+        "beta": beta.new_zeros(beta.shape),
+        "threshold": threshold.new_zeros(threshold.shape),
+        "bias": bias.new_zeros(bias.shape),
+        "w_rec": None if w_rec is None else w_rec.new_zeros(w_rec.shape),
+    }
+    g_v = v0.new_zeros(v0.shape) if grad_final_vmem is None else grad_final_vmem.float()
+    g_i = i0.new_zeros(i0.shape) if grad_final_isyn is None else grad_final_isyn.float()
+    g_s = s0.new_zeros(s0.shape) if grad_final_spikes is None else grad_final_spikes.float()
+    g_x = xs.new_empty(xs.shape)
+
+    if checkpoint_every > 0:
+        ckpt_v, ckpt_i, ckpt_s = saved
+        segments = _segments(steps, checkpoint_every)
+    else:
+        (u_all,) = saved
+        segments = [(0, steps)] if steps else []
+
+    for k in reversed(range(len(segments))):
+        start, stop = segments[k]
+        seg = slice(start, stop)
+        i_seg: Tensor | None
+        if checkpoint_every > 0:
+            v_start, i_start, s_start = ckpt_v[:, k], ckpt_i[:, k], ckpt_s[:, k]
+            u_seg = xs.new_empty((batch, stop - start, n_neurons))
+            i_seg = torch.empty_like(xs[:, seg]) if need_i else None
+            _run_steps(
+                xs[:, seg], alpha, beta, threshold, bias,
+                None if noise is None else noise[:, seg], w_rec, v_start, i_start, s_start,
+                max_spikes, u_seg, torch.empty_like(u_seg), None, i_seg,
+            )
+        else:
+            v_start, i_start, s_start = v0, i0, s0
+            u_seg = u_all
+            i_seg = (
+                _synaptic_currents(xs, beta, u_all, threshold, w_rec, i0, s0, max_spikes)
+                if need_i
+                else None
+            )
+        g_x_seg, g_v, g_i, g_s = _sweep_segment(
+            u_seg, v_start, i_seg, i_start, xs[:, seg], s_start,
+            None if grad_spikes is None else grad_spikes[:, seg],
+            None if grad_vmem is None else grad_vmem[:, seg],
+            None if grad_isyn is None else grad_isyn[:, seg],
+            g_v, g_i, g_s, alpha, beta, threshold, w_rec, surrogate, window, max_spikes,
+            needs_grad, acc,
+        )
+        g_x[:, seg] = g_x_seg
+
+    return Gradients(
+        x=g_x.view(x.shape).to(x.dtype) if needs_grad.x else None,
+        alpha=acc["alpha"] if needs_grad.alpha else None,
+        beta=acc["beta"] if needs_grad.beta else None,
+        threshold=acc["threshold"] if needs_grad.threshold else None,
+        bias=acc["bias"] if needs_grad.bias else None,
+        v0=g_v if needs_grad.v0 else None,
+        i0=g_i if needs_grad.i0 else None,
+        s0=g_s if needs_grad.s0 else None,
+        w_rec=acc["w_rec"] if needs_grad.w_rec else None,
+    )
