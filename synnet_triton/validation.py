@@ -85,6 +85,9 @@ def as_parameter(
     if tuple(tensor.shape) not in allowed:
         shapes = " or ".join(str(s) for s in allowed)
         raise ValueError(f"{name} must have shape {shapes}, got {tuple(tensor.shape)}")
+    if torch.compiler.is_compiling():
+        # value checks read data back to the host, a graph break under torch.compile
+        return tensor.float()
     detached = tensor.detach()
     if not bool(torch.isfinite(detached).all()):
         raise ValueError(f"{name} must be finite, got a non-finite value")

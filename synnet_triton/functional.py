@@ -1,0 +1,478 @@
+"""The LIF operation over a whole sequence: ``lif`` and ``lif_decays``.
+
+    out, final_state = lif(x, tau_mem, tau_syn, threshold, bias, initial_state=None,
+                           output_final_state=False)
+
+Shapes (B batch, T steps, N neurons, S synapses per neuron):
+
+    x            (B, T, N·S) or (T, N·S); column k feeds neuron k // S, synapse k % S
+    tau_mem      () or (N,)                      membrane time constant, seconds, > 0
+    tau_syn      (), (N,) [S = 1], (1, S), (N, S) synaptic time constants, seconds, > 0
+    threshold    () or (N,), > 0
+    bias         () or (N,)
+    w_rec        (N, N·S) recurrent weights acting on the previous step's spike counts
+    out.spikes   (B, T, N) spike counts; out.vmem (B, T, N), out.isyn (B, T, N, S) with record
+    final_state  LIFState(vmem (B, N), isyn (B, N, S), spikes (B, N)), float32
+
+Semantics are Rockpool 3.1 ``LIFTorch`` exactly (DESIGN §3); gradients come from the
+hand-written reverse sweep (DESIGN §4) with the PeriodicExponential or StepPWL surrogate.
+
+Non-finite input: NaN or ±Inf in ``x`` (or in ``initial_state``) is not checked (a check would
+cost a pass over the data); it propagates, so the affected neuron's spike counts and membrane
+become NaN from that step on — never plausible-looking counts. Parameters are checked.
+
+The op is registered with ``torch.library`` (``synnet_triton::lif_forward`` and
+``synnet_triton::lif_backward``) so ``torch.compile(fullgraph=True)`` traces through it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from synnet_triton import lif_torch
+from synnet_triton.backend import NeedsGrad
+from synnet_triton.types import LIFOutput, LIFState, Surrogate
+from synnet_triton.validation import (
+    as_parameter,
+    check_input,
+    check_max_spikes,
+    check_positive_number,
+)
+
+BACKENDS = ("auto", "torch", "triton")
+_warned_recurrent_fallback = False
+
+
+def triton_available() -> bool:
+    """True when the ``triton`` package imports."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
+    """The concrete backend (``"torch"`` or ``"triton"``) for a call.
+
+    ``"auto"`` picks Triton for CUDA tensors when Triton imports, the torch reference otherwise.
+    ``"triton"`` on CPU runs only under ``TRITON_INTERPRET=1`` (the Triton interpreter).
+    The kernels have no recurrence: with ``w_rec`` the Triton backend falls back to the torch
+    reference, with a warning the first time.
+    """
+    global _warned_recurrent_fallback
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        backend = "triton" if device.type == "cuda" and triton_available() else "torch"
+    if backend == "triton":
+        if not triton_available():
+            raise RuntimeError("backend='triton' needs the triton package (pip install triton)")
+        if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+            raise RuntimeError(
+                f"backend='triton' needs CUDA tensors (x is on {device}); on CPU it runs only "
+                "under the Triton interpreter (set TRITON_INTERPRET=1 before importing triton), "
+                "or use backend='torch'"
+            )
+        if recurrent:
+            if not _warned_recurrent_fallback:
+                warnings.warn(
+                    "the Triton kernels do not fuse recurrent weights (w_rec); this call and "
+                    "later recurrent ones run on the torch reference backend",
+                    stacklevel=3,
+                )
+                _warned_recurrent_fallback = True
+            backend = "torch"
+    return backend
+
+
+def _backend_module(name: str):  # type: ignore[no-untyped-def]
+    if name == "triton":
+        from synnet_triton import lif_triton
+
+        return lif_triton
+    return lif_torch
+
+
+def _maybe(t: Tensor) -> Tensor | None:
+    return t if t.numel() > 0 else None
+
+
+@torch.library.custom_op("synnet_triton::lif_forward", mutates_args=())
+def _lif_forward_op(
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    s0: Tensor,
+    max_spikes: float,
+    record: bool,
+    checkpoint_every: int,
+    backend: str,
+    surrogate: str,
+    window: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, list[Tensor]]:
+    """Forward of the LIF op; ``surrogate`` and ``window`` are kept for the backward only."""
+    result = _backend_module(backend).forward(
+        x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        max_spikes=max_spikes, record=record, checkpoint_every=checkpoint_every,
+    )
+    empty = x.new_empty(0)
+    return (
+        result.spikes,
+        empty if result.vmem is None else result.vmem,
+        empty.clone() if result.isyn is None else result.isyn,
+        result.final_vmem,
+        result.final_isyn,
+        result.final_spikes,
+        list(result.saved),
+    )
+
+
+@_lif_forward_op.register_fake
+def _lif_forward_fake(
+    x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, max_spikes, record,
+    checkpoint_every, backend, surrogate, window,
+):  # type: ignore[no-untyped-def]
+    batch, steps, _ = x.shape
+    n_neurons, n_synapses = beta.shape
+    f32 = torch.float32
+    if checkpoint_every > 0:
+        n_ckpt = -(-steps // checkpoint_every)
+        saved = [
+            x.new_empty((batch, n_ckpt, n_neurons), dtype=f32),
+            x.new_empty((batch, n_ckpt, n_neurons, n_synapses), dtype=f32),
+            x.new_empty((batch, n_ckpt, n_neurons), dtype=f32),
+        ]
+    else:
+        saved = [x.new_empty((batch, steps, n_neurons), dtype=f32)]
+    return (
+        x.new_empty((batch, steps, n_neurons)),
+        x.new_empty((batch, steps, n_neurons) if record else (0,)),
+        x.new_empty((batch, steps, n_neurons, n_synapses) if record else (0,)),
+        x.new_empty((batch, n_neurons), dtype=f32),
+        x.new_empty((batch, n_neurons, n_synapses), dtype=f32),
+        x.new_empty((batch, n_neurons), dtype=f32),
+        saved,
+    )
+
+
+@torch.library.custom_op("synnet_triton::lif_backward", mutates_args=())
+def _lif_backward_op(
+    saved: list[Tensor],
+    grad_spikes: Tensor | None,
+    grad_vmem: Tensor | None,
+    grad_isyn: Tensor | None,
+    grad_final_vmem: Tensor | None,
+    grad_final_isyn: Tensor | None,
+    grad_final_spikes: Tensor | None,
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    s0: Tensor,
+    surrogate: str,
+    window: float,
+    max_spikes: float,
+    checkpoint_every: int,
+    needs_grad: list[bool],
+    backend: str,
+) -> list[Tensor]:
+    grads = _backend_module(backend).backward(
+        tuple(saved), grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn,
+        grad_final_spikes, x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        surrogate=Surrogate(surrogate), window=window, max_spikes=max_spikes,
+        checkpoint_every=checkpoint_every, needs_grad=NeedsGrad(*needs_grad),
+    )
+    return [x.new_empty(0) if g is None else g for g in grads]
+
+
+@_lif_backward_op.register_fake
+def _lif_backward_fake(
+    saved, grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn,
+    grad_final_spikes, x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, surrogate,
+    window, max_spikes, checkpoint_every, needs_grad, backend,
+):  # type: ignore[no-untyped-def]
+    like = (x, alpha, beta, threshold, bias, v0, i0, s0, w_rec)
+    return [
+        torch.empty_like(ref) if need and ref is not None else x.new_empty(0)
+        for need, ref in zip(needs_grad, like)
+    ]
+
+
+def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    (x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+     max_spikes, record, checkpoint_every, backend, surrogate, window) = inputs
+    saved = list(output[6])
+    needs = [bool(t is not None and t.requires_grad)
+             for t in (x, alpha, beta, threshold, bias, v0, i0, s0, w_rec)]
+    # x is only read back when the synaptic currents must be recomputed
+    keep_x = checkpoint_every > 0 or needs[2] or needs[8]
+    ctx.n_saved = len(saved)
+    ctx.has_noise = noise is not None
+    ctx.has_w_rec = w_rec is not None
+    ctx.keep_x = keep_x
+    ctx.x_meta = (x.shape, x.dtype)
+    tensors = [*saved, alpha, beta, threshold, bias, v0, i0, s0]
+    if keep_x:
+        tensors.append(x)
+    if noise is not None:
+        tensors.append(noise)
+    if w_rec is not None:
+        tensors.append(w_rec)
+    ctx.save_for_backward(*tensors)
+    ctx.needs = needs
+    ctx.max_spikes = max_spikes
+    ctx.checkpoint_every = checkpoint_every
+    ctx.backend = backend
+    ctx.surrogate = surrogate
+    ctx.window = window
+
+
+def _backward(ctx, grad_spikes, grad_vmem, grad_isyn, g_vT, g_iT, g_sT, _grad_saved):  # type: ignore[no-untyped-def]
+    tensors = list(ctx.saved_tensors)
+    saved = tensors[: ctx.n_saved]
+    alpha, beta, threshold, bias, v0, i0, s0 = tensors[ctx.n_saved: ctx.n_saved + 7]
+    rest = tensors[ctx.n_saved + 7:]
+    x = rest.pop(0) if ctx.keep_x else None
+    noise = rest.pop(0) if ctx.has_noise else None
+    w_rec = rest.pop(0) if ctx.has_w_rec else None
+    if x is None:
+        # the backward reads only the shape and dtype of x in this case
+        shape, dtype = ctx.x_meta
+        x = v0.new_empty(shape, dtype=dtype)
+    grads = _lif_backward_op(
+        saved, grad_spikes, _nonempty(grad_vmem), _nonempty(grad_isyn), g_vT, g_iT, g_sT,
+        x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        ctx.surrogate, ctx.window, ctx.max_spikes, ctx.checkpoint_every, ctx.needs,
+        ctx.backend,
+    )
+    out = [g if need else None for g, need in zip(grads, ctx.needs)]
+    gx, galpha, gbeta, gthreshold, gbias, gv0, gi0, gs0, gw_rec = out
+    return (gx, galpha, gbeta, gthreshold, gbias, None, gw_rec, gv0, gi0, gs0,
+            None, None, None, None, None, None)
+
+
+def _nonempty(t: Tensor | None) -> Tensor | None:
+    return None if t is None or t.numel() == 0 else t
+
+
+_lif_forward_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def lif_decays(
+    x: Tensor,
+    alpha: Tensor | float,
+    beta: Tensor | float,
+    threshold: Tensor | float = 1.0,
+    bias: Tensor | float = 0.0,
+    *,
+    n_synapses: int = 1,
+    surrogate: Surrogate | str = Surrogate.PERIODIC_EXPONENTIAL,
+    learning_window: float = 0.5,
+    max_spikes_per_dt: float = 2.0**16,
+    noise: Tensor | None = None,
+    w_rec: Tensor | None = None,
+    initial_state: LIFState | None = None,
+    output_final_state: bool = False,
+    record: bool = False,
+    checkpoint_every: int | None = None,
+    backend: str = "auto",
+) -> tuple[LIFOutput, LIFState | None]:
+    """The LIF operation with decays instead of time constants (α = exp(−dt/τ_mem), β likewise).
+
+    ``alpha`` and ``beta`` take the shapes of ``tau_mem`` and ``tau_syn`` in :func:`lif`;
+    ``noise`` (B, T, N) is added to the membrane as is. Everything else is as in :func:`lif`.
+    """
+    x = check_input(x, n_synapses)
+    unbatched = x.ndim == 2
+    if unbatched:
+        x = x.unsqueeze(0)
+    batch, steps, width = x.shape
+    n_neurons = width // n_synapses
+    device = x.device
+    surrogate = _check_surrogate(surrogate)
+    window = check_positive_number("learning_window", learning_window)
+    max_spikes = check_max_spikes(max_spikes_per_dt)
+    if checkpoint_every is None:
+        checkpoint_every = 0
+    elif isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
+            or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be None or an integer >= 1, got "
+                         f"{checkpoint_every!r}")
+
+    n, s = n_neurons, n_synapses
+    alpha_t = as_parameter("alpha", alpha, ((), (n,)), device).expand(n).contiguous()
+    beta_shapes = ((), (1, s), (n, s)) + (((n,),) if s == 1 else ())
+    beta_t = as_parameter("beta", beta, beta_shapes, device)
+    beta_t = beta_t.reshape(n, 1) if beta_t.shape == (n,) else beta_t
+    beta_t = beta_t.expand(n, s).contiguous()
+    threshold_t = as_parameter("threshold", threshold, ((), (n,)), device, positive=True)
+    threshold_t = threshold_t.expand(n).contiguous()
+    bias_t = as_parameter("bias", bias, ((), (n,)), device).expand(n).contiguous()
+    if w_rec is not None:
+        w_rec = _check_tensor("w_rec", w_rec, (n, n * s), device).float()
+    if noise is not None:
+        noise = _check_tensor("noise", noise, (batch, steps, n), device).float()
+    v0, i0, s0 = _initial_state(initial_state, batch, n, s, device)
+    resolved = resolve_backend(backend, device, recurrent=w_rec is not None)
+
+    if batch == 0 or steps == 0:
+        spikes, vmem, isyn = (x.new_zeros((batch, steps, n)), x.new_zeros((batch, steps, n)),
+                              x.new_zeros((batch, steps, n, s)))
+        v_t, i_t, s_t = v0.clone(), i0.clone(), s0.clone()
+    else:
+        spikes, vmem, isyn, v_t, i_t, s_t, _ = _lif_forward_op(
+            x.contiguous(), alpha_t, beta_t, threshold_t, bias_t, noise, w_rec, v0, i0, s0,
+            max_spikes, record, checkpoint_every, resolved, surrogate.value, window,
+        )
+    out = LIFOutput(spikes, vmem if record else None, isyn if record else None)
+    final = LIFState(v_t, i_t, s_t) if output_final_state else None
+    if unbatched:
+        out = LIFOutput(*(None if t is None else t.squeeze(0) for t in out))
+        if final is not None:
+            final = LIFState(*(t.squeeze(0) for t in final))
+    return out, final
+
+
+def lif(
+    x: Tensor,
+    tau_mem: Tensor | float = 0.02,
+    tau_syn: Tensor | float = 0.02,
+    threshold: Tensor | float = 1.0,
+    bias: Tensor | float = 0.0,
+    *,
+    n_synapses: int = 1,
+    dt: float = 1e-3,
+    surrogate: Surrogate | str = Surrogate.PERIODIC_EXPONENTIAL,
+    learning_window: float = 0.5,
+    max_spikes_per_dt: float = 2.0**16,
+    noise_std: float = 0.0,
+    generator: torch.Generator | None = None,
+    w_rec: Tensor | None = None,
+    initial_state: LIFState | None = None,
+    output_final_state: bool = False,
+    record: bool = False,
+    checkpoint_every: int | None = None,
+    backend: str = "auto",
+) -> tuple[LIFOutput, LIFState | None]:
+    """Run leaky integrate-and-fire neurons with S synapses each over a whole sequence.
+
+    Args:
+        x: (B, T, N·S) or (T, N·S) input currents (float32, float16 or bfloat16).
+        tau_mem: () or (N,) membrane time constants in seconds.
+        tau_syn: (), (N,) when S = 1, (1, S) or (N, S) synaptic time constants in seconds.
+        threshold: () or (N,) firing thresholds, > 0.
+        bias: () or (N,) constant input to the membrane.
+        n_synapses: S, synapses per neuron.
+        dt: time step in seconds; decays are α = exp(−dt/τ_mem), β = exp(−dt/τ_syn).
+        surrogate: ``"periodic_exponential"`` (SynNet's) or ``"step_pwl"`` (LIFTorch's default).
+        learning_window: width w of the surrogate, > 0.
+        max_spikes_per_dt: M, the most spikes a neuron emits in one step (1 … 2¹⁶).
+        noise_std: σ; the membrane gets σ·√dt·N(0, 1) per neuron and step.
+        generator: the torch generator the noise is drawn from (reproducible runs).
+        w_rec: (N, N·S) recurrent weights applied to the previous step's spike counts.
+        initial_state: LIFState of (B, N), (B, N, S), (B, N) tensors (or unbatched (N,),
+            (N, S), (N,), broadcast over the batch); zeros when None.
+        output_final_state: return the state after the last step (for streaming).
+        record: also return post-reset vmem (B, T, N) and post-decay isyn (B, T, N, S).
+        checkpoint_every: K > 0 keeps only the state every K steps for the backward and
+            recomputes each segment (saved memory O(T/K) instead of O(T)).
+        backend: ``"auto"``, ``"torch"`` or ``"triton"`` (see :func:`resolve_backend`).
+
+    Returns:
+        ``(LIFOutput(spikes, vmem, isyn), final_state)``; ``final_state`` is None unless
+        ``output_final_state``. Unbatched input gives unbatched outputs.
+    """
+    check_input(x, n_synapses)
+    dt = check_positive_number("dt", dt)
+    noise_std = check_positive_number("noise_std", noise_std, allow_zero=True)
+    n = x.shape[-1] // n_synapses
+    s = n_synapses
+    tau_mem_t = as_parameter("tau_mem", tau_mem, ((), (n,)), x.device, positive=True)
+    tau_syn_shapes = ((), (1, s), (n, s)) + (((n,),) if s == 1 else ())
+    tau_syn_t = as_parameter("tau_syn", tau_syn, tau_syn_shapes, x.device, positive=True)
+    # Rockpool computes exp(-dt / tau) in float32 exactly this way; spikes depend on its rounding
+    alpha = torch.exp(-dt / tau_mem_t)
+    beta = torch.exp(-dt / tau_syn_t)
+    noise = None
+    if noise_std > 0:
+        batch = x.shape[0] if x.ndim == 3 else 1
+        noise = membrane_noise(noise_std, dt, (batch, x.shape[-2], n), x.device, generator)
+    return lif_decays(
+        x, alpha, beta, threshold, bias, n_synapses=n_synapses, surrogate=surrogate,
+        learning_window=learning_window, max_spikes_per_dt=max_spikes_per_dt,
+        noise=noise, w_rec=w_rec,
+        initial_state=initial_state, output_final_state=output_final_state, record=record,
+        checkpoint_every=checkpoint_every, backend=backend,
+    )
+
+
+def membrane_noise(
+    noise_std: float,
+    dt: float,
+    shape: Sequence[int],
+    device: torch.device,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """σ·√dt·N(0, 1) of ``shape`` (B, T, N), float32, computed as Rockpool does."""
+    zeta = noise_std * torch.sqrt(torch.tensor(dt))
+    return zeta.to(device) * torch.randn(tuple(shape), generator=generator, device=device)
+
+
+def _check_surrogate(surrogate: Surrogate | str) -> Surrogate:
+    try:
+        return Surrogate(surrogate)
+    except ValueError:
+        names = [m.value for m in Surrogate]
+        raise ValueError(f"surrogate must be one of {names}, got {surrogate!r}") from None
+
+
+def _check_tensor(name: str, t: object, shape: tuple[int, ...], device: torch.device) -> Tensor:
+    if not isinstance(t, Tensor) or not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    if t.device != device:
+        raise ValueError(f"{name} is on {t.device} but x is on {device}")
+    return t
+
+
+def _initial_state(
+    state: LIFState | None, batch: int, n: int, s: int, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(v0 (B, N), i0 (B, N, S), s0 (B, N)) float32, contiguous, from ``state`` or zeros."""
+    if state is None:
+        zeros = torch.zeros((batch, n), device=device)
+        return zeros, torch.zeros((batch, n, s), device=device), zeros.clone()
+    if not isinstance(state, tuple) or len(state) != 3:
+        raise TypeError("initial_state must be a LIFState(vmem, isyn, spikes)")
+    shapes = ((batch, n), (batch, n, s), (batch, n))
+    out = []
+    for name, t, full in zip(("vmem", "isyn", "spikes"), state, shapes):
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            raise TypeError(f"initial_state.{name} must be a floating-point tensor")
+        if t.device != device:
+            raise ValueError(f"initial_state.{name} is on {t.device} but x is on {device}")
+        if tuple(t.shape) not in (full, full[1:]):
+            raise ValueError(
+                f"initial_state.{name} must have shape {full} or {full[1:]}, got "
+                f"{tuple(t.shape)}"
+            )
+        out.append(t.float().expand(full).contiguous())
+    return out[0], out[1], out[2]
