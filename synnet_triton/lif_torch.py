@@ -56,24 +56,41 @@ def _run_steps(
     i = i0.clone()
     s = s0.clone()
     w_rec_t = None if w_rec is None else w_rec.t()
+    # Per-step views made once: slicing inside the loop costs as much as the arithmetic.
+    x_steps = x.unbind(1)
+    u_steps = u_out.unbind(1)
+    s_steps = spikes_out.unbind(1)
+    noise_steps = None if noise is None else noise.unbind(1)
+    i_first = i[..., 0]
+    scratch = torch.empty_like(v)
+    fired = torch.empty(v.shape, dtype=torch.bool, device=v.device)
     for t in range(steps):
-        i.add_(x[:, t])
+        i.add_(x_steps[t])
         if w_rec_t is not None:
             i.add_(F.linear(s, w_rec_t).view(batch, n_neurons, n_synapses))
         v.mul_(alpha)
         i.mul_(beta)
-        u = u_out[:, t]
-        torch.add(v, i[..., 0] if n_synapses == 1 else i.sum(2), out=u)
-        if noise is not None:
-            u.add_(noise[:, t])
+        u = u_steps[t]
+        torch.add(v, i_first if n_synapses == 1 else i.sum(2), out=u)
+        if noise_steps is not None:
+            u.add_(noise_steps[t])
         u.add_(bias)
-        s = spike_count(u, threshold, max_spikes)
-        spikes_out[:, t] = s
-        torch.sub(u, s * threshold, out=v)
+        s = s_steps[t]
+        # spike_count(), written into preallocated buffers
+        torch.div(u, threshold, out=s)
+        s.floor_()
+        torch.ge(u, threshold, out=fired)
+        s.mul_(fired)
+        torch.gt(s, max_spikes, out=fired)
+        torch.sub(s, max_spikes, out=scratch)
+        s.sub_(scratch.mul_(fired))
+        torch.mul(s, threshold, out=scratch)
+        torch.sub(u, scratch, out=v)
         if vmem_out is not None:
             vmem_out[:, t] = v
         if isyn_out is not None:
             isyn_out[:, t] = i
+    s = s.clone()
     return v, i, s
 
 
