@@ -1,0 +1,71 @@
+"""Plumbing shared by the launchers: a validated launch plan and the function that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, ParamSpec
+
+import torch
+from torch import Tensor
+
+P = ParamSpec("P")
+
+
+class LaunchPlan(NamedTuple):
+    """Everything one kernel launch needs, computed (and validated) before launching.
+
+    grid:    program grid, (batch rows, neuron blocks)
+    args:    positional kernel arguments (tensors, None for unused pointers, runtime scalars)
+    options: constexpr arguments and compile options (num_warps, enable_fp_fusion)
+    """
+
+    grid: tuple[int, int]
+    args: tuple[Any, ...]
+    options: dict[str, Any]
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise ValueError(message) unless condition holds: validation before any launch."""
+    if not condition:
+        raise ValueError(message)
+
+
+def launcher(kernel: Any, plan: Callable[P, LaunchPlan]) -> Callable[P, None]:
+    """A function with ``plan``'s signature that validates, then launches ``kernel`` once."""
+
+    def launch(*args: P.args, **kwargs: P.kwargs) -> None:
+        grid, kernel_args, options = plan(*args, **kwargs)
+        kernel[grid](*kernel_args, **options)
+
+    launch.__doc__ = f"Launch ``{kernel.__name__}``; arguments as for ``{plan.__name__}``."
+    return launch
+
+
+def layer_shape(x: Tensor, alpha: Tensor, beta: Tensor) -> tuple[int, int, int, int]:
+    """(B, T, N, S) of x (B, T, N*S) contiguous, alpha (N,) and beta (N, S), all checked."""
+    check(x.dim() == 3, f"x must be (B, T, N*S), got shape {tuple(x.shape)}")
+    check(x.is_contiguous(), "x must be contiguous")
+    check(alpha.dim() == 1, f"alpha must be (N,), got shape {tuple(alpha.shape)}")
+    check(beta.dim() == 2 and beta.shape[0] == alpha.shape[0], "beta must be (N, S)")
+    batch, steps, columns = x.shape
+    n_neurons, n_synapses = beta.shape
+    check(n_synapses >= 1 and columns == n_neurons * n_synapses, "x must be (B, T, N*S)")
+    return batch, steps, n_neurons, n_synapses
+
+
+def check_tensors(
+    expected: dict[str, tuple[Tensor | None, tuple[int, ...]]],
+    float32: tuple[Tensor | None, ...],
+    device: torch.device,
+) -> None:
+    """Shapes, contiguity and device of ``{name: (tensor or None, shape)}``; float32 dtypes."""
+    for name, (tensor, shape) in expected.items():
+        if tensor is None:
+            continue
+        check(tuple(tensor.shape) == shape, f"{name} must be {shape}, got {tuple(tensor.shape)}")
+        check(tensor.is_contiguous(), f"{name} must be contiguous")
+        check(tensor.device == device, f"{name} is on {tensor.device}, x on {device}")
+    check(
+        all(t is None or t.dtype == torch.float32 for t in float32),
+        "parameters, state, saved tensors, carried gradients and partials must be float32",
+    )
