@@ -52,8 +52,10 @@ from torch import Tensor
 from .launch import LaunchPlan, check, check_tensors, launcher, layer_shape
 from .lif_forward import NUM_STAGES, block_config, multi_spike, padded_synapses
 
+# Values of the SURROGATE constexpr (host ints; the kernel compares with the constexpr copy).
 PERIODIC_EXPONENTIAL = 0
 STEP_PWL = 1
+_PERIODIC_EXPONENTIAL = tl.constexpr(PERIODIC_EXPONENTIAL)
 RUNTIME_INT_ARGS = ("n_steps", "seq_start", "seq_len", "scratch_len", "n_neurons")
 
 
@@ -166,7 +168,7 @@ def lif_backward_kernel(
                 tl.float32
             )
 
-        if SURROGATE == PERIODIC_EXPONENTIAL:
+        if SURROGATE == _PERIODIC_EXPONENTIAL:
             dsdu, dsdthreshold = periodic_exponential_grad(u, threshold, window, max_spikes)
         else:
             dsdu, dsdthreshold = step_pwl_grad(u, threshold, window)
