@@ -24,7 +24,7 @@ from synnet_triton.types import Surrogate
 
 
 def spike_count(u: Tensor, threshold: Tensor, max_spikes: float) -> Tensor:
-    """Spike counts of the pre-spike membrane ``u`` (..., N), as float, clamped to ``max_spikes``."""
+    """Spike counts of the pre-spike membrane u (..., N), as float, clamped to max_spikes."""
     s = (u >= threshold) * torch.floor(u / threshold)
     # Rockpool's clamp formula, kept literally: it differs from clamp() once s − M rounds.
     return s - (s - max_spikes) * (s > max_spikes)
