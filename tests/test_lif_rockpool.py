@@ -113,8 +113,10 @@ def test_functional_lif_equals_liftorch(cfg):
 
 
 @pytest.mark.parametrize("leak_mode, params", [
-    ("decays", {"alpha": torch.tensor([0.9, 0.8, 0.95]), "beta": torch.tensor([[0.5], [0.7], [0.9]])}),
-    ("bitshifts", {"dash_mem": torch.tensor([3.0, 4.0, 5.0]), "dash_syn": torch.tensor([[1.0], [2.0], [3.0]])}),
+    ("decays", {"alpha": torch.tensor([0.9, 0.8, 0.95]),
+                "beta": torch.tensor([[0.5], [0.7], [0.9]])}),
+    ("bitshifts", {"dash_mem": torch.tensor([3.0, 4.0, 5.0]),
+                   "dash_syn": torch.tensor([[1.0], [2.0], [3.0]])}),
 ])
 def test_leak_modes_match(leak_mode, params):
     kwargs = dict(shape=(3, 3), leak_mode=leak_mode, spike_generation_fn=PeriodicExponential,
