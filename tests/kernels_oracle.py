@@ -1,0 +1,143 @@
+"""Oracles and random cases for the Triton kernel tests (``test_kernels_*.py``).
+
+``literal_lif`` is Rockpool 3.1 ``LIFTorch.evolve``'s step loop written out in float32, with
+Rockpool's own surrogate autograd Functions, so autograd through it is an oracle for the
+backward that shares no code with either backend of this package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from rockpool.nn.modules.torch.lif_torch import PeriodicExponential, StepPWL
+from torch import Tensor
+
+from synnet_triton.backend import NeedsGrad
+from synnet_triton.types import Surrogate
+
+ROCKPOOL_SURROGATE = {
+    Surrogate.PERIODIC_EXPONENTIAL: PeriodicExponential,
+    Surrogate.STEP_PWL: StepPWL,
+}
+
+
+def literal_lif(
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    *,
+    max_spikes: float,
+    surrogate: Surrogate,
+    window: float,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Spikes, vmem (B, T, N), isyn (B, T, N, S) and final v (B, N), i (B, N, S), s (B, N).
+
+    x (B, T, N*S) is converted to float32 first; everything else is float32.
+    """
+    batch, steps, _ = x.shape
+    n_neurons, n_synapses = beta.shape
+    xs = x.float().reshape(batch, steps, n_neurons, n_synapses)
+    spike_fn = ROCKPOOL_SURROGATE[surrogate].apply
+    limit = torch.tensor(max_spikes)
+    v, i = v0, i0
+    s = torch.zeros_like(v0)
+    spikes, vmem, isyn = [], [], []
+    for t in range(steps):
+        i = i + xs[:, t]
+        v = v * alpha
+        i = i * beta
+        u = v + i.sum(2)
+        if noise is not None:
+            u = u + noise[:, t]
+        u = u + bias
+        s = spike_fn(u, threshold, window, limit)
+        v = u - s * threshold
+        spikes.append(s)
+        vmem.append(v)
+        isyn.append(i)
+    if steps == 0:
+        empty = xs.new_zeros((batch, 0, n_neurons))
+        return empty, empty, xs.new_zeros(xs.shape), v, i, s
+    return torch.stack(spikes, 1), torch.stack(vmem, 1), torch.stack(isyn, 1), v, i, s
+
+
+@dataclass(frozen=True)
+class Case:
+    """One random layer and input; tensors are float32 unless ``x`` is cast later."""
+
+    x: Tensor  # (B, T, N*S)
+    alpha: Tensor  # (N,)
+    beta: Tensor  # (N, S)
+    threshold: Tensor  # (N,)
+    bias: Tensor  # (N,)
+    noise: Tensor | None  # (B, T, N)
+    v0: Tensor  # (B, N)
+    i0: Tensor  # (B, N, S)
+    s0: Tensor  # (B, N)
+    max_spikes: float
+
+    @property
+    def inputs(self) -> tuple[Tensor | None, ...]:
+        """The positional inputs of a backend's forward: x .. s0 (w_rec None)."""
+        return (
+            self.x, self.alpha, self.beta, self.threshold, self.bias, self.noise, None,
+            self.v0, self.i0, self.s0,
+        )  # fmt: skip
+
+    def with_x(self, x: Tensor) -> Case:
+        return replace(self, x=x)
+
+
+def make_case(
+    seed: int,
+    batch: int,
+    steps: int,
+    n_neurons: int,
+    n_synapses: int,
+    *,
+    max_spikes: float,
+    noise: bool,
+    initial_state: bool,
+) -> Case:
+    """Random parameters in SynNet's ranges and inputs large enough for multi-spike steps."""
+    g = torch.Generator().manual_seed(seed)
+
+    def uniform(low: float, high: float, *shape: int) -> Tensor:
+        return low + (high - low) * torch.rand(shape, generator=g)
+
+    def randn(*shape: int) -> Tensor:
+        return torch.randn(shape, generator=g)
+
+    zeros = torch.zeros
+    return Case(
+        x=randn(batch, steps, n_neurons * n_synapses) * uniform(0.3, 2.5, 1).item(),
+        alpha=uniform(0.5, 0.99, n_neurons),
+        beta=uniform(0.3, 0.95, n_neurons, n_synapses),
+        threshold=uniform(0.4, 1.6, n_neurons),
+        bias=randn(n_neurons) * 0.1,
+        noise=randn(batch, steps, n_neurons) * 0.2 if noise else None,
+        v0=randn(batch, n_neurons) if initial_state else zeros(batch, n_neurons),
+        i0=randn(batch, n_neurons, n_synapses)
+        if initial_state
+        else zeros(batch, n_neurons, n_synapses),
+        s0=zeros(batch, n_neurons),
+        max_spikes=max_spikes,
+    )
+
+
+def all_gradients(train_state: bool = True) -> NeedsGrad:
+    return NeedsGrad(True, True, True, True, True, train_state, train_state, False, False)
+
+
+def assert_gradient_close(name: str, got: Tensor, expected: Tensor) -> None:
+    """Within 1e-5 relative to the gradient's scale (float32 sums in a different order)."""
+    scale = max(expected.abs().max().item(), 1e-30) if expected.numel() else 1.0
+    torch.testing.assert_close(
+        got, expected, rtol=1e-5, atol=1e-5 * scale, msg=lambda m: f"gradient of {name}: {m}"
+    )
