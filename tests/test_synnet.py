@@ -1,0 +1,132 @@
+"""SynNet against Rockpool 3.1's SynNet: construction, checkpoints, forward, gradients, training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from synnet_oracle import (
+    CONFIGS,
+    RockpoolSynNet,
+    assert_relative_close,
+    build_pair,
+    rockpool_forward,
+    spike_input,
+)
+
+from synnet_triton.synnet import SynNet
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_seeded_initial_parameters_equal_rockpool(name: str):
+    ours, theirs = build_pair(CONFIGS[name])
+    our_state, their_state = ours.state_dict(), theirs.state_dict()
+    assert sorted(our_state) == sorted(their_state)
+    for key, value in their_state.items():
+        assert torch.equal(our_state[key], value), key
+    assert sorted(dict(ours.named_parameters())) == sorted(dict(theirs.named_parameters()))
+    for layer_name in theirs.lif_names:
+        our_layer = ours.seq.get_submodule(layer_name)
+        their_layer = theirs.seq.get_submodule(layer_name)
+        for attribute in ("tau_mem", "tau_syn", "threshold", "bias"):
+            ours_value = getattr(our_layer, attribute).detach()
+            theirs_value = getattr(their_layer, attribute).detach()
+            assert ours_value.shape == theirs_value.shape, (layer_name, attribute)
+            assert torch.equal(ours_value, theirs_value), (layer_name, attribute)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_forward_and_gradients_match_rockpool(name: str):
+    config = CONFIGS[name]
+    ours, theirs = build_pair(config)
+    x = spike_input(config["n_channels"])
+
+    our_output = ours(x)
+    their_output = rockpool_forward(theirs, x)
+    assert our_output.shape == their_output.shape == (2, 40, config["n_classes"])
+    if config.get("output") == "vmem":
+        assert our_output.abs().max() > 0.1
+        torch.testing.assert_close(our_output, their_output, rtol=0, atol=1e-5)
+    else:
+        assert their_output.sum() > 0, "the test input must make the readout spike"
+        assert torch.equal(our_output, their_output)
+
+    weights = torch.randn(our_output.shape, generator=torch.Generator().manual_seed(2))
+    (our_output * weights).sum().backward()
+    (their_output * weights).sum().backward()
+    their_parameters = dict(theirs.named_parameters())
+    for key, parameter in ours.named_parameters():
+        assert parameter.grad is not None, key
+        assert their_parameters[key].grad.abs().max() > 0, f"{key}: Rockpool gradient is zero"
+        assert_relative_close(parameter.grad, their_parameters[key].grad, 1e-4, key)
+
+
+def test_record_matches_rockpool_records():
+    config = CONFIGS["two_layers_thresholds"]
+    ours, theirs = build_pair(config)
+    x = spike_input(config["n_channels"], steps=30)
+    result = ours(x, record=True)
+    their_output, their_record = rockpool_forward(theirs, x, record=True)
+    assert torch.equal(result.output, their_output)
+    assert result.record is not None and list(result.record) == theirs.lif_names
+    for layer_name in theirs.lif_names:
+        ours_layer, theirs_layer = result.record[layer_name], their_record[layer_name]
+        assert torch.equal(ours_layer.spikes, theirs_layer["spikes"]), layer_name
+        torch.testing.assert_close(ours_layer.vmem, theirs_layer["vmem"], rtol=0, atol=1e-5)
+        torch.testing.assert_close(ours_layer.isyn, theirs_layer["isyn"], rtol=0, atol=1e-5)
+
+
+def test_unbatched_input_gives_one_batch_like_rockpool():
+    config = CONFIGS["one_layer_7_of_3"]
+    ours, theirs = build_pair(config)
+    x = spike_input(config["n_channels"], batch=1)[0]
+    our_output = ours(x)
+    assert our_output.shape == (1, 40, config["n_classes"])
+    assert torch.equal(our_output, rockpool_forward(theirs, x))
+
+
+def test_streaming_in_chunks_equals_rockpool_continuing_its_state():
+    config = CONFIGS["vmem_output"]
+    ours, theirs = build_pair(config)
+    x = spike_input(config["n_channels"], batch=1, steps=50)
+    first = ours(x[:, :20], return_state=True)
+    second = ours(x[:, 20:], first.state, return_state=True)
+    assert len(second.state) == len(theirs.lif_names)
+    theirs.reset_state()
+    # A Rockpool module keeps its state between calls (batch element 0), so two calls on one
+    # sequence continue it.
+    their_first, _, _ = theirs(x[:, :20])
+    their_second, _, _ = theirs(x[:, 20:])
+    torch.testing.assert_close(first.output, their_first, rtol=0, atol=1e-5)
+    torch.testing.assert_close(second.output, their_second, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        dict(size_hidden_layers=[8, 4], time_constants_per_layer=[2]),
+        dict(tau_syn_base=1e-3, dt=1e-3),
+        dict(tau_syn_base=5e-4),
+        dict(output="current"),
+        dict(output="vmem", threshold_out=2.0),
+    ],
+)
+def test_constructor_errors_match_rockpool(arguments: dict[str, Any]):
+    with pytest.raises(ValueError):
+        RockpoolSynNet(n_classes=2, n_channels=3, **arguments)
+    with pytest.raises(ValueError):
+        SynNet(n_classes=2, n_channels=3, **arguments)
+
+
+def test_wrong_number_of_input_channels_is_a_clear_error():
+    net = SynNet(n_classes=2, n_channels=3, size_hidden_layers=[4], time_constants_per_layer=[2])
+    with pytest.raises(ValueError, match="n_channels=3"):
+        net(torch.zeros(1, 10, 4))
+
+
+def test_wrong_state_length_is_a_clear_error():
+    net = SynNet(n_classes=2, n_channels=3, size_hidden_layers=[4], time_constants_per_layer=[2])
+    result = net(torch.zeros(1, 10, 3), return_state=True)
+    with pytest.raises(ValueError, match="state"):
+        net(torch.zeros(1, 10, 3), result.state[:1])

@@ -1,0 +1,51 @@
+"""TimeStepDropout and the optional Rockpool subpackage, against Rockpool 3.1."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+import torch
+from rockpool.nn.modules import TimeStepDropout as RockpoolTimeStepDropout
+
+from synnet_triton.dropout import TimeStepDropout
+
+
+def test_training_mask_equals_rockpool_for_the_same_seed():
+    x = torch.rand(3, 50, 7) + 0.5
+    ours = TimeStepDropout(7, p=0.3)
+    theirs = RockpoolTimeStepDropout(shape=7, p=0.3)
+    torch.manual_seed(11)
+    our_output = ours(x)
+    torch.manual_seed(11)
+    their_output, _, _ = theirs(x)
+    assert torch.equal(our_output, their_output)
+    dropped = (our_output == 0).float().mean()
+    assert 0.2 < dropped < 0.4, "about p of the entries are dropped"
+    kept = our_output != 0
+    assert torch.equal(our_output[kept], x[kept]), "kept entries are not rescaled"
+
+
+def test_evaluation_mode_is_the_identity_as_in_rockpool():
+    x = torch.rand(2, 20, 5) + 0.5
+    ours = TimeStepDropout(5, p=0.9).eval()
+    theirs = RockpoolTimeStepDropout(shape=5, p=0.9)
+    theirs.eval()
+    their_output, _, _ = theirs(x)
+    assert torch.equal(their_output, x)
+    assert torch.equal(ours(x), x)
+
+
+def test_invalid_probability_and_shape_are_errors():
+    with pytest.raises(ValueError, match="p"):
+        TimeStepDropout(4, p=1.5)
+    with pytest.raises(ValueError, match="x"):
+        TimeStepDropout(4, p=0.5)(torch.zeros(2, 3, 5))
+
+
+def test_rockpool_subpackage_names_rockpool_when_it_is_missing(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "rockpool", None)
+    monkeypatch.delitem(sys.modules, "synnet_triton.rockpool", raising=False)
+    with pytest.raises(ImportError, match="rockpool"):
+        importlib.import_module("synnet_triton.rockpool")

@@ -1,0 +1,79 @@
+"""SynNet and Rockpool 3.1's SynNet: checkpoints both ways, conversion, training trajectory."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from synnet_oracle import CONFIGS, RockpoolSynNet, build_pair, rockpool_forward, spike_input
+
+from synnet_triton.synnet import SynNet
+
+
+@pytest.mark.parametrize("name", ["two_layers_thresholds", "vmem_output",
+                                  "dropout_eval_per_class_threshold"])
+def test_checkpoints_load_both_ways(name: str):
+    config = CONFIGS[name]
+    ours, _ = build_pair(config, seed=3)
+    _, theirs = build_pair(config, seed=4)
+    x = spike_input(config["n_channels"])
+    rockpool_forward(theirs, x)  # leaves a non-zero state in Rockpool's checkpoint
+    ours.load_state_dict(theirs.state_dict())
+    torch.testing.assert_close(ours(x), rockpool_forward(theirs, x), rtol=0, atol=1e-5)
+
+    _, fresh_theirs = build_pair(config, seed=5)
+    fresh_theirs.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(rockpool_forward(fresh_theirs, x), ours(x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["three_layers_trained_taus", "dropout_eval_per_class_threshold",
+                                  "step_pwl_window"])
+def test_to_rockpool_and_back(name: str):
+    config = CONFIGS[name]
+    ours, reference = build_pair(config)
+    initial_state = {key: value.clone() for key, value in reference.state_dict().items()}
+    converted = ours.to_rockpool()
+    assert isinstance(converted, RockpoolSynNet)
+    assert [n for n, _ in converted.seq.named_children()] == [
+        n for n, _ in reference.seq.named_children()
+    ]
+    assert sorted(dict(converted.named_parameters())) == sorted(
+        dict(reference.named_parameters())
+    )
+    x = spike_input(config["n_channels"])
+    assert torch.equal(rockpool_forward(converted, x), rockpool_forward(reference, x))
+
+    back = SynNet.from_rockpool(converted)
+    back.eval()
+    assert sorted(dict(back.named_parameters())) == sorted(dict(ours.named_parameters()))
+    for key, value in initial_state.items():
+        assert torch.equal(back.state_dict()[key], value), key
+    assert torch.equal(back(x), rockpool_forward(reference, x))
+
+
+def test_twenty_training_steps_follow_rockpool_loss_trajectory():
+    config = dict(n_classes=3, n_channels=4, size_hidden_layers=[12, 6],
+                  time_constants_per_layer=[3, 2], output="vmem", train_threshold=True)
+    ours, theirs = build_pair(config, seed=7)
+    ours.train()
+    theirs.train()
+    our_optimizer = torch.optim.Adam(ours.parameters(), lr=1e-2)
+    # Rockpool modules override parameters() to return a dict; take torch's iterator.
+    their_optimizer = torch.optim.Adam(torch.nn.Module.parameters(theirs), lr=1e-2)
+    generator = torch.Generator().manual_seed(8)
+    our_losses, their_losses = [], []
+    for _ in range(20):
+        labels = torch.randint(0, 3, (4,), generator=generator)
+        rates = torch.full((4, 30, 4), 0.2)
+        rates[torch.arange(4), :, labels] = 0.8
+        x = torch.bernoulli(rates, generator=generator) * 2
+        for net, optimizer, losses in ((ours, our_optimizer, our_losses),
+                                       (theirs, their_optimizer, their_losses)):
+            optimizer.zero_grad()
+            output = net(x) if net is ours else rockpool_forward(net, x)
+            loss = torch.nn.functional.cross_entropy(output.mean(1), labels)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    assert their_losses[-1] < 0.5 * their_losses[0], "the task must be learnt for the test to bite"
+    torch.testing.assert_close(torch.tensor(our_losses), torch.tensor(their_losses),
+                               rtol=1e-4, atol=1e-5)
