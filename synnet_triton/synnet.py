@@ -131,12 +131,9 @@ def _rockpool_like_state_dict(
         layer_prefix = f"{prefix}seq.{layer_name}."
         for name in layer._buffers:
             state_dict.pop(layer_prefix + name, None)
-        device = layer.tau_mem.device
-        state_dict[layer_prefix + "vmem"] = torch.zeros(layer.n_neurons, device=device)
-        state_dict[layer_prefix + "isyn"] = torch.zeros(
-            layer.n_neurons, layer.n_synapses, device=device
-        )
-        state_dict[layer_prefix + "spikes"] = torch.zeros(layer.n_neurons, device=device)
+        zero_state = layer.initial_state(1)
+        for name in ROCKPOOL_STATE_NAMES:
+            state_dict[layer_prefix + name] = getattr(zero_state, name)[0]
 
 
 def _accept_rockpool_state_dict(
@@ -279,8 +276,9 @@ class SynNet(nn.Module):
             isinstance(neuron_model, type) and issubclass(neuron_model, LIF)
         ) else LIF
 
-        hidden_neuron_kwargs = {"surrogate": "periodic_exponential",
-                                "max_spikes_per_dt": max_spikes_per_dt}
+        hidden_neuron_kwargs: dict[str, Any] = {
+            "surrogate": "periodic_exponential", "max_spikes_per_dt": max_spikes_per_dt,
+        }
         for key, value in (neuron_kwargs or {}).items():
             if key not in NEURON_KWARGS:
                 raise ValueError(
@@ -303,8 +301,10 @@ class SynNet(nn.Module):
             tau_mem = _quantize_tau(dt, tau_mem)
             tau_syn_out = _quantize_tau(dt, tau_syn_out)
         # What every neuron layer shares; biases are fixed at zero as in Rockpool's SynNet.
-        lif_options = {"tau_mem": tau_mem, "bias": 0.0, "train_bias": False, "has_rec": has_rec,
-                       "dt": dt, "backend": backend, "checkpoint_every": checkpoint_every}
+        lif_options: dict[str, Any] = {
+            "tau_mem": tau_mem, "bias": 0.0, "train_bias": False, "has_rec": has_rec, "dt": dt,
+            "backend": backend, "checkpoint_every": checkpoint_every,
+        }
 
         self.output: str = output
         """``"spikes"`` or ``"vmem"``: what :meth:`forward` returns."""
@@ -368,6 +368,13 @@ class SynNet(nn.Module):
         """Name of the readout neuron layer."""
         self.register_state_dict_post_hook(_rockpool_like_state_dict)
         self.register_load_state_dict_pre_hook(_accept_rockpool_state_dict)
+
+    def linear_layers(self) -> list[Linear]:
+        """The weight layers in evolution order (``"0_linear"``, ..., ``"out_linear"``)."""
+        return [
+            self.seq.get_submodule(name.replace("_neurons", "_linear"))  # type: ignore[misc]
+            for name in self.lif_names
+        ]
 
     def neuron_layers(self) -> list[LIF]:
         """The neuron layers in evolution order (hidden layers, then the readout)."""

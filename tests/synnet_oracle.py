@@ -52,11 +52,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def build_pair(config: dict[str, Any], seed: int = 0) -> tuple[SynNet, RockpoolSynNet]:
-    """Both networks built from the same seed, in evaluation mode."""
+    """Both networks built from the same seed, in evaluation mode (``backend`` is ours only)."""
+    rockpool_config = {key: value for key, value in config.items() if key != "backend"}
     torch.manual_seed(seed)
     ours = SynNet(**config)
     torch.manual_seed(seed)
-    theirs = RockpoolSynNet(**config)
+    theirs = RockpoolSynNet(**rockpool_config)
     ours.eval()
     theirs.eval()
     return ours, theirs
@@ -78,3 +79,29 @@ def assert_relative_close(ours: torch.Tensor, theirs: torch.Tensor, rtol: float,
     scale = theirs.abs().max().clamp_min(1e-12)
     error = (ours - theirs).abs().max() / scale
     assert error <= rtol, f"{what}: relative error {error:.3g} > {rtol}"
+
+
+def assert_forward_and_gradients_match_rockpool(config: dict[str, Any], backend: str) -> None:
+    """Same output (spikes exactly, vmem within 1e-5) and parameter gradients (1e-4 relative) as
+    Rockpool's SynNet, for networks built from the same seed."""
+    ours, theirs = build_pair(dict(config, backend=backend))
+    x = spike_input(config["n_channels"])
+
+    our_output = ours(x)
+    their_output = rockpool_forward(theirs, x)
+    assert our_output.shape == their_output.shape == (2, 40, config["n_classes"])
+    if config.get("output") == "vmem":
+        assert our_output.abs().max() > 0.1
+        torch.testing.assert_close(our_output, their_output, rtol=0, atol=1e-5)
+    else:
+        assert their_output.sum() > 0, "the test input must make the readout spike"
+        assert torch.equal(our_output, their_output)
+
+    weights = torch.randn(our_output.shape, generator=torch.Generator().manual_seed(2))
+    (our_output * weights).sum().backward()
+    (their_output * weights).sum().backward()
+    their_parameters = dict(theirs.named_parameters())
+    for key, parameter in ours.named_parameters():
+        assert parameter.grad is not None, key
+        assert their_parameters[key].grad.abs().max() > 0, f"{key}: Rockpool gradient is zero"
+        assert_relative_close(parameter.grad, their_parameters[key].grad, 1e-4, key)

@@ -9,7 +9,7 @@ import torch
 from synnet_oracle import (
     CONFIGS,
     RockpoolSynNet,
-    assert_relative_close,
+    assert_forward_and_gradients_match_rockpool,
     build_pair,
     rockpool_forward,
     spike_input,
@@ -38,28 +38,7 @@ def test_seeded_initial_parameters_equal_rockpool(name: str):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_forward_and_gradients_match_rockpool(name: str):
-    config = CONFIGS[name]
-    ours, theirs = build_pair(config)
-    x = spike_input(config["n_channels"])
-
-    our_output = ours(x)
-    their_output = rockpool_forward(theirs, x)
-    assert our_output.shape == their_output.shape == (2, 40, config["n_classes"])
-    if config.get("output") == "vmem":
-        assert our_output.abs().max() > 0.1
-        torch.testing.assert_close(our_output, their_output, rtol=0, atol=1e-5)
-    else:
-        assert their_output.sum() > 0, "the test input must make the readout spike"
-        assert torch.equal(our_output, their_output)
-
-    weights = torch.randn(our_output.shape, generator=torch.Generator().manual_seed(2))
-    (our_output * weights).sum().backward()
-    (their_output * weights).sum().backward()
-    their_parameters = dict(theirs.named_parameters())
-    for key, parameter in ours.named_parameters():
-        assert parameter.grad is not None, key
-        assert their_parameters[key].grad.abs().max() > 0, f"{key}: Rockpool gradient is zero"
-        assert_relative_close(parameter.grad, their_parameters[key].grad, 1e-4, key)
+    assert_forward_and_gradients_match_rockpool(CONFIGS[name], backend="torch")
 
 
 def test_record_matches_rockpool_records():

@@ -67,9 +67,8 @@ def synnet_from_rockpool(net: RockpoolSynNet, *, backend: str = "auto") -> SynNe
             backend=backend,
         )
     with torch.no_grad():
-        for (name, _), linear in zip(neurons, linears, strict=True):
-            linear_name = name.replace("_neurons", "_linear")
-            converted.seq.get_submodule(linear_name).weight.copy_(linear.weight)
+        for our_linear, linear in zip(converted.linear_layers(), linears, strict=True):
+            our_linear.weight.copy_(linear.weight)
     for name, module in neurons:
         setattr(converted.seq, name, _lif_from_rockpool(module, backend))
     converted.train(net.training)
@@ -103,12 +102,9 @@ def synnet_to_rockpool(net: SynNet) -> RockpoolSynNet:
             dt=net.dt,
             output=net.output,
         )
-    with torch.no_grad():
-        for name in net.lif_names:
-            linear_name = name.replace("_neurons", "_linear")
-            converted.seq.get_submodule(linear_name).weight.data = (
-                net.seq.get_submodule(linear_name).weight.detach().cpu().clone()
-            )
+    for name, linear in zip(net.lif_names, net.linear_layers(), strict=True):
+        rockpool_linear = converted.seq.get_submodule(name.replace("_neurons", "_linear"))
+        rockpool_linear.weight.data = linear.weight.detach().cpu().clone()
     for name, layer in zip(net.lif_names, layers, strict=True):
         setattr(converted.seq, name, _lif_to_rockpool(layer))
     converted.train(net.training)
