@@ -86,10 +86,12 @@ def _positive_int(name: str, value: Any) -> int:
 
 def _surrogate_name(spike_generation_fn: Any) -> str:
     """Map Rockpool's ``spike_generation_fn`` class (or our surrogate name) to our name."""
-    if isinstance(spike_generation_fn, str):
-        return spike_generation_fn
     rockpool_names = {"PeriodicExponential": "periodic_exponential", "StepPWL": "step_pwl"}
-    name = getattr(spike_generation_fn, "__name__", None)
+    if isinstance(spike_generation_fn, str):
+        name = spike_generation_fn
+        rockpool_names.update({value: value for value in rockpool_names.values()})
+    else:
+        name = getattr(spike_generation_fn, "__name__", None)
     if name not in rockpool_names:
         raise ValueError(
             "`neuron_kwargs['spike_generation_fn']` must be Rockpool's PeriodicExponential or "
@@ -99,20 +101,21 @@ def _surrogate_name(spike_generation_fn: Any) -> str:
 
 
 def _check_neuron_model(neuron_model: Any) -> None:
-    """Accept our LIF (or a subclass) or Rockpool's ``LIFTorch``, whose semantics LIF computes."""
+    """Accept our LIF (or a subclass), Rockpool's ``LIFTorch`` or our Rockpool drop-in
+    ``LIFTriton``: LIF computes ``LIFTorch``'s semantics, so all three build the same layers."""
     if neuron_model is None:
         return
     if isinstance(neuron_model, type) and issubclass(neuron_model, LIF):
         return
-    if (
-        isinstance(neuron_model, type)
-        and neuron_model.__name__ == "LIFTorch"
-        and neuron_model.__module__.startswith("rockpool.")
+    rockpool_models = {("LIFTorch", "rockpool."), ("LIFTriton", "synnet_triton.rockpool.")}
+    if isinstance(neuron_model, type) and any(
+        neuron_model.__name__ == name and neuron_model.__module__.startswith(package)
+        for name, package in rockpool_models
     ):
         return
     raise TypeError(
-        "`neuron_model` must be None, synnet_triton.LIF or rockpool's LIFTorch (all mean "
-        f"synnet_triton.LIF), got {neuron_model!r}"
+        "`neuron_model` must be None, synnet_triton.LIF (or a subclass), rockpool's LIFTorch or "
+        f"synnet_triton.rockpool.LIFTriton (all build synnet_triton.LIF), got {neuron_model!r}"
     )
 
 
@@ -198,8 +201,9 @@ class SynNet(nn.Module):
         threshold_out: readout threshold, a float or one per class; None means ``threshold``.
             Not allowed with ``output="vmem"``.
         train_threshold: make the hidden thresholds trainable.
-        neuron_model: None, :class:`LIF` (or a subclass), or Rockpool's ``LIFTorch``; all build
-            :class:`LIF` layers (which compute ``LIFTorch``'s semantics).
+        neuron_model: None, :class:`LIF` (or a subclass), Rockpool's ``LIFTorch`` or
+            ``synnet_triton.rockpool.LIFTriton``; the last three build :class:`LIF` layers
+            (which compute ``LIFTorch``'s semantics), a subclass builds itself.
         max_spikes_per_dt: most spikes a hidden neuron emits in one step.
         max_spikes_per_dt_out: most spikes a readout neuron emits in one step.
         p_dropout: probability of dropping a hidden (batch, step, neuron) entry while training;

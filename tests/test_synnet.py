@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import torch
+from rockpool.nn.modules import LIFTorch
 from synnet_oracle import (
     CONFIGS,
     RockpoolSynNet,
@@ -89,6 +90,7 @@ def test_streaming_in_chunks_equals_rockpool_continuing_its_state():
         dict(tau_syn_base=5e-4),
         dict(output="current"),
         dict(output="vmem", threshold_out=2.0),
+        dict(p_dropout=1.5),
     ],
 )
 def test_constructor_errors_match_rockpool(arguments: dict[str, Any]):
@@ -109,3 +111,38 @@ def test_wrong_state_length_is_a_clear_error():
     result = net(torch.zeros(1, 10, 3), return_state=True)
     with pytest.raises(ValueError, match="state"):
         net(torch.zeros(1, 10, 3), result.state[:1])
+
+
+def test_rockpool_neuron_models_build_the_default_network_and_others_are_refused():
+    arguments = dict(n_classes=2, n_channels=3, size_hidden_layers=[5],
+                     time_constants_per_layer=[2], train_threshold=True)
+    torch.manual_seed(0)
+    default = SynNet(**arguments)
+    torch.manual_seed(0)
+    with_lif_torch = SynNet(**arguments, neuron_model=LIFTorch)
+    assert default.state_dict().keys() == with_lif_torch.state_dict().keys()
+    for key, value in default.state_dict().items():
+        assert torch.equal(with_lif_torch.state_dict()[key], value), key
+    with pytest.raises(TypeError, match="neuron_model"):
+        SynNet(**arguments, neuron_model=torch.nn.Linear)
+    with pytest.raises(ValueError, match="tau_mem"):
+        SynNet(**arguments, neuron_kwargs={"tau_mem": 0.01})
+    with pytest.raises(ValueError, match="spike_generation_fn"):
+        SynNet(**arguments, neuron_kwargs={"spike_generation_fn": torch.sigmoid})
+
+
+def test_dropout_is_active_in_training_mode_only():
+    config = dict(CONFIGS["one_layer_7_of_3"], p_dropout=1.0)
+    ours, theirs = build_pair(config)
+    x = spike_input(config["n_channels"])
+    evaluation_output = ours(x)
+    assert torch.equal(evaluation_output, rockpool_forward(theirs, x))
+    assert evaluation_output.sum() > 0
+    ours.train()
+    theirs.train()
+    # Every hidden spike is dropped, so the readout receives nothing (in both libraries).
+    training_result = ours(x, record=True)
+    assert training_result.record is not None
+    assert training_result.record["0_neurons"].spikes.sum() > 0
+    assert torch.equal(training_result.output, rockpool_forward(theirs, x))
+    assert training_result.output.sum() == 0
