@@ -36,8 +36,9 @@ def bitshift_decay(x: Tensor, dash: Tensor) -> Tensor:
     dash: (K,) integer tensor of shifts, broadcast against the last dimension of ``x``
     returns: (..., K) the amount to subtract from ``x``
     """
-    shifted = torch.bitwise_right_shift(x, dash)
-    return torch.where(shifted == 0, torch.sign(x), shifted)
+    # For x < 0 the arithmetic shift is ≤ −1 and ≥ x; for x ≥ 0 it is ≥ 0 and the minimum step
+    # is min(x, 1). So the decay is max(x >> dash, min(x, 1)) in both cases.
+    return torch.maximum(torch.bitwise_right_shift(x, dash), x.clamp(max=1))
 
 
 def ordered_saturating_sum(start: Tensor, increments: Tensor) -> Tensor:

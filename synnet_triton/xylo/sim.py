@@ -31,7 +31,6 @@ from torch import Tensor, nn
 
 from synnet_triton.xylo.saturating import (
     INT16_MAX,
-    INT16_MIN,
     bitshift_decay,
     ordered_saturating_sum,
     saturate_int16,
@@ -43,8 +42,6 @@ MAX_INPUT_EVENTS = 15
 MAX_HIDDEN_SPIKES = 31
 MAX_OUTPUT_SPIKES = 1
 RECORD_KEYS = ("Vmem", "Isyn", "Isyn2", "Spikes", "Vmem_out", "Isyn_out")
-# Input-projection chunk: at most this many int32 elements are precomputed at once.
-_CHUNK_ELEMENTS = 1 << 23
 
 
 def _shifted_weights(weights: Tensor, shift: int) -> tuple[Tensor, Tensor]:
@@ -56,11 +53,6 @@ def _shifted_weights(weights: Tensor, shift: int) -> tuple[Tensor, Tensor]:
     """
     effective = wrap_int16(weights << shift)
     return effective, torch.div(effective, 2**shift, rounding_mode="floor")
-
-
-def _sign_split(matrix: Tensor) -> Tensor:
-    """(K, M) → (K, 2M) float32: positive parts, then negative parts."""
-    return torch.cat([matrix.clamp(min=0), matrix.clamp(max=0)], dim=1).to(torch.float32)
 
 
 class XyloSim(nn.Module):
@@ -80,6 +72,11 @@ class XyloSim(nn.Module):
 
     The simulator runs on the device of its buffers: move it with ``.to(device)``; numpy input is
     moved there, torch input must already be there.
+
+    Internally the N hidden and Nout output neurons form one population of P = N + Nout neurons
+    with two synapses each (outputs use the first; their second has no weights and stays 0), so
+    each step runs one set of tensor operations; output neurons receive the hidden spikes through
+    the readout weights and are capped at one spike.
     """
 
     def __init__(self, spec: XyloSpec) -> None:
@@ -88,52 +85,92 @@ class XyloSim(nn.Module):
             raise TypeError(f"spec must be a XyloSpec; got {type(spec).__name__}")
         super().__init__()
         self.spec = spec
-        n_hidden, n_out = spec.n_hidden, spec.n_outputs
         self.output_mode = spec.output_mode
         self.dt = spec.dt
+        n_in, n_hidden, n_out = spec.n_inputs, spec.n_hidden, spec.n_outputs
+        n_all = n_hidden + n_out
 
+        # Weights onto the (P, 2) currents of the whole population, flattened to 2P columns.
+        input_weights = torch.zeros((n_in, n_all, 2), dtype=torch.int64)
+        input_weights[:, :n_hidden] = spec.weights_in
+        spike_weights = torch.zeros((n_hidden, n_all, 2), dtype=torch.int64)
+        spike_weights[:, :n_hidden] = spec.weights_rec
+        spike_weights[n_hidden - spec.n_readout_sources :, n_hidden:, 0] = spec.weights_out
         in_effective, in_quotient = _shifted_weights(
-            spec.weights_in.reshape(spec.n_inputs, 2 * n_hidden), spec.weight_shift_in
+            input_weights.reshape(n_in, 2 * n_all), spec.weight_shift_in
         )
         rec_effective, rec_quotient = _shifted_weights(
-            spec.weights_rec.reshape(n_hidden, 2 * n_hidden), spec.weight_shift_rec
+            spike_weights[:, :n_hidden].reshape(n_hidden, 2 * n_hidden), spec.weight_shift_rec
         )
-        readout = torch.zeros((n_hidden, n_out), dtype=torch.int64)
-        readout[n_hidden - spec.n_readout_sources :] = spec.weights_out
-        out_effective, out_quotient = _shifted_weights(readout, spec.weight_shift_out)
-
-        # Sign-split quotient weights: one product gives both the sum of positive and the sum of
-        # negative events per current, which bound every partial sum of the step.
-        self.register_buffer("input_projection", _sign_split(in_quotient))
+        out_effective, out_quotient = _shifted_weights(
+            spike_weights[:, n_hidden:].reshape(n_hidden, 2 * n_out), spec.weight_shift_out
+        )
+        # Per step, one float32 product of [input events | hidden spikes] (B, Nin + N) with the
+        # stacked weights gives the sum of the events onto every current. It is exact while every
+        # possible sum stays below 2^24; if large weight shifts break that, the product runs on
+        # the weights divided by 2^shift (magnitude ≤ 128, always exact) and is scaled after.
+        spike_effective = torch.cat([rec_effective, out_effective], dim=1)
+        largest_sum = (
+            MAX_INPUT_EVENTS * in_effective.abs().sum(dim=0)
+            + MAX_HIDDEN_SPIKES * spike_effective.abs().sum(dim=0)
+        ).max()
+        self._scaled_product = bool(largest_sum >= 2**24)
+        if self._scaled_product:
+            projection = torch.cat([in_quotient, torch.cat([rec_quotient, out_quotient], dim=1)])
+        else:
+            projection = torch.cat([in_effective, spike_effective])
+        self.register_buffer("drive_projection", projection.to(torch.float32))
         self.register_buffer(
-            "spike_projection",
-            torch.cat([_sign_split(rec_quotient), _sign_split(out_quotient)], dim=1),
+            "spike_shift",
+            torch.tensor(
+                [2**spec.weight_shift_rec] * (2 * n_hidden)
+                + [2**spec.weight_shift_out] * (2 * n_out),
+                dtype=torch.int32,
+            ),
         )
-        # Transposed effective weights for the event-by-event path: row = target current.
+        # A bound on every partial sum of a step: (events of the sample) × (largest |weight|
+        # onto the current), for input events and spikes.
+        self.register_buffer("input_bound", in_effective.abs().amax(dim=0).to(torch.int32))
+        self.register_buffer("spike_bound", spike_effective.abs().amax(dim=0).to(torch.int32))
+        # Effective weights by target current, for the event-by-event path: (2P, Nin), (2P, N).
         self.register_buffer("input_weights_by_target", in_effective.T.contiguous())
-        self.register_buffer("rec_weights_by_target", rec_effective.T.contiguous())
-        self.register_buffer("out_weights_by_target", out_effective.T.contiguous())
+        self.register_buffer("spike_weights_by_target", spike_effective.T.contiguous())
 
-        as_int32 = {"dtype": torch.int32}
-        self.register_buffer("dash_syn", spec.dash_syn.to(**as_int32))
-        self.register_buffer("dash_mem", spec.dash_mem.to(**as_int32))
-        self.register_buffer("threshold", spec.threshold.to(**as_int32))
-        self.register_buffer("bias", spec.bias.to(**as_int32))
-        self.register_buffer("dash_syn_out", spec.dash_syn_out.to(**as_int32))
-        self.register_buffer("dash_mem_out", spec.dash_mem_out.to(**as_int32))
-        self.register_buffer("threshold_out", spec.threshold_out.to(**as_int32))
-        self.register_buffer("bias_out", spec.bias_out.to(**as_int32))
-        # Divisor for the closed-form spike count; neurons with θ ≤ 0 take the explicit loop.
+        def population(hidden: Tensor, output: Tensor) -> Tensor:
+            return torch.cat([hidden, output]).to(torch.int32)
+
         self.register_buffer(
-            "threshold_divisor", torch.where(spec.threshold > 0, spec.threshold, 1).to(**as_int32)
+            "dash_syn",
+            population(spec.dash_syn, torch.stack([spec.dash_syn_out, spec.dash_syn_out * 0], 1)),
         )
-        nonpositive = torch.nonzero(spec.threshold <= 0).flatten()
+        self.register_buffer("dash_mem", population(spec.dash_mem, spec.dash_mem_out))
+        self.register_buffer("bias", population(spec.bias, spec.bias_out))
+        threshold = population(spec.threshold, spec.threshold_out)
+        self.register_buffer("threshold", threshold)
+        self.register_buffer(
+            "spike_cap",
+            population(
+                torch.full((n_hidden,), MAX_HIDDEN_SPIKES), torch.full((n_out,), MAX_OUTPUT_SPIKES)
+            ),
+        )
+        # Divisor for the closed-form spike count, in float32 where floor(v / θ) is exact for
+        # int16 v and 0 < θ ≤ 32767; neurons with θ ≤ 0 take xylosim's loop instead, in which the
+        # membrane can wrap around int16.
+        self.register_buffer(
+            "threshold_divisor", torch.where(threshold > 0, threshold, 1).to(torch.float32)
+        )
+        self.register_buffer("spike_cap_float", self.spike_cap.to(torch.float32))
+        self.register_buffer("zero_float", torch.zeros(n_all))
+        self._has_bias = bool(self.bias.any())
+        self._input_shift = 2**spec.weight_shift_in
+        self._has_dash_mem_zero = bool((self.dash_mem == 0).any())
+        nonpositive = torch.nonzero(threshold <= 0).flatten()
         self.register_buffer("nonpositive_neurons", nonpositive)
         self._has_nonpositive_threshold = bool(nonpositive.numel())
 
         # Aliases: xylosim evolves neurons in ascending order, so a source below its target
-        # raises the target's count before it evolves (forward edge); a source at or above its
-        # target adds after the target has evolved (late edge).
+        # raises the target's count before the target evolves (forward edge); a source at or
+        # above its target adds after the target has evolved (late edge).
         forward, late = [], []
         for source, targets in enumerate(spec.aliases):
             for target in targets:
@@ -215,24 +252,24 @@ class XyloSim(nn.Module):
         return self
 
     def _initial_state(self, batch: int) -> dict[str, Tensor]:
-        """Carried state for ``batch`` samples, zeros after a reset (int32 tensors)."""
+        """Carried population state for ``batch`` samples, zeros after a reset.
+
+        returns ``isyn`` (B, P, 2), ``vmem`` (B, P), ``spikes`` (B, P), all int32
+        """
         if self._state is not None:
-            carried_batch = self._state["Vmem"].shape[0]
+            carried_batch = self._state["vmem"].shape[0]
             if carried_batch != batch:
                 raise ValueError(
                     f"x has batch size {batch} but the carried state has {carried_batch}; "
                     "call reset_state() before changing the batch size"
                 )
             return self._state
-        device = self.threshold.device
-        n_hidden, n_out = self.spec.n_hidden, self.spec.n_outputs
-        zeros = lambda *shape: torch.zeros(shape, dtype=torch.int32, device=device)  # noqa: E731
+        n_all = self.threshold.shape[0]
+        options = {"dtype": torch.int32, "device": self.threshold.device}
         return {
-            "Vmem": zeros(batch, n_hidden),
-            "Isyn": zeros(batch, n_hidden, 2),
-            "Spikes": zeros(batch, n_hidden),
-            "Vmem_out": zeros(batch, n_out),
-            "Isyn_out": zeros(batch, n_out),
+            "isyn": torch.zeros((batch, n_all, 2), **options),
+            "vmem": torch.zeros((batch, n_all), **options),
+            "spikes": torch.zeros((batch, n_all), **options),
         }
 
     def _events(self, x: Any) -> tuple[Tensor, bool]:
@@ -271,199 +308,161 @@ class XyloSim(nn.Module):
         """Simulate ``x`` (B, T, Nin) or (T, Nin) integer event counts; see the class docstring."""
         events, batched = self._events(x)
         batch, steps, _ = events.shape
-        n_hidden, n_out = self.spec.n_hidden, self.spec.n_outputs
+        n_hidden = self.spec.n_hidden
         state = self._initial_state(batch)
-        isyn, vmem, spikes = state["Isyn"], state["Vmem"], state["Spikes"]
-        isyn_out, vmem_out = state["Isyn_out"], state["Vmem_out"]
+        isyn, vmem, spikes = state["isyn"], state["vmem"], state["spikes"]
 
-        device = events.device
-        as_int16 = {"dtype": torch.int16, "device": device}
-        out_spikes = torch.zeros((batch, steps, n_out), **as_int16)
-        keep_out_vmem = record or self.output_mode == "Vmem"
-        keep_out_isyn = record or self.output_mode == "Isyn"
-        traces: dict[str, Tensor] = {}
-        if record:
-            for key in ("Vmem", "Isyn", "Isyn2", "Spikes"):
-                traces[key] = torch.zeros((batch, steps, n_hidden), **as_int16)
-        if keep_out_vmem:
-            traces["Vmem_out"] = torch.zeros((batch, steps, n_out), **as_int16)
-        if keep_out_isyn:
-            traces["Isyn_out"] = torch.zeros((batch, steps, n_out), **as_int16)
+        # (B, T, P, 3) int16 trace of vmem, isyn, isyn2 when recorded; spike counts (B, T, P).
+        n_all = self.threshold.shape[0]
+        options = {"dtype": torch.int16, "device": events.device}
+        spike_trace = torch.zeros((batch, steps, n_all), **options)
+        keep_states = record or self.output_mode != "Spike"
+        state_trace = torch.zeros((batch, steps, n_all, 3) if keep_states else (0,), **options)
 
-        shift_in = 2**self.spec.weight_shift_in
-        chunk = max(1, min(steps, _CHUNK_ELEMENTS // max(1, batch * 4 * n_hidden)))
-        for chunk_start in range(0, steps, chunk):
-            chunk_events = events[:, chunk_start : chunk_start + chunk]
-            # (B, Tc, 4N): sums of positive then negative input events per hidden current.
-            input_sums = (chunk_events.to(torch.float32) @ self.input_projection).to(
-                torch.int32
-            ) * shift_in
-            for offset in range(chunk_events.shape[1]):
-                step = chunk_start + offset
-                isyn, isyn_out = self._deliver(
-                    isyn, isyn_out, spikes, chunk_events[:, offset], input_sums[:, offset]
-                )
-                isyn, vmem, spikes = self._evolve_hidden(isyn, vmem)
-                isyn_out, vmem_out, fired = self._evolve_output(isyn_out, vmem_out)
-                out_spikes[:, step] = fired
-                if record:
-                    traces["Vmem"][:, step] = vmem
-                    traces["Isyn"][:, step] = isyn[:, :, 0]
-                    traces["Isyn2"][:, step] = isyn[:, :, 1]
-                    traces["Spikes"][:, step] = spikes
-                if keep_out_vmem:
-                    traces["Vmem_out"][:, step] = vmem_out
-                if keep_out_isyn:
-                    traces["Isyn_out"][:, step] = isyn_out
+        n_in = self.spec.n_inputs
+        event_counts = events.sum(dim=2, keepdim=True, dtype=torch.int32)
+        # (B, Nin + N) float32: this step's input events, then the previous step's spikes.
+        drive = torch.zeros((batch, n_in + n_hidden), dtype=torch.float32, device=events.device)
+        drive[:, n_in:] = spikes[:, :n_hidden]
+        for step in range(steps):
+            drive[:, :n_in] = events[:, step]
+            isyn = self._deliver(
+                isyn, spikes[:, :n_hidden], events[:, step], event_counts[:, step], drive
+            )
+            isyn, vmem, spikes = self._evolve(isyn, vmem)
+            drive[:, n_in:] = spikes[:, :n_hidden]
+            spike_trace[:, step] = spikes
+            if keep_states:
+                state_trace[:, step, :, 0] = vmem
+                state_trace[:, step, :, 1:] = isyn
 
-        self._state = {
-            "Vmem": vmem,
-            "Isyn": isyn,
-            "Spikes": spikes,
-            "Vmem_out": vmem_out,
-            "Isyn_out": isyn_out,
-        }
+        self._state = {"isyn": isyn, "vmem": vmem, "spikes": spikes}
+        hidden, output = slice(0, n_hidden), slice(n_hidden, n_all)
         if self.output_mode == "Spike":
-            output = out_spikes
+            out = spike_trace[:, :, output]
         else:
-            output = traces["Vmem_out" if self.output_mode == "Vmem" else "Isyn_out"]
-        recording = {key: traces[key] for key in RECORD_KEYS} if record else {}
+            out = state_trace[:, :, output, 0 if self.output_mode == "Vmem" else 1]
+        recording = {}
+        if record:
+            recording = {
+                "Vmem": state_trace[:, :, hidden, 0],
+                "Isyn": state_trace[:, :, hidden, 1],
+                "Isyn2": state_trace[:, :, hidden, 2],
+                "Spikes": spike_trace[:, :, hidden],
+                "Vmem_out": state_trace[:, :, output, 0],
+                "Isyn_out": state_trace[:, :, output, 1],
+            }
         final_state = {
-            "Vmem": vmem.to(torch.int16),
-            "Isyn": isyn[:, :, 0].to(torch.int16),
-            "Isyn2": isyn[:, :, 1].to(torch.int16),
-            "Spikes": spikes.to(torch.int16),
-            "Vmem_out": vmem_out.to(torch.int16),
-            "Isyn_out": isyn_out.to(torch.int16),
+            "Vmem": vmem[:, hidden],
+            "Isyn": isyn[:, hidden, 0],
+            "Isyn2": isyn[:, hidden, 1],
+            "Spikes": spikes[:, hidden],
+            "Vmem_out": vmem[:, output],
+            "Isyn_out": isyn[:, output, 0],
         }
+        final_state = {key: value.to(torch.int16) for key, value in final_state.items()}
         if not batched:
-            output = output[0]
+            out = out[0]
             recording = {key: value[0] for key, value in recording.items()}
             final_state = {key: value[0] for key, value in final_state.items()}
-        return output, final_state, recording
+        return out, final_state, recording
 
     def _deliver(
         self,
         isyn: Tensor,
-        isyn_out: Tensor,
         spikes: Tensor,
         step_events: Tensor,
-        input_sums: Tensor,
-    ) -> tuple[Tensor, Tensor]:
-        """Add one step's input events and the previous step's spikes to the currents.
+        step_event_count: Tensor,
+        drive: Tensor,
+    ) -> Tensor:
+        """Add one step's input events and the previous step's hidden spikes to the currents.
 
-        isyn:        (B, N, 2) int32 hidden currents
-        isyn_out:    (B, Nout) int32 output currents
-        spikes:      (B, N) int32 previous step's hidden spike counts
-        step_events: (B, Nin) int32 clipped input events of this step
-        input_sums:  (B, 4N) int32 shifted sums of positive, then negative input events
-        returns the updated isyn (B, N, 2) and isyn_out (B, Nout)
+        isyn:             (B, P, 2) int32 currents of the whole population
+        spikes:           (B, N) int32 previous step's hidden spike counts
+        step_events:      (B, Nin) int32 clipped input events of this step
+        step_event_count: (B, 1) int32 input events of this step per sample
+        drive:            (B, Nin + N) float32, step_events then spikes
+        returns the updated isyn (B, P, 2)
+
+        Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
+        exact. Elsewhere the events are replayed in xylosim's order (input channels ascending,
+        then hidden neurons ascending) with per-event saturation.
         """
-        batch, n_hidden, _ = isyn.shape
-        n_currents = 2 * n_hidden
-        spike_sums = (spikes.to(torch.float32) @ self.spike_projection).to(torch.int32)
-        shift_rec = 2**self.spec.weight_shift_rec
-        shift_out = 2**self.spec.weight_shift_out
-        positive = input_sums[:, :n_currents] + spike_sums[:, :n_currents] * shift_rec
-        negative = (
-            input_sums[:, n_currents:] + spike_sums[:, n_currents : 2 * n_currents] * shift_rec
-        )
-        hidden = self._accumulate(
-            isyn.reshape(batch, n_currents),
-            positive,
-            negative,
-            lambda rows, cols: torch.cat(
+        batch, n_all, _ = isyn.shape
+        current = isyn.reshape(batch, 2 * n_all)
+        if self._scaled_product:
+            n_in = step_events.shape[1]
+            in_sums = (drive[:, :n_in] @ self.drive_projection[:n_in]).to(torch.int32)
+            spike_sums = (drive[:, n_in:] @ self.drive_projection[n_in:]).to(torch.int32)
+            sums = torch.addcmul(in_sums * self._input_shift, spike_sums, self.spike_shift)
+        else:
+            sums = (drive @ self.drive_projection).to(torch.int32)
+        spike_count = spikes.sum(dim=1, keepdim=True, dtype=torch.int32)
+        bound = torch.addcmul(step_event_count * self.input_bound, spike_count, self.spike_bound)
+        # |current| + bound > 32767 also flags current = −32768 with no events; replaying an
+        # empty event list there is harmless.
+        rows, cols = torch.nonzero(current.abs() + bound > INT16_MAX, as_tuple=True)
+        total = current + sums
+        if rows.numel():
+            ordered_events = torch.cat(
                 [
                     step_events[rows].to(torch.int64) * self.input_weights_by_target[cols],
-                    spikes[rows].to(torch.int64) * self.rec_weights_by_target[cols],
+                    spikes[rows].to(torch.int64) * self.spike_weights_by_target[cols],
                 ],
                 dim=1,
-            ),
-        )
-        n_out = isyn_out.shape[1]
-        out_sums = spike_sums[:, 2 * n_currents :] * shift_out
-        output = self._accumulate(
-            isyn_out,
-            out_sums[:, :n_out],
-            out_sums[:, n_out:],
-            lambda rows, cols: spikes[rows].to(torch.int64) * self.out_weights_by_target[cols],
-        )
-        return hidden.reshape(batch, n_hidden, 2), output
-
-    @staticmethod
-    def _accumulate(current: Tensor, positive: Tensor, negative: Tensor, events_of: Any) -> Tensor:
-        """Apply one step's ordered events to ``current`` with per-event int16 saturation.
-
-        current, positive, negative: (B, C) int32; the sums of the positive and of the negative
-        events bound every partial sum, so where both stay in int16 the plain sum is exact.
-        events_of(rows, cols) → (F, P) int64 ordered events of the currents (rows[f], cols[f]).
-        returns (B, C) int32
-        """
-        total = current + positive + negative
-        may_saturate = ((current + positive) > INT16_MAX) | ((current + negative) < INT16_MIN)
-        rows, cols = torch.nonzero(may_saturate, as_tuple=True)
-        if rows.numel():
-            exact = ordered_saturating_sum(
-                current[rows, cols].to(torch.int64), events_of(rows, cols)
             )
+            exact = ordered_saturating_sum(current[rows, cols].to(torch.int64), ordered_events)
             total = total.index_put((rows, cols), exact.to(torch.int32))
-        return total
+        return total.reshape(batch, n_all, 2)
 
-    def _integrate(
-        self, isyn_sum: Tensor, vmem: Tensor, dash_mem: Tensor, bias: Tensor
-    ) -> Tensor:
-        """Membrane update of xylosim: decay, add currents, add bias, each saturating.
+    def _evolve(self, isyn: Tensor, vmem: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One step of every neuron after delivery, as xylosim's neuron update.
 
-        isyn_sum: (B, K) int32 sum of the decayed synaptic currents
-        vmem:     (B, K) int32 membrane; dash_mem, bias: (K,)
-        returns (B, K) int32 membrane before spiking
-        """
-        # −decay is computed in int16: −(−32768) (dash 0) wraps back to −32768.
-        dv = wrap_int16(-bitshift_decay(vmem, dash_mem))
-        dv = saturate_int16(dv + isyn_sum)
-        dv = saturate_int16(dv + bias)
-        return saturate_int16(vmem + dv)
-
-    def _evolve_hidden(self, isyn: Tensor, vmem: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """One step of the hidden neurons after delivery.
-
-        isyn: (B, N, 2) int32; vmem: (B, N) int32
-        returns decayed isyn (B, N, 2), post-spike vmem (B, N), spike counts (B, N) incl. aliases
+        isyn: (B, P, 2) int32; vmem: (B, P) int32
+        returns decayed isyn (B, P, 2), post-spike vmem (B, P), spike counts (B, P) incl. aliases
         """
         isyn = isyn - bitshift_decay(isyn, self.dash_syn)
-        vmem = self._integrate(isyn.sum(dim=2), vmem, self.dash_mem, self.bias)
-        cap = MAX_HIDDEN_SPIKES
-        counts = torch.div(vmem, self.threshold_divisor, rounding_mode="floor").clamp(0, cap)
+        dv = -bitshift_decay(vmem, self.dash_mem)
+        if self._has_dash_mem_zero:
+            # xylosim negates in int16: −(−32768) (dash 0) wraps back to −32768.
+            dv = wrap_int16(dv)
+        dv = saturate_int16(dv + isyn.sum(dim=2, dtype=torch.int32))
+        if self._has_bias:
+            dv = saturate_int16(dv + self.bias)
+        vmem = saturate_int16(vmem + dv)
+
+        quotient = torch.div(vmem.to(torch.float32), self.threshold_divisor, rounding_mode="floor")
+        counts = torch.clamp(quotient, self.zero_float, self.spike_cap_float).to(torch.int32)
         if self._has_nonpositive_threshold:
             counts = counts.index_copy(
-                1, self.nonpositive_neurons, self._nonpositive_counts(vmem, cap)[0]
+                1, self.nonpositive_neurons, self._nonpositive_loop(vmem, self.spike_cap)[0]
             )
         if not self._has_aliases:
-            return isyn, self._discharge(vmem, counts, cap), counts
+            return isyn, self._discharge(vmem, counts, self.spike_cap), counts
+        cap = self.spike_cap
         total = counts
         for _ in range(self._alias_depth):
-            total = (counts + self._alias_inflow(total, self.alias_forward)).clamp(max=cap)
-        before = self._alias_inflow(total, self.alias_forward).clamp(max=cap)
-        own = total - before
-        final = (total + self._alias_inflow(total, self.alias_late)).clamp(max=cap)
-        return isyn, self._discharge(vmem, own, cap - before), final
+            total = torch.minimum(counts + self._alias_inflow(total, self.alias_forward), cap)
+        before = torch.minimum(self._alias_inflow(total, self.alias_forward), cap)
+        final = torch.minimum(total + self._alias_inflow(total, self.alias_late), cap)
+        return isyn, self._discharge(vmem, total - before, cap - before), final
 
     @staticmethod
     def _alias_inflow(counts: Tensor, edges: Tensor) -> Tensor:
-        """Spike counts copied along alias ``edges`` (2, E) = (sources, targets); (B, N) int32."""
+        """Spike counts copied along alias ``edges`` (2, E) = (sources, targets); (B, P) int32."""
         inflow = torch.zeros_like(counts)
         return inflow.index_add_(1, edges[1], counts[:, edges[0]])
 
-    def _nonpositive_counts(self, vmem: Tensor, cap: Tensor | int) -> tuple[Tensor, Tensor]:
-        """xylosim's spike loop for neurons with θ ≤ 0, where the membrane can wrap in int16.
+    def _nonpositive_loop(self, vmem: Tensor, cap: Tensor) -> tuple[Tensor, Tensor]:
+        """xylosim's spike loop for the M neurons with θ ≤ 0, whose membrane can wrap in int16.
 
-        vmem: (B, N) int32; cap: int or (B, N) int32 largest number of spikes allowed
-        returns counts (B, M) and membranes (B, M) of the M neurons with θ ≤ 0
+        vmem: (B, P) int32; cap: (P,) or (B, P) int32 most spikes each neuron may still emit
+        returns counts (B, M) and post-spike membranes (B, M)
         """
         index = self.nonpositive_neurons
         v = vmem[:, index]
         theta = self.threshold[index]
-        limit = cap if isinstance(cap, int) else cap[:, index]
+        limit = cap[..., index]
         counts = torch.zeros_like(v)
         for _ in range(MAX_HIDDEN_SPIKES):
             active = (v >= theta) & (counts < limit)
@@ -471,23 +470,11 @@ class XyloSim(nn.Module):
             counts = counts + active.to(counts.dtype)
         return counts, v
 
-    def _discharge(self, vmem: Tensor, own: Tensor, cap: Tensor | int) -> Tensor:
-        """Subtract the threshold once per own spike (B, N); θ ≤ 0 neurons rerun their loop."""
-        discharged = vmem - own * self.threshold
+    def _discharge(self, vmem: Tensor, own: Tensor, cap: Tensor) -> Tensor:
+        """Subtract θ once per own spike (B, P); θ ≤ 0 neurons rerun their loop with ``cap``."""
+        discharged = torch.addcmul(vmem, own, self.threshold, value=-1)
         if self._has_nonpositive_threshold:
             discharged = discharged.index_copy(
-                1, self.nonpositive_neurons, self._nonpositive_counts(vmem, cap)[1]
+                1, self.nonpositive_neurons, self._nonpositive_loop(vmem, cap)[1]
             )
         return discharged
-
-    def _evolve_output(self, isyn_out: Tensor, vmem_out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """One step of the output neurons (one synapse, at most one spike).
-
-        isyn_out, vmem_out: (B, Nout) int32
-        returns decayed isyn_out, post-spike vmem_out and spikes (0 or 1), all (B, Nout) int32
-        """
-        isyn_out = isyn_out - bitshift_decay(isyn_out, self.dash_syn_out)
-        vmem_out = self._integrate(isyn_out, vmem_out, self.dash_mem_out, self.bias_out)
-        fired = (vmem_out >= self.threshold_out).to(torch.int32)
-        vmem_out = wrap_int16(vmem_out - fired * self.threshold_out)
-        return isyn_out, vmem_out, fired

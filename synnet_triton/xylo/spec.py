@@ -134,9 +134,7 @@ class XyloSpec:
 
         w_out = _integer_array("weights_out", weights_out, INT8_RANGE)
         if w_out.ndim != 2:
-            raise ValueError(
-                f"weights_out must have shape (Noen, Nout); got {tuple(w_out.shape)}"
-            )
+            raise ValueError(f"weights_out must have shape (Noen, Nout); got {tuple(w_out.shape)}")
 
         if weights_rec is None:
             n_hidden = n_input_targets
@@ -145,11 +143,7 @@ class XyloSpec:
             w_rec = _integer_array("weights_rec", weights_rec, INT8_RANGE)
             if w_rec.ndim == 2:
                 w_rec = w_rec[:, :, None]
-            if (
-                w_rec.ndim != 3
-                or w_rec.shape[0] != w_rec.shape[1]
-                or w_rec.shape[2] not in (1, 2)
-            ):
+            if w_rec.ndim != 3 or w_rec.shape[0] != w_rec.shape[1] or w_rec.shape[2] not in (1, 2):
                 raise ValueError(
                     f"weights_rec must have shape (N, N) or (N, N, 1 or 2); "
                     f"got {tuple(w_rec.shape)}"
@@ -270,9 +264,7 @@ def _output_mode(value: Any) -> str:
     return str(value)
 
 
-def _aliases(
-    aliases: Sequence[Sequence[int]] | None, n_hidden: int
-) -> tuple[tuple[int, ...], ...]:
+def _aliases(aliases: Sequence[Sequence[int]] | None, n_hidden: int) -> tuple[tuple[int, ...], ...]:
     """Check the alias lists: one list per hidden neuron of target hidden neuron indices."""
     if aliases is None:
         return tuple(() for _ in range(n_hidden))
