@@ -50,6 +50,25 @@ def test_to_rockpool_and_back(name: str):
     assert torch.equal(back(x), rockpool_forward(reference, x))
 
 
+@pytest.mark.parametrize("name", ["recurrent", "vmem_output", "two_layers_thresholds"])
+def test_from_rockpool_keeps_parameters_and_trainability(name: str):
+    config = CONFIGS[name]
+    _, theirs = build_pair(config, seed=6)
+    with torch.no_grad():
+        # Move every parameter off its initial value, as training would.
+        for parameter in torch.nn.Module.parameters(theirs):
+            parameter.mul_(1.1)
+    converted = SynNet.from_rockpool(theirs)
+    assert not converted.training
+    their_parameters = dict(theirs.named_parameters())
+    our_parameters = dict(converted.named_parameters())
+    assert sorted(our_parameters) == sorted(their_parameters)
+    for key, value in their_parameters.items():
+        assert torch.equal(our_parameters[key], value), key
+    x = spike_input(config["n_channels"])
+    torch.testing.assert_close(converted(x), rockpool_forward(theirs, x), rtol=0, atol=1e-5)
+
+
 def test_twenty_training_steps_follow_rockpool_loss_trajectory():
     config = dict(n_classes=3, n_channels=4, size_hidden_layers=[12, 6],
                   time_constants_per_layer=[3, 2], output="vmem", train_threshold=True)
