@@ -69,6 +69,12 @@ def test_from_rockpool_keeps_parameters_and_trainability(name: str):
     torch.testing.assert_close(converted(x), rockpool_forward(theirs, x), rtol=0, atol=1e-5)
 
 
+def test_from_rockpool_refuses_what_is_not_a_rockpool_synnet():
+    ours, _ = build_pair(CONFIGS["one_layer_7_of_3"])
+    with pytest.raises(TypeError, match="net"):
+        SynNet.from_rockpool(ours)  # type: ignore[arg-type]
+
+
 def test_twenty_training_steps_follow_rockpool_loss_trajectory():
     config = dict(n_classes=3, n_channels=4, size_hidden_layers=[12, 6],
                   time_constants_per_layer=[3, 2], output="vmem", train_threshold=True)
