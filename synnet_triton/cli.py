@@ -1,0 +1,485 @@
+"""The ``synnet-triton`` command line: demo, train, eval, bench, kernels, info.
+
+``demo`` is the whole path in one command: synthesise a keyword-spotting set, turn it into
+front-end events, train a Xylo-sized SynNet, measure float accuracy on held-out clips,
+convert to Xylo and measure accuracy on the Xylo-parity simulation, and write a JSON summary,
+a checkpoint and PNG plots. ``train`` and ``eval`` are its halves, joined by the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from synnet_triton.audio import FrontEndConfig
+from synnet_triton.data import EventSet, KeywordSetConfig, synthetic_event_set, wav_event_set
+
+__all__ = ["main", "build_parser"]
+
+DEMO_DIR = "synnet-demo"
+CHECKPOINT_NAME = "checkpoint.pt"
+SUMMARY_NAME = "summary.json"
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder with one subfolder of WAV files per class; default: the embedded "
+        "synthetic keyword set",
+    )
+    group.add_argument(
+        "--test-data",
+        type=Path,
+        default=None,
+        help="held-out WAV folder (with --data); default: every 5th file of --data",
+    )
+    group.add_argument("--seconds", type=float, default=0.5, help="clip length in s (1 ms steps)")
+    group.add_argument("--classes", type=int, default=4, help="synthetic words (≤ 8 for Xylo)")
+    group.add_argument("--train-clips", type=int, default=256, help="synthetic training clips")
+    group.add_argument("--test-clips", type=int, default=128, help="synthetic held-out clips")
+    group.add_argument(
+        "--data-seed",
+        type=int,
+        default=0,
+        help="synthetic clips: the training set uses seed 2·s, the held-out set 2·s + 1",
+    )
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("network and training")
+    group.add_argument("--hidden", type=int, default=64, help="hidden neurons (≤ 1000 for Xylo)")
+    group.add_argument(
+        "--time-constants",
+        type=int,
+        default=4,
+        help="distinct synaptic time constants in the hidden layer (2, 4, 8, … ms)",
+    )
+    group.add_argument("--epochs", type=int, default=6)
+    group.add_argument("--batch-size", type=int, default=32)
+    group.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
+    group.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order")
+    group.add_argument("--init-gain", type=float, default=0.4, help="factor on the initial weights")
+
+
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("runtime")
+    group.add_argument(
+        "--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'"
+    )
+    group.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "triton"),
+        help="LIF backend; 'auto' is Triton on CUDA, torch on CPU",
+    )
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``synnet-triton`` with all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="synnet-triton",
+        description="Train and run SynNet spiking networks fast, in float and Xylo-parity.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="train a Xylo-sized SynNet on the embedded keyword set, evaluate float and Xylo",
+        description="Train a SynNet on synthetic keyword audio, evaluate it in float and on the "
+        "Xylo-parity simulation, write summary.json, a checkpoint and PNG plots.",
+    )
+    demo.add_argument("--out", type=Path, default=Path(DEMO_DIR), help="output folder")
+    _add_data_arguments(demo)
+    _add_model_arguments(demo)
+    _add_runtime_arguments(demo)
+
+    train = commands.add_parser(
+        "train",
+        help="train a SynNet and write a checkpoint",
+        description="Train a SynNet on the synthetic set (or --data WAV folders); writes "
+        "OUT/checkpoint.pt, OUT/summary.json and OUT/training_curve.png.",
+    )
+    train.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_data_arguments(train)
+    _add_model_arguments(train)
+    _add_runtime_arguments(train)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a checkpoint on held-out clips (float, or --xylo)",
+        description="Evaluate a checkpoint written by `train` or `demo` on its held-out set "
+        "(the same synthetic clips it was scored on, unless data options are given).",
+    )
+    evaluate.add_argument("checkpoint", type=Path, help="checkpoint.pt written by train/demo")
+    evaluate.add_argument(
+        "--xylo", action="store_true", help="convert to Xylo and run the Xylo-parity simulation"
+    )
+    evaluate.add_argument("--data", type=Path, default=None, help="WAV folder to evaluate on")
+    evaluate.add_argument("--seconds", type=float, default=None, help="clip length override")
+    evaluate.add_argument("--test-clips", type=int, default=None, help="synthetic clip count")
+    evaluate.add_argument("--data-seed", type=int, default=None, help="synthetic data seed")
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the result here")
+    _add_runtime_arguments(evaluate)
+
+    commands.add_parser(
+        "bench",
+        add_help=False,
+        help="side-by-side LIF benchmark against peer libraries (see `bench --help`)",
+        description="Forwarded to synnet_triton.bench.",
+    )
+
+    kernels = commands.add_parser(
+        "kernels",
+        help="compile the Triton kernels ahead of time and report registers/spills",
+        description="Build PTX/cubin for a CUDA capability without a GPU and report resource "
+        "use per kernel.",
+    )
+    kernels.add_argument(
+        "--capability", type=int, default=90, help="CUDA compute capability, e.g. 80 or 90"
+    )
+
+    commands.add_parser(
+        "info",
+        help="versions, device and available backends",
+        description="Print versions, the compute device and the LIF backends available, as JSON.",
+    )
+    return parser
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def _resolved_backend(backend: str, device: torch.device) -> str:
+    from synnet_triton.functional import resolve_backend
+
+    return resolve_backend(backend, device, recurrent=False)
+
+
+def _load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, Any]]:
+    """Training and held-out event sets, and a JSON-able description of how to remake them."""
+    front_end = FrontEndConfig()
+    if args.data is not None:
+        if not args.data.is_dir():
+            raise SystemExit(f"--data {args.data}: not a directory")
+        everything = wav_event_set(args.data, args.seconds, front_end)
+        if args.test_data is not None:
+            test = wav_event_set(args.test_data, args.seconds, front_end)
+            if test.class_names != everything.class_names:
+                raise SystemExit(
+                    f"--test-data classes {test.class_names} differ from --data classes "
+                    f"{everything.class_names}"
+                )
+            train = everything
+        else:
+            held_out = torch.arange(len(everything)) % 5 == 4
+            train = EventSet(
+                everything.events[~held_out], everything.labels[~held_out], everything.class_names
+            )
+            test = EventSet(
+                everything.events[held_out], everything.labels[held_out], everything.class_names
+            )
+        source = {
+            "kind": "wav",
+            "data": str(args.data),
+            "test_data": None if args.test_data is None else str(args.test_data),
+            "seconds": args.seconds,
+        }
+        return train, test, source
+    config = KeywordSetConfig(n_classes=args.classes, seconds=args.seconds)
+    train = synthetic_event_set(args.train_clips, 2 * args.data_seed, config, front_end)
+    test = synthetic_event_set(args.test_clips, 2 * args.data_seed + 1, config, front_end)
+    source = {
+        "kind": "synthetic",
+        "classes": args.classes,
+        "seconds": args.seconds,
+        "train_clips": args.train_clips,
+        "test_clips": args.test_clips,
+        "data_seed": args.data_seed,
+    }
+    return train, test, source
+
+
+def _held_out_set(source: dict[str, Any], args: argparse.Namespace) -> EventSet:
+    """The held-out set of a checkpoint's data ``source``, with the overrides given to eval."""
+    seconds = args.seconds if args.seconds is not None else source["seconds"]
+    if args.data is not None:
+        return wav_event_set(args.data, seconds)
+    if source["kind"] == "wav":
+        if source["test_data"] is not None:
+            return wav_event_set(source["test_data"], seconds)
+        everything = wav_event_set(source["data"], seconds)
+        held_out = torch.arange(len(everything)) % 5 == 4
+        return EventSet(
+            everything.events[held_out], everything.labels[held_out], everything.class_names
+        )
+    config = KeywordSetConfig(n_classes=source["classes"], seconds=seconds)
+    clips = args.test_clips if args.test_clips is not None else source["test_clips"]
+    seed = args.data_seed if args.data_seed is not None else source["data_seed"]
+    return synthetic_event_set(clips, 2 * seed + 1, config)
+
+
+def _train_run(args: argparse.Namespace) -> dict[str, Any]:
+    """Shared by demo and train: data, training, float evaluation, checkpoint, curve plot."""
+    from synnet_triton.plots import plot_training_curve
+    from synnet_triton.training import (
+        NetworkConfig,
+        TrainConfig,
+        build_network,
+        evaluate,
+        save_checkpoint,
+        train,
+    )
+
+    device = _device(args.device)
+    backend = _resolved_backend(args.backend, device)
+    progress = not args.no_progress
+    start = time.perf_counter()
+    train_set, test_set, source = _load_sets(args)
+    data_seconds = time.perf_counter() - start
+    network = NetworkConfig(
+        n_classes=len(train_set.class_names),
+        n_channels=train_set.events.shape[-1],
+        hidden=(args.hidden,),
+        time_constants=(args.time_constants,),
+    )
+    if not network.fits_xylo():
+        print(
+            f"note: {network} does not fit Xylo Audio 2 (16 inputs, ≤ 1000 hidden, ≤ 8 outputs)",
+            file=sys.stderr,
+        )
+    settings = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        init_gain=args.init_gain,
+    )
+    net = build_network(network, backend=backend, seed=args.seed, init_gain=args.init_gain)
+    net = net.to(device)
+    start = time.perf_counter()
+    history = train(net, train_set, test_set, settings, progress=progress)
+    train_seconds = time.perf_counter() - start
+    result = evaluate(net, test_set, progress=progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.out / CHECKPOINT_NAME
+    save_checkpoint(
+        checkpoint,
+        net,
+        network,
+        {"source": source, "class_names": train_set.class_names, "float_accuracy": result.accuracy},
+    )
+    curve = plot_training_curve(history, args.out / "training_curve.png")
+    summary = {
+        "float_accuracy": result.accuracy,
+        "backend": backend,
+        "device": _device_name(device),
+        "train_seconds": train_seconds,
+        "data_seconds": data_seconds,
+        "clips_per_second": result.clips_per_second,
+        "train_clips": len(train_set),
+        "test_clips": len(test_set),
+        "time_steps": train_set.events.shape[1],
+        "network": asdict(network),
+        "training": asdict(settings),
+        "data": source,
+        "history": [asdict(record) for record in history],
+        "checkpoint": str(checkpoint),
+        "plots": [str(curve)],
+    }
+    return {"summary": summary, "net": net, "test_set": test_set, "float": result}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def _write_summary(summary: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _headline(summary: dict[str, Any]) -> str:
+    keys = ("float_accuracy", "xylo_accuracy", "backend", "device", "train_seconds")
+    parts = []
+    for key in keys:
+        if key in summary:
+            value = summary[key]
+            parts.append(f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}")
+    return "  ".join(parts)
+
+
+def _command_train(args: argparse.Namespace) -> int:
+    run = _train_run(args)
+    summary = run["summary"]
+    _write_summary(summary, args.out / SUMMARY_NAME)
+    print(_headline(summary))
+    print(f"wrote {args.out / SUMMARY_NAME}")
+    return 0
+
+
+def _command_demo(args: argparse.Namespace) -> int:
+    from synnet_triton.plots import plot_clip
+    from synnet_triton.training import evaluate_xylo
+
+    start = time.perf_counter()
+    run = _train_run(args)
+    summary, net, test_set = run["summary"], run["net"], run["test_set"]
+    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress)
+    summary["xylo_accuracy"] = xylo.accuracy
+    summary["xylo_clips_per_second"] = xylo.clips_per_second
+    summary["float_xylo_agreement"] = (
+        (xylo.predictions == run["float"].predictions).double().mean().item()
+    )
+
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        result = net(test_set.events[:1].to(torch.float32).to(device), record=True)
+    hidden_name = net.lif_names[0]
+    clip_plot = plot_clip(
+        test_set.events[0],
+        result.record[hidden_name].spikes[0],
+        result.output[0],
+        test_set.class_names,
+        int(test_set.labels[0]),
+        args.out / "clip.png",
+    )
+    summary["plots"].append(str(clip_plot))
+    summary["total_seconds"] = time.perf_counter() - start
+    _write_summary(summary, args.out / SUMMARY_NAME)
+    print(_headline(summary))
+    print(
+        f"wrote {args.out / SUMMARY_NAME}, {summary['checkpoint']}, " + ", ".join(summary["plots"])
+    )
+    return 0
+
+
+def _command_eval(args: argparse.Namespace) -> int:
+    from synnet_triton.training import evaluate, evaluate_xylo, load_checkpoint
+
+    device = _device(args.device)
+    backend = _resolved_backend(args.backend, device)
+    net, _, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
+    test_set = _held_out_set(extra["source"], args)
+    if args.xylo:
+        result = evaluate_xylo(net, test_set, progress=not args.no_progress)
+    else:
+        result = evaluate(net, test_set, progress=not args.no_progress)
+    report = {
+        "checkpoint": str(args.checkpoint),
+        "mode": "xylo" if args.xylo else "float",
+        "accuracy": result.accuracy,
+        "clips": len(test_set),
+        "clips_per_second": result.clips_per_second,
+        "backend": "xylo-sim" if args.xylo else backend,
+        "device": "cpu" if args.xylo else _device_name(device),
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json is not None:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+def _command_bench(argv: Sequence[str]) -> int:
+    from synnet_triton.bench import main as bench_main
+
+    return int(bench_main(list(argv)) or 0)
+
+
+def _command_kernels(args: argparse.Namespace) -> int:
+    from synnet_triton.kernels.compile_report import compile_report, format_compile_report
+
+    print(format_compile_report(compile_report(args.capability)))
+    return 0
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def info() -> dict[str, Any]:
+    """Versions, compute device and LIF backends available, as a JSON-able dict."""
+    from synnet_triton.functional import triton_available
+
+    cuda = torch.cuda.is_available()
+    devices = [
+        {
+            "index": k,
+            "name": torch.cuda.get_device_name(k),
+            "capability": ".".join(map(str, torch.cuda.get_device_capability(k))),
+        }
+        for k in range(torch.cuda.device_count())
+    ]
+    backends = ["torch"] + (["triton"] if triton_available() and cuda else [])
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {
+            name: _version(name)
+            for name in (
+                "synnet-triton",
+                "torch",
+                "triton",
+                "numpy",
+                "scipy",
+                "rockpool",
+                "xylosim",
+            )
+        },
+        "cuda_available": cuda,
+        "cuda_version": torch.version.cuda,
+        "devices": devices,
+        "default_device": "cuda" if cuda else "cpu",
+        "backends_available": backends,
+        "backend_auto": _resolved_backend("auto", _device("auto")),
+        "triton_importable": triton_available(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``synnet-triton`` console script; returns the exit status."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return _command_bench(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "info":
+        print(json.dumps(info(), indent=2))
+        return 0
+    if args.command == "kernels":
+        return _command_kernels(args)
+    if args.command == "eval":
+        return _command_eval(args)
+    if args.command == "train":
+        return _command_train(args)
+    return _command_demo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
