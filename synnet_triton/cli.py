@@ -88,6 +88,12 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _add_training_run_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_data_arguments(parser)
+    _add_model_arguments(parser)
+    _add_runtime_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``synnet-triton`` with all subcommands."""
     parser = argparse.ArgumentParser(
@@ -103,9 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Xylo-parity simulation, write summary.json, a checkpoint and PNG plots.",
     )
     demo.add_argument("--out", type=Path, default=Path(DEMO_DIR), help="output folder")
-    _add_data_arguments(demo)
-    _add_model_arguments(demo)
-    _add_runtime_arguments(demo)
+    _add_training_run_arguments(demo)
 
     train = commands.add_parser(
         "train",
@@ -114,9 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "OUT/checkpoint.pt, OUT/summary.json and OUT/training_curve.png.",
     )
     train.add_argument("--out", type=Path, required=True, help="output folder")
-    _add_data_arguments(train)
-    _add_model_arguments(train)
-    _add_runtime_arguments(train)
+    _add_training_run_arguments(train)
 
     evaluate = commands.add_parser(
         "eval",
@@ -175,6 +177,17 @@ def _resolved_backend(backend: str, device: torch.device) -> str:
     return resolve_backend(backend, device, recurrent=False)
 
 
+def _split_every_fifth(everything: EventSet) -> tuple[EventSet, EventSet]:
+    """(training, held-out): every fifth clip (4, 9, 14, …) is held out."""
+    held_out = torch.arange(len(everything)) % 5 == 4
+    return (
+        EventSet(
+            everything.events[~held_out], everything.labels[~held_out], everything.class_names
+        ),
+        EventSet(everything.events[held_out], everything.labels[held_out], everything.class_names),
+    )
+
+
 def _load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, Any]]:
     """Training and held-out event sets, and a JSON-able description of how to remake them."""
     front_end = FrontEndConfig()
@@ -191,13 +204,7 @@ def _load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, 
                 )
             train = everything
         else:
-            held_out = torch.arange(len(everything)) % 5 == 4
-            train = EventSet(
-                everything.events[~held_out], everything.labels[~held_out], everything.class_names
-            )
-            test = EventSet(
-                everything.events[held_out], everything.labels[held_out], everything.class_names
-            )
+            train, test = _split_every_fifth(everything)
         source = {
             "kind": "wav",
             "data": str(args.data),
@@ -227,11 +234,7 @@ def _held_out_set(source: dict[str, Any], args: argparse.Namespace) -> EventSet:
     if source["kind"] == "wav":
         if source["test_data"] is not None:
             return wav_event_set(source["test_data"], seconds)
-        everything = wav_event_set(source["data"], seconds)
-        held_out = torch.arange(len(everything)) % 5 == 4
-        return EventSet(
-            everything.events[held_out], everything.labels[held_out], everything.class_names
-        )
+        return _split_every_fifth(wav_event_set(source["data"], seconds))[1]
     config = KeywordSetConfig(n_classes=source["classes"], seconds=seconds)
     clips = args.test_clips if args.test_clips is not None else source["test_clips"]
     seed = args.data_seed if args.data_seed is not None else source["data_seed"]

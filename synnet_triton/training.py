@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,23 @@ def _network_device(net: SynNet) -> torch.device:
     return next(net.parameters()).device
 
 
+def _progress_batches(
+    data: EventSet,
+    batch_size: int,
+    description: str,
+    progress: bool,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """``data.batches`` behind a tqdm bar (hidden unless ``progress``)."""
+    yield from tqdm(
+        data.batches(batch_size, generator),
+        total=-(-len(data) // batch_size),
+        desc=description,
+        disable=not progress,
+        leave=False,
+    )
+
+
 def evaluate(
     net: SynNet, data: EventSet, batch_size: int = 64, progress: bool = False
 ) -> Evaluation:
@@ -183,13 +201,7 @@ def evaluate(
     start = time.perf_counter()
     net.eval()
     with torch.no_grad():
-        for events, _ in tqdm(
-            data.batches(batch_size),
-            total=-(-len(data) // batch_size),
-            desc="eval float",
-            disable=not progress,
-            leave=False,
-        ):
+        for events, _ in _progress_batches(data, batch_size, "eval float", progress):
             counts.append(net(events.to(device)).sum(dim=1).float().cpu())
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -216,13 +228,7 @@ def evaluate_xylo(
     sim = XyloSim.from_specification(**spec)
     counts = []
     start = time.perf_counter()
-    for events, _ in tqdm(
-        data.batches(batch_size),
-        total=-(-len(data) // batch_size),
-        desc="eval xylo",
-        disable=not progress,
-        leave=False,
-    ):
+    for events, _ in _progress_batches(data, batch_size, "eval xylo", progress):
         # The simulator carries state between calls, like the chip; each batch starts fresh.
         sim.reset_state()
         output, _, _ = sim(events.to(torch.int64))
@@ -247,18 +253,13 @@ def train(
     order = torch.Generator().manual_seed(config.seed)
     history = []
     start = time.perf_counter()
-    n_batches = -(-len(train_set) // config.batch_size)
     for epoch in range(config.epochs):
         net.train()
         total_loss, correct = 0.0, 0
-        bar = tqdm(
-            train_set.batches(config.batch_size, order),
-            total=n_batches,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            disable=not progress,
-            leave=False,
-        )
-        for events, labels in bar:
+        description = f"epoch {epoch + 1}/{config.epochs}"
+        for events, labels in _progress_batches(
+            train_set, config.batch_size, description, progress, order
+        ):
             events, labels = events.to(device), labels.to(device)
             logits = spike_count_logits(net(events), config.logit_scale)
             loss = torch.nn.functional.cross_entropy(logits, labels)
@@ -267,7 +268,6 @@ def train(
             optimiser.step()
             total_loss += loss.item() * len(labels)
             correct += int((logits.argmax(dim=1) == labels).sum())
-            bar.set_postfix(loss=f"{loss.item():.3f}")
         test_accuracy = evaluate(net, test_set, batch_size=max(config.batch_size, 64)).accuracy
         history.append(
             EpochRecord(
