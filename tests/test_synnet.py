@@ -22,6 +22,10 @@ from synnet_triton.synnet import SynNet
 @pytest.mark.parametrize("name", CONFIGS)
 def test_seeded_initial_parameters_equal_rockpool(name: str):
     ours, theirs = build_pair(CONFIGS[name])
+    assert [child for child, _ in ours.seq.named_children()] == [
+        child for child, _ in theirs.seq.named_children()
+    ]
+    assert ours.lif_names == theirs.lif_names
     our_state, their_state = ours.state_dict(), theirs.state_dict()
     assert sorted(our_state) == sorted(their_state)
     for key, value in their_state.items():
