@@ -70,9 +70,9 @@ def _tau_from_dash(dt: float, dash: Tensor) -> Tensor:
 def _quantize_tau(dt: float, tau: float) -> float:
     """Round a time constant to the nearest one a Xylo bit-shift decay can realise.
 
-    Computed on a 0-d float32 tensor, one value at a time, as Rockpool's SynNet does: torch's
-    scalar and vectorised ``exp``/``log`` may differ in the last bit, and the result must equal
-    Rockpool's exactly.
+    Evaluated on a 0-d float32 tensor, one value at a time, the way Rockpool's SynNet evaluates
+    it, so the result is Rockpool's to the bit without relying on torch's vectorised ``exp`` and
+    ``log`` rounding like its one-element path.
     """
     dash = torch.round(_dash_from_tau(dt, torch.tensor(tau))).int()
     return _tau_from_dash(dt, dash).item()
