@@ -70,7 +70,7 @@ def test_unbatched_input_gives_one_batch_like_rockpool():
     assert torch.equal(our_output, rockpool_forward(theirs, x))
 
 
-def test_streaming_in_chunks_equals_rockpool_continuing_its_state():
+def test_streaming_in_chunks_equals_rockpool_continuing_its_state_and_calls_start_fresh():
     config = CONFIGS["vmem_output"]
     ours, theirs = build_pair(config)
     x = spike_input(config["n_channels"], batch=1, steps=50)
@@ -84,6 +84,11 @@ def test_streaming_in_chunks_equals_rockpool_continuing_its_state():
     their_second, _, _ = theirs(x[:, 20:])
     torch.testing.assert_close(first.output, their_first, rtol=0, atol=1e-5)
     torch.testing.assert_close(second.output, their_second, rtol=0, atol=1e-5)
+
+    # Without a state, a call starts from zero: the streamed history is not kept in the module.
+    fresh = ours(x[:, 20:])
+    torch.testing.assert_close(fresh, rockpool_forward(theirs, x[:, 20:]), rtol=0, atol=1e-5)
+    assert not torch.allclose(fresh, second.output, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize(
