@@ -294,6 +294,8 @@ def _train_run(args: argparse.Namespace) -> dict[str, Any]:
     curve = plot_training_curve(history, args.out / "training_curve.png")
     summary = {
         "float_accuracy": result.accuracy,
+        "float_predictions": result.predictions.tolist(),
+        "float_readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
         "backend": backend,
         "device": _device_name(device),
         "train_seconds": train_seconds,
@@ -392,6 +394,8 @@ def _command_eval(args: argparse.Namespace) -> int:
         "checkpoint": str(args.checkpoint),
         "mode": "xylo" if args.xylo else "float",
         "accuracy": result.accuracy,
+        "predictions": result.predictions.tolist(),
+        "readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
         "clips": len(test_set),
         "clips_per_second": result.clips_per_second,
         "backend": "xylo-sim" if args.xylo else backend,
