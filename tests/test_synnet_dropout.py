@@ -1,4 +1,4 @@
-"""TimeStepDropout and the optional Rockpool subpackage, against Rockpool 3.1."""
+"""TimeStepDropout, alone and inside SynNet, and the optional Rockpool subpackage, vs Rockpool."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ import sys
 import pytest
 import torch
 from rockpool.nn.modules import TimeStepDropout as RockpoolTimeStepDropout
+from synnet_oracle import (
+    CONFIGS,
+    assert_relative_close,
+    build_pair,
+    rockpool_forward,
+    spike_input,
+)
 
 from synnet_triton.dropout import TimeStepDropout
 
@@ -35,6 +42,37 @@ def test_evaluation_mode_is_the_identity_as_in_rockpool():
     their_output, _, _ = theirs(x)
     assert torch.equal(their_output, x)
     assert torch.equal(ours(x), x)
+
+
+def test_synnet_in_training_mode_drops_what_rockpool_drops(monkeypatch: pytest.MonkeyPatch):
+    config = dict(CONFIGS["two_layers_thresholds"], p_dropout=0.3)
+    ours, theirs = build_pair(config)
+    ours.train()
+    theirs.train()
+    x = spike_input(config["n_channels"])
+
+    def zero_noise(size: tuple[int, ...], *args: object, **kwargs: object) -> torch.Tensor:
+        return torch.zeros(size, device=kwargs.get("device"))  # type: ignore[arg-type]
+
+    # Every Rockpool LIFTorch call draws its (zero-scaled) membrane noise from the global
+    # generator; with those draws removed, both networks draw only the dropout masks, in the
+    # same order, so the same seed must drop the same entries.
+    with monkeypatch.context() as patched:
+        patched.setattr(torch, "randn", zero_noise)
+        torch.manual_seed(21)
+        their_output = rockpool_forward(theirs, x)
+        torch.manual_seed(21)
+        our_output = ours(x)
+    ours.eval()
+    assert not torch.equal(ours(x), our_output), "dropout must change the output"
+    assert torch.equal(our_output, their_output)
+
+    weights = torch.randn(our_output.shape, generator=torch.Generator().manual_seed(2))
+    (our_output * weights).sum().backward()
+    (their_output * weights).sum().backward()
+    their_parameters = dict(theirs.named_parameters())
+    for key, parameter in ours.named_parameters():
+        assert_relative_close(parameter.grad, their_parameters[key].grad, 1e-4, key)
 
 
 def test_invalid_probability_and_shape_are_errors():
