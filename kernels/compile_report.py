@@ -181,12 +181,12 @@ def resource_usage(cubin: bytes) -> dict[str, int]:
     }
 
 
-def compile_report(capability: int) -> list[dict[str, Any]]:
+def compile_report(capability: int, with_asm: bool = False) -> list[dict[str, Any]]:
     """Compile every configuration for ``GPUTarget("cuda", capability, 32)``; one row each.
 
     Row keys: ``name``, ``capability``, ``registers`` (per thread), ``spills`` (local
     memory per thread, bytes), ``stack`` and ``shared`` (bytes), ``num_warps``, ``cubin``
-    (the binary, bytes).
+    (the binary, bytes); with ``with_asm`` also ``ttir`` and ``ptx`` (text).
 
     Under ``TRITON_INTERPRET=1`` the kernels of this process are interpreter objects that
     cannot be compiled, so the builds then run in a child process without the interpreter.
@@ -194,10 +194,16 @@ def compile_report(capability: int) -> list[dict[str, Any]]:
     if capability < 80:
         raise ValueError(f"capability must be >= 80 (sm_80 and newer), got {capability}")
     if isinstance(lif_forward_kernel, JITFunction):
-        return _compile_rows(capability)
+        return _compile_rows(capability, with_asm)
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     child = subprocess.run(
-        [sys.executable, "-m", "synnet_triton.kernels.compile_report", str(capability)],
+        [
+            sys.executable,
+            "-m",
+            "synnet_triton.kernels.compile_report",
+            str(capability),
+            *(["--asm"] if with_asm else []),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -209,7 +215,7 @@ def compile_report(capability: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _compile_rows(capability: int) -> list[dict[str, Any]]:
+def _compile_rows(capability: int, with_asm: bool) -> list[dict[str, Any]]:
     target = GPUTarget("cuda", capability, 32)
     rows = []
     for name, kernel, plan in all_builds():
@@ -225,6 +231,8 @@ def _compile_rows(capability: int) -> list[dict[str, Any]]:
                 "cubin": cubin,
             }
         )
+        if with_asm:
+            rows[-1].update(ttir=compiled.asm["ttir"], ptx=compiled.asm["ptx"])
     return rows
 
 
@@ -252,7 +260,7 @@ def format_compile_report(rows: list[dict[str, Any]]) -> str:
 
 
 if __name__ == "__main__":
-    report = _compile_rows(int(sys.argv[1]))
+    report = _compile_rows(int(sys.argv[1]), "--asm" in sys.argv)
     for entry in report:
         entry["cubin"] = base64.b64encode(entry["cubin"]).decode()
     print(json.dumps(report))

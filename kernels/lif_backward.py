@@ -176,7 +176,7 @@ def lif_backward_kernel(
         grad_u = grad_v + through_spikes * dsdu
 
         u_prev = tl.load(
-            u_ptr + scratch_row - n_neurons + n, mask=tl.where(has_prev, n_mask, False), other=0.0
+            u_ptr + (scratch_row - n_neurons) + n, mask=tl.where(has_prev, n_mask, False), other=0.0
         )
         spikes_prev = spikes
         if NEED_ALPHA or NEED_THRESHOLD:

@@ -43,7 +43,15 @@ from .launch import LaunchPlan, check, check_tensors, launcher, layer_shape
 # per-step work is a few ALU operations, far less than one memory round trip.
 NUM_STAGES = 3
 # Shapes an int argument may take without a recompile: T, N, offsets are runtime values.
-RUNTIME_INT_ARGS = ("n_steps", "seq_start", "seq_len", "out_len", "n_neurons", "checkpoint_every")
+RUNTIME_INT_ARGS = (
+    "n_steps",
+    "seq_start",
+    "seq_len",
+    "out_len",
+    "n_neurons",
+    "n_checkpoints",
+    "checkpoint_every",
+)
 
 
 @triton.jit
