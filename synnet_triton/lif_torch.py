@@ -21,6 +21,7 @@ With recurrence gS_{t−1} also receives gx_t @ W_recᵀ, so the sweep runs step
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -28,6 +29,10 @@ from torch import Tensor
 from synnet_triton.backend import ForwardResult, Gradients, NeedsGrad
 from synnet_triton.surrogates import spike_count, surrogate_grad
 from synnet_triton.types import Surrogate
+
+SWEEP_STEPS = 128
+# u/θ from here on (2²³, a margin for the rounding of u/θ) may reach counts of 2²⁴
+EXACT_COUNT_BOUND = 2.0**23
 
 
 def _run_steps(
@@ -46,52 +51,112 @@ def _run_steps(
     spikes_out: Tensor,
     vmem_out: Tensor | None,
     isyn_out: Tensor | None,
+    literal_clamp: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The sequential step loop over x (B, T, N, S) float32, writing u, spikes and records.
 
-    Returns the final (v (B, N), i (B, N, S), s (B, N)).
+    Rockpool clamps the count as s − (s − M)·(s > M). That equals min(s, M) while s < 2²⁴,
+    where float32 integers are exact; the cheaper min is used unless ``literal_clamp``, and a
+    sequence whose u/θ came near 2²⁴ is run again with the literal formula.
+    Adding a bias of exactly zero only changes the sign of zeros, so it is skipped.
+
+    Returns the final (v (B, N), i (B, N, S), s (B, N)). On CPU the loop runs numpy's ufuncs on
+    memory shared with the tensors: a step of a small layer costs per-op overhead, about three
+    times less in numpy than in torch, and both do the same IEEE float32 operations.
     """
     batch, steps, n_neurons, n_synapses = x.shape
-    v = v0.clone()
-    i = i0.clone()
-    s = s0.clone()
+    v, i, s = v0.clone(), i0.clone(), s0.clone()
+    xp, arrays = _array_namespace(x)
+    v_a, i_a, s_a = arrays(v), arrays(i), arrays(s)
+    alpha_a, beta_a, threshold_a, bias_a = (arrays(t) for t in (alpha, beta, threshold, bias))
+    x_steps, u_steps, spike_steps = (_per_step(arrays(t)) for t in (x, u_out, spikes_out))
+    noise_steps = None if noise is None else _per_step(arrays(noise))
+    vmem_steps = None if vmem_out is None else _per_step(arrays(vmem_out))
+    isyn_steps = None if isyn_out is None else _per_step(arrays(isyn_out))
     w_rec_t = None if w_rec is None else w_rec.t()
-    # Per-step views made once: slicing inside the loop costs as much as the arithmetic.
-    x_steps = x.unbind(1)
-    u_steps = u_out.unbind(1)
-    s_steps = spikes_out.unbind(1)
-    noise_steps = None if noise is None else noise.unbind(1)
-    i_first = i[..., 0]
-    scratch = torch.empty_like(v)
-    fired = torch.empty(v.shape, dtype=torch.bool, device=v.device)
+    limit = xp.full_like(s_a, max_spikes)
+    has_bias = bool(bias.any())
+    i_first = i_a[..., 0]
+    scratch = xp.empty_like(v_a)
+    fired = xp.empty_like(v_a) > 0
+    s_prev = s
     for t in range(steps):
-        i.add_(x_steps[t])
+        xp.add(i_a, x_steps[t], out=i_a)
         if w_rec_t is not None:
-            i.add_(F.linear(s, w_rec_t).view(batch, n_neurons, n_synapses))
-        v.mul_(alpha)
-        i.mul_(beta)
+            irec = F.linear(s_prev, w_rec_t).view(batch, n_neurons, n_synapses)
+            xp.add(i_a, arrays(irec), out=i_a)
+        xp.multiply(v_a, alpha_a, out=v_a)
+        xp.multiply(i_a, beta_a, out=i_a)
         u = u_steps[t]
-        torch.add(v, i_first if n_synapses == 1 else i.sum(2), out=u)
+        if n_synapses == 1:
+            xp.add(v_a, i_first, out=u)
+        else:
+            xp.add(v_a, xp.sum(i_a, 2), out=u)
         if noise_steps is not None:
-            u.add_(noise_steps[t])
-        u.add_(bias)
-        s = s_steps[t]
-        # spike_count(), written into preallocated buffers
-        torch.div(u, threshold, out=s)
-        s.floor_()
-        torch.ge(u, threshold, out=fired)
-        s.mul_(fired)
-        torch.gt(s, max_spikes, out=fired)
-        torch.sub(s, max_spikes, out=scratch)
-        s.sub_(scratch.mul_(fired))
-        torch.mul(s, threshold, out=scratch)
-        torch.sub(u, scratch, out=v)
-        if vmem_out is not None:
-            vmem_out[:, t] = v
-        if isyn_out is not None:
-            isyn_out[:, t] = i
-    s = s.clone()
+            xp.add(u, noise_steps[t], out=u)
+        if has_bias:
+            xp.add(u, bias_a, out=u)
+        s_t = spike_steps[t]
+        # spike_count(u), step by step into preallocated buffers
+        xp.divide(u, threshold_a, out=s_t)
+        xp.floor(s_t, out=s_t)
+        xp.greater_equal(u, threshold_a, out=fired)
+        xp.multiply(s_t, fired, out=s_t)
+        if literal_clamp:
+            xp.greater(s_t, limit, out=fired)
+            xp.subtract(s_t, limit, out=scratch)
+            xp.multiply(scratch, fired, out=scratch)
+            xp.subtract(s_t, scratch, out=s_t)
+        else:
+            xp.minimum(s_t, limit, out=s_t)
+        xp.multiply(s_t, threshold_a, out=scratch)
+        xp.subtract(u, scratch, out=v_a)
+        if vmem_steps is not None:
+            vmem_steps[t][...] = v_a
+        if isyn_steps is not None:
+            isyn_steps[t][...] = i_a
+        if w_rec_t is not None:
+            s_prev = spikes_out[:, t]
+    if not literal_clamp and bool((u_out >= EXACT_COUNT_BOUND * threshold).any()):
+        return _run_steps(
+            x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, max_spikes,
+            u_out, spikes_out, vmem_out, isyn_out, literal_clamp=True,
+        )
+    if steps:
+        s.copy_(spikes_out[:, -1])
     return v, i, s
+
+
+def _array_namespace(t: Tensor):  # type: ignore[no-untyped-def]
+    """(numpy, Tensor → ndarray view) for CPU tensors, (torch, identity) otherwise."""
+    if t.device.type == "cpu":
+        return np, lambda a: a.detach().numpy()
+    return torch, lambda a: a
+
+
+def _per_step(a):  # type: ignore[no-untyped-def]
+    """Views a[:, t] for every t, made once: slicing in the loop costs like arithmetic."""
+    if isinstance(a, Tensor):
+        return a.unbind(1)
+    return list(np.moveaxis(a, 1, 0))
+
+
+def _reverse_recurrence(drive: Tensor, coef: Tensor, out: Tensor, varying: bool) -> None:
+    """out_t = drive_t + c_{t+1} · out_{t+1} over axis 1, from the last step back.
+
+    ``coef`` is (B, L, ...) when ``varying`` (c_{t+1} = coef[:, t+1]), else one array
+    broadcast over every step.
+    """
+    xp, arrays = _array_namespace(out)
+    drive_steps, out_steps = _per_step(arrays(drive)), _per_step(arrays(out))
+    coef_a = arrays(coef)
+    coef_steps = _per_step(coef_a) if varying else None
+    steps = len(out_steps)
+    out_steps[-1][...] = drive_steps[-1]
+    for t in range(steps - 2, -1, -1):
+        c = coef_steps[t + 1] if coef_steps is not None else coef_a
+        xp.multiply(c, out_steps[t + 1], out=out_steps[t])
+        xp.add(out_steps[t], drive_steps[t], out=out_steps[t])
 
 
 def forward(
@@ -186,10 +251,14 @@ def _synaptic_currents(
         s_prev = torch.cat([s0.unsqueeze(1), s[:, :-1]], 1)
         drive = xs + (s_prev @ w_rec).view(batch, steps, n_neurons, n_synapses)
     currents = torch.empty_like(xs)
-    i = i0
+    xp, arrays = _array_namespace(xs)
+    drive_steps, current_steps = _per_step(arrays(drive)), _per_step(arrays(currents))
+    beta_a = arrays(beta)
+    i = arrays(i0)
     for t in range(steps):
-        i = (i + drive[:, t]) * beta
-        currents[:, t] = i
+        xp.add(i, drive_steps[t], out=current_steps[t])
+        xp.multiply(current_steps[t], beta_a, out=current_steps[t])
+        i = current_steps[t]
     return currents
 
 def _sweep_segment(
@@ -248,14 +317,10 @@ def _sweep_segment(
         coef = alpha * one_minus
         drive = g_v_ext.clone()
         drive[:, :-1] += alpha * sigma[:, 1:] * g_s[:, 1:]
-        g_v[:, -1] = drive[:, -1]
-        for t in range(steps - 2, -1, -1):
-            torch.addcmul(drive[:, t], coef[:, t + 1], g_v[:, t + 1], out=g_v[:, t])
+        _reverse_recurrence(drive, coef, g_v, varying=True)
         torch.addcmul(g_v * one_minus, g_s, sigma, out=g_u)
         g_i_ext.add_(g_u.unsqueeze(-1))
-        g_i[:, -1] = g_i_ext[:, -1]
-        for t in range(steps - 2, -1, -1):
-            torch.addcmul(g_i_ext[:, t], beta, g_i[:, t + 1], out=g_i[:, t])
+        _reverse_recurrence(g_i_ext, beta, g_i, varying=False)
         torch.mul(g_i, beta, out=g_x)
         g_s_before = u.new_zeros((batch, n_neurons))
     else:
@@ -340,12 +405,16 @@ def backward(
     g_s = s0.new_zeros(s0.shape) if grad_final_spikes is None else grad_final_spikes.float()
     g_x = xs.new_empty(xs.shape)
 
+    currents = None
     if checkpoint_every > 0:
         ckpt_v, ckpt_i, ckpt_s = saved
         segments = _segments(steps, checkpoint_every)
     else:
         (u_all,) = saved
-        segments = [(0, steps)] if steps else []
+        # Short segments keep the sweep's temporaries in cache; the result does not depend on it.
+        segments = _segments(steps, SWEEP_STEPS)
+        if need_i:
+            currents = _synaptic_currents(xs, beta, u_all, threshold, w_rec, i0, s0, max_spikes)
 
     for k in reversed(range(len(segments))):
         start, stop = segments[k]
@@ -361,13 +430,15 @@ def backward(
                 max_spikes, u_seg, torch.empty_like(u_seg), None, i_seg,
             )
         else:
-            v_start, i_start, s_start = v0, i0, s0
-            u_seg = u_all
-            i_seg = (
-                _synaptic_currents(xs, beta, u_all, threshold, w_rec, i0, s0, max_spikes)
-                if need_i
-                else None
-            )
+            u_seg = u_all[:, seg]
+            i_seg = None if currents is None else currents[:, seg]
+            if start == 0:
+                v_start, i_start, s_start = v0, i0, s0
+            else:
+                u_before = u_all[:, start - 1]
+                s_start = spike_count(u_before, threshold, max_spikes)
+                v_start = u_before - s_start * threshold
+                i_start = i0 if currents is None else currents[:, start - 1]
         g_x_seg, g_v, g_i, g_s = _sweep_segment(
             u_seg, v_start, i_seg, i_start, xs[:, seg], s_start,
             None if grad_spikes is None else grad_spikes[:, seg],

@@ -228,3 +228,15 @@ def test_empty_batch_or_time_gives_empty_outputs_and_the_initial_state():
         assert out.spikes.shape == (shape[0], shape[1], 3)
         assert out.isyn.shape == (shape[0], shape[1], 3, 1)
         assert final.vmem.shape == (shape[0], 3) and not final.vmem.any()
+
+
+def test_counts_beyond_float32_integers_follow_rockpools_clamp_formula():
+    """Rockpool's s − (s − M)·(s > M) loses the count once s passes 2²⁴; so must we."""
+    x = torch.zeros(1, 3, 2)
+    x[0, 0, 0], x[0, 1, 1] = 3e8, 1e9
+    alpha, beta = torch.full((2,), 0.9), torch.full((2, 1), 0.8)
+    threshold, bias = torch.full((2,), 0.5), torch.zeros(2)
+    out, _ = lif_decays(x, alpha, beta, threshold, bias, max_spikes_per_dt=5, record=True,
+                        backend="torch")
+    ref, _ = naive_lif(x, alpha, beta, threshold, bias, max_spikes_per_dt=5)
+    assert torch.equal(out.spikes, ref.spikes) and torch.equal(out.vmem, ref.vmem)
