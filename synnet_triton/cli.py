@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", type=Path, default=Path(DEMO_DIR), help="output folder")
     _add_training_run_arguments(demo)
+    long_audio = demo.add_argument_group("long audio (synthetic data only)")
+    long_audio.add_argument(
+        "--long-seconds",
+        type=float,
+        default=10.0,
+        help="also score the trained network on clips this long, one word per second; 0: skip",
+    )
+    long_audio.add_argument("--long-clips", type=int, default=16, help="number of long clips")
 
     train = commands.add_parser(
         "train",
@@ -343,8 +351,46 @@ def _command_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _command_demo(args: argparse.Namespace) -> int:
+def _plot_first_clip(net: torch.nn.Module, data: EventSet, path: Path) -> Path:
+    """Input raster, hidden raster and readout trace of the first clip of ``data``."""
     from synnet_triton.plots import plot_clip
+
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        result = net(data.events[:1].to(torch.float32).to(device), record=True)
+    return plot_clip(
+        data.events[0],
+        result.record[net.lif_names[0]].spikes[0],
+        result.output[0],
+        data.class_names,
+        int(data.labels[0]),
+        path,
+    )
+
+
+def _long_audio_run(net: torch.nn.Module, args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate the trained network on long synthetic clips (one word per second)."""
+    from synnet_triton.training import evaluate, evaluate_xylo
+
+    config = KeywordSetConfig(n_classes=args.classes, seconds=args.long_seconds)
+    long_set = synthetic_event_set(args.long_clips, 2 * args.data_seed + 1, config)
+    progress = not args.no_progress
+    float_result = evaluate(net, long_set, batch_size=args.long_clips, progress=progress)
+    xylo_result = evaluate_xylo(net, long_set, batch_size=args.long_clips, progress=progress)
+    plot = _plot_first_clip(net, long_set, args.out / "long_clip.png")
+    return {
+        "seconds": args.long_seconds,
+        "time_steps": long_set.events.shape[1],
+        "clips": len(long_set),
+        "float_accuracy": float_result.accuracy,
+        "xylo_accuracy": xylo_result.accuracy,
+        "float_clips_per_second": float_result.clips_per_second,
+        "xylo_clips_per_second": xylo_result.clips_per_second,
+        "plot": str(plot),
+    }
+
+
+def _command_demo(args: argparse.Namespace) -> int:
     from synnet_triton.training import evaluate_xylo
 
     start = time.perf_counter()
@@ -356,23 +402,20 @@ def _command_demo(args: argparse.Namespace) -> int:
     summary["float_xylo_agreement"] = (
         (xylo.predictions == run["float"].predictions).double().mean().item()
     )
-
-    device = next(net.parameters()).device
-    with torch.no_grad():
-        result = net(test_set.events[:1].to(torch.float32).to(device), record=True)
-    hidden_name = net.lif_names[0]
-    clip_plot = plot_clip(
-        test_set.events[0],
-        result.record[hidden_name].spikes[0],
-        result.output[0],
-        test_set.class_names,
-        int(test_set.labels[0]),
-        args.out / "clip.png",
-    )
-    summary["plots"].append(str(clip_plot))
+    summary["plots"].append(str(_plot_first_clip(net, test_set, args.out / "clip.png")))
+    if args.long_seconds > 0 and args.data is None:
+        summary["long_audio"] = _long_audio_run(net, args)
+        summary["plots"].append(summary["long_audio"]["plot"])
     summary["total_seconds"] = time.perf_counter() - start
     _write_summary(summary, args.out / SUMMARY_NAME)
     print(_headline(summary))
+    if "long_audio" in summary:
+        long_audio = summary["long_audio"]
+        print(
+            f"long audio ({long_audio['clips']} clips of {long_audio['seconds']} s): "
+            f"float_accuracy={long_audio['float_accuracy']:.3f}  "
+            f"xylo_accuracy={long_audio['xylo_accuracy']:.3f}"
+        )
     print(
         f"wrote {args.out / SUMMARY_NAME}, {summary['checkpoint']}, " + ", ".join(summary["plots"])
     )

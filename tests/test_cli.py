@@ -79,7 +79,7 @@ def test_demo_writes_summary_checkpoint_and_plots_and_eval_reproduces_xylo(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "demo"
-    _run("demo", "--out", str(out), *TINY)
+    _run("demo", "--out", str(out), *TINY, "--long-seconds", "1", "--long-clips", "2")
     summary = json.loads((out / "summary.json").read_text())
     for key in (
         "float_accuracy",
@@ -93,7 +93,9 @@ def test_demo_writes_summary_checkpoint_and_plots_and_eval_reproduces_xylo(
     # Six held-out clips: every accuracy is a whole number of sixths.
     for key in ("float_accuracy", "xylo_accuracy"):
         assert round(summary[key] * 6, 9) == round(summary[key] * 6)
-    for name in ("training_curve.png", "clip.png"):
+    assert summary["long_audio"]["time_steps"] == 1_000
+    assert summary["long_audio"]["clips"] == 2
+    for name in ("training_curve.png", "clip.png", "long_clip.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     report = json.loads(_run("eval", str(out / "checkpoint.pt"), "--xylo", "--no-progress").stdout)
@@ -118,3 +120,9 @@ def test_unknown_arguments_are_rejected(capsys: pytest.CaptureFixture[str]) -> N
         main(["info", "--frobnicate"])
     assert exit_info.value.code == 2
     assert "--frobnicate" in capsys.readouterr().err
+
+
+def test_kernels_reports_every_kernel_build_without_a_gpu() -> None:
+    text = _run("kernels", "--capability", "80").stdout
+    assert "lif_forward" in text
+    assert "lif_backward" in text
