@@ -17,12 +17,15 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 
 from synnet_triton.audio import FrontEndConfig
 from synnet_triton.data import EventSet, KeywordSetConfig, synthetic_event_set, wav_event_set
+
+if TYPE_CHECKING:
+    from synnet_triton.synnet import SynNet, SynNetResult
 
 __all__ = ["main", "build_parser"]
 
@@ -351,13 +354,14 @@ def _command_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot_first_clip(net: torch.nn.Module, data: EventSet, path: Path) -> Path:
+def _plot_first_clip(net: SynNet, data: EventSet, path: Path) -> Path:
     """Input raster, hidden raster and readout trace of the first clip of ``data``."""
     from synnet_triton.plots import plot_clip
 
     device = next(net.parameters()).device
     with torch.no_grad():
-        result = net(data.events[:1].to(torch.float32).to(device), record=True)
+        result = cast("SynNetResult", net(data.events[:1].float().to(device), record=True))
+    assert result.record is not None  # record=True always fills it
     return plot_clip(
         data.events[0],
         result.record[net.lif_names[0]].spikes[0],
@@ -368,7 +372,7 @@ def _plot_first_clip(net: torch.nn.Module, data: EventSet, path: Path) -> Path:
     )
 
 
-def _long_audio_run(net: torch.nn.Module, args: argparse.Namespace) -> dict[str, Any]:
+def _long_audio_run(net: SynNet, args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate the trained network on long synthetic clips (one word per second)."""
     from synnet_triton.training import evaluate, evaluate_xylo
 
