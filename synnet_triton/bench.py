@@ -219,6 +219,13 @@ def _with_linear(workload: Workload, device: torch.device, lif: Callable[[Tensor
 # Contenders
 
 
+def _per_neuron_taus(workload: Workload) -> tuple[Tensor, Tensor]:
+    """τ_mem (N,) and τ_syn (N, S): one trainable time constant per neuron and synapse, as in
+    Rockpool's default ``LIFTorch``."""
+    n, s = workload.neurons, workload.synapses
+    return torch.full((n,), TAU_MEM), torch.full((n, s), TAU_SYN)
+
+
 def _torch_parameters(module: nn.Module) -> list[Tensor]:
     """The module's torch parameters (Rockpool modules override ``parameters()`` with a dict)."""
     return list(nn.Module.parameters(module))
@@ -255,7 +262,8 @@ def _ours(backend: str, checkpoint_every: int | None) -> Contender:
     def build(workload: Workload, device: torch.device) -> Runner:
         from synnet_triton.modules import LIF
 
-        lif = LIF(workload.neurons, workload.synapses, tau_mem=TAU_MEM, tau_syn=TAU_SYN,
+        tau_mem, tau_syn = _per_neuron_taus(workload)
+        lif = LIF(workload.neurons, workload.synapses, tau_mem=tau_mem, tau_syn=tau_syn,
                   threshold=THRESHOLD, dt=DT, surrogate="periodic_exponential",
                   max_spikes_per_dt=MAX_SPIKES, backend=backend,
                   checkpoint_every=checkpoint_every).to(device)
@@ -272,7 +280,8 @@ def _rockpool_lif_torch() -> Contender:
         from rockpool.nn.modules.torch.lif_torch import PeriodicExponential
 
         n, s = workload.neurons, workload.synapses
-        lif = LIFTorch(shape=(n * s, n), tau_mem=TAU_MEM, tau_syn=TAU_SYN, threshold=THRESHOLD,
+        tau_mem, tau_syn = _per_neuron_taus(workload)
+        lif = LIFTorch(shape=(n * s, n), tau_mem=tau_mem, tau_syn=tau_syn, threshold=THRESHOLD,
                        spike_generation_fn=PeriodicExponential, learning_window=LEARNING_WINDOW,
                        max_spikes_per_dt=MAX_SPIKES, dt=DT).to(device)
 
@@ -486,7 +495,7 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _pass_call(runner: Runner, x: Tensor, pass_: str) -> Callable[[], None]:
+def pass_call(runner: Runner, x: Tensor, pass_: str) -> Callable[[], None]:
     """A closure running one forward (no grad) or one forward + backward of spikes.sum()."""
     if pass_ == FORWARD:
         def forward_only() -> None:
@@ -500,6 +509,18 @@ def _pass_call(runner: Runner, x: Tensor, pass_: str) -> Callable[[], None]:
             parameter.grad = None
         runner.forward(x).sum().backward()
     return forward_backward
+
+
+def synchronized(call: Callable[[], None], device: torch.device) -> Callable[[], None]:
+    """``call`` followed by waiting for the device, so that a timing covers the GPU's work."""
+    if device.type != "cuda":
+        return call
+
+    def call_and_wait() -> None:
+        call()
+        _synchronize(device)
+
+    return call_and_wait
 
 
 def _timed(call: Callable[[], None], device: torch.device) -> float:
@@ -617,7 +638,7 @@ def run_workload(workload: Workload, contenders: Sequence[Contender], device: to
         calls: dict[int, Callable[[], None]] = {}
         for entry in list(usable):
             assert entry.runner is not None
-            call = _pass_call(entry.runner, inputs[id(entry)], pass_)
+            call = pass_call(entry.runner, inputs[id(entry)], pass_)
             try:
                 warm = _timed(call, device)
                 if warm < budget_s / 4:

@@ -12,11 +12,15 @@ Two refinements make the figure mean "memory this op costs":
 * a storage that belongs to a tensor the caller already holds (the op's input, its
   parameters) costs nothing beyond what the caller pays anyway, so it is reported separately
   as a *reference* rather than as a *new* allocation. Our LIF op, for example, keeps a
-  reference to its input ``x`` when τ_syn trains.
+  reference to its input ``x`` when τ_syn trains;
+* only what the finished graph still holds counts: a Python step loop often builds graph
+  pieces that it then detaches (a reset computed from ``spike.detach()``), and their saved
+  tensors are freed before the forward returns.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -48,33 +52,47 @@ def _storage_key(tensor: Tensor) -> tuple[str, int]:
     return (str(tensor.device), tensor.untyped_storage().data_ptr())
 
 
+class _SavedSlot:
+    """What the pack hook hands to autograd: it lives exactly as long as the graph node that
+    saved the tensor, so a weak reference to it tells whether the graph still holds it."""
+
+    __slots__ = ("tensor", "__weakref__")
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = tensor
+
+
 def count_saved_bytes(
     forward: Callable[[], Any], external_tensors: Iterable[Tensor] = ()
 ) -> tuple[Any, SavedBytes]:
-    """Run ``forward()`` and count what its autograd graph saves for backward.
+    """Run ``forward()`` and count what its autograd graph holds for backward when it returns.
 
     ``external_tensors`` are the tensors the caller holds anyway (inputs, parameters); saved
     storages that coincide with theirs are counted as references. Returns ``forward``'s result
     (keep it alive to keep the graph alive) and the :class:`SavedBytes`.
 
-    The pack hook returns the tensor itself, so every saved storage stays alive for the whole
-    call: two saved tensors at the same address are therefore the same storage, never a freed
-    buffer reused by a later allocation.
+    Storages are told apart by address, which is sound because every counted tensor is still
+    alive (held by the graph) at the moment of counting.
     """
     external_keys = {_storage_key(t) for t in external_tensors}
-    storage_bytes: dict[tuple[str, int], int] = {}
+    slots: list[weakref.ref[_SavedSlot]] = []
 
-    def pack(tensor: Tensor) -> Tensor:
-        storage = tensor.untyped_storage()
-        storage_bytes[_storage_key(tensor)] = storage.nbytes()
-        return tensor
+    def pack(tensor: Tensor) -> _SavedSlot:
+        slot = _SavedSlot(tensor)
+        slots.append(weakref.ref(slot))
+        return slot
 
-    def unpack(tensor: Tensor) -> Tensor:
-        return tensor
+    def unpack(slot: _SavedSlot) -> Tensor:
+        return slot.tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
         result = forward()
 
+    storage_bytes: dict[tuple[str, int], int] = {}
+    for reference in slots:
+        slot = reference()
+        if slot is not None:
+            storage_bytes[_storage_key(slot.tensor)] = slot.tensor.untyped_storage().nbytes()
     new_bytes = sum(n for key, n in storage_bytes.items() if key not in external_keys)
     referenced_bytes = sum(n for key, n in storage_bytes.items() if key in external_keys)
     return result, SavedBytes(new_bytes, referenced_bytes, len(storage_bytes))
