@@ -85,19 +85,20 @@ def _positive_int(name: str, value: Any) -> int:
 
 
 def _surrogate_name(spike_generation_fn: Any) -> str:
-    """Map Rockpool's ``spike_generation_fn`` class (or our surrogate name) to our name."""
-    rockpool_names = {"PeriodicExponential": "periodic_exponential", "StepPWL": "step_pwl"}
-    if isinstance(spike_generation_fn, str):
-        name = spike_generation_fn
-        rockpool_names.update({value: value for value in rockpool_names.values()})
-    else:
-        name = getattr(spike_generation_fn, "__name__", None)
-    if name not in rockpool_names:
+    """Our surrogate name for Rockpool's ``spike_generation_fn`` class (or for our name)."""
+    names = {"PeriodicExponential": "periodic_exponential", "StepPWL": "step_pwl"}
+    names.update({name: name for name in list(names.values())})
+    key = (
+        spike_generation_fn
+        if isinstance(spike_generation_fn, str)
+        else str(getattr(spike_generation_fn, "__name__", ""))
+    )
+    if key not in names:
         raise ValueError(
             "`neuron_kwargs['spike_generation_fn']` must be Rockpool's PeriodicExponential or "
             f"StepPWL, or a surrogate name, got {spike_generation_fn!r}"
         )
-    return rockpool_names[name]
+    return names[key]
 
 
 def _check_neuron_model(neuron_model: Any) -> None:
@@ -436,9 +437,11 @@ class SynNet(nn.Module):
                 new_states.append(final_state)
                 if record:
                     records[name] = layer_output
-                data = layer_output.vmem if is_readout and self.output == "vmem" else (
-                    layer_output.spikes
-                )
+                if is_readout and self.output == "vmem":
+                    assert layer_output.vmem is not None  # recorded: record_layer is True
+                    data = layer_output.vmem
+                else:
+                    data = layer_output.spikes
             else:
                 data = layer(data)
             lif_index += 1
@@ -456,7 +459,8 @@ class SynNet(nn.Module):
         ):
             raise ValueError(
                 f"`state` must be a list of {len(self.lif_names)} LIFState (one per layer in "
-                f"{self.lif_names}), got {state!r}"
+                f"{self.lif_names}), got {len(state)} entries of types "
+                f"{[type(layer_state).__name__ for layer_state in state]}"
             )
         return state
 
