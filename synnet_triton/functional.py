@@ -292,6 +292,7 @@ def lif_decays(
     output_final_state: bool = False,
     record: bool = False,
     checkpoint_every: int | None = None,
+    lengths: Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[LIFOutput, LIFState | None]:
     """The LIF operation with decays instead of time constants (α = exp(−dt/τ_mem), β likewise).
@@ -332,14 +333,34 @@ def lif_decays(
     v0, i0, s0 = _initial_state(initial_state, batch, n, s, device)
     resolved = resolve_backend(backend, device, recurrent=w_rec is not None)
 
-    if batch == 0 or steps == 0:
-        spikes, vmem, isyn = (x.new_zeros((batch, steps, n)), x.new_zeros((batch, steps, n)),
-                              x.new_zeros((batch, steps, n, s)))
+    lengths_t = None if lengths is None else _check_lengths(lengths, batch, steps, device)
+    run_x, run_noise = x, noise
+    if lengths_t is not None and batch and not torch.compiler.is_compiling():
+        # steps past the longest sample are never computed
+        longest = int(lengths_t.max())
+        run_x = x[:, :longest]
+        run_noise = None if noise is None else noise[:, :longest]
+    # with lengths, the final state is read from the records at each sample's last step;
+    # they are kept in float32 so that state stays exact
+    records = record or (lengths_t is not None and output_final_state)
+    if records and lengths_t is not None:
+        run_x = run_x.float()
+
+    if batch == 0 or run_x.shape[1] == 0:
+        run_steps = run_x.shape[1]
+        spikes, vmem, isyn = (run_x.new_zeros((batch, run_steps, n)),
+                              run_x.new_zeros((batch, run_steps, n)),
+                              run_x.new_zeros((batch, run_steps, n, s)))
         v_t, i_t, s_t = v0.clone(), i0.clone(), s0.clone()
     else:
         spikes, vmem, isyn, v_t, i_t, s_t, _ = _lif_forward_op(
-            x.contiguous(), alpha_t, beta_t, threshold_t, bias_t, noise, w_rec, v0, i0, s0,
-            max_spikes, record, checkpoint_every, resolved, surrogate.value, window,
+            run_x.contiguous(), alpha_t, beta_t, threshold_t, bias_t, run_noise, w_rec, v0,
+            i0, s0, max_spikes, records, checkpoint_every, resolved, surrogate.value, window,
+        )
+    if lengths_t is not None:
+        spikes, vmem, isyn, (v_t, i_t, s_t) = _stop_at_lengths(
+            lengths_t, steps, spikes, vmem if records else None, isyn if records else None,
+            (v0, i0, s0), output_final_state, x.dtype,
         )
     out = LIFOutput(spikes, vmem if record else None, isyn if record else None)
     final = LIFState(v_t, i_t, s_t) if output_final_state else None
@@ -369,6 +390,7 @@ def lif(
     output_final_state: bool = False,
     record: bool = False,
     checkpoint_every: int | None = None,
+    lengths: Tensor | None = None,
     backend: str = "auto",
 ) -> tuple[LIFOutput, LIFState | None]:
     """Run leaky integrate-and-fire neurons with S synapses each over a whole sequence.
@@ -393,6 +415,9 @@ def lif(
         record: also return post-reset vmem (B, T, N) and post-decay isyn (B, T, N, S).
         checkpoint_every: K > 0 keeps only the state every K steps for the backward and
             recomputes each segment (saved memory O(T/K) instead of O(T)).
+        lengths: (B,) integer steps of each sample in a padded batch: outputs past a sample's
+            length are zero, its final state is its state after its last step, and no
+            gradient flows from the padding — as if each sample ran alone.
         backend: ``"auto"``, ``"torch"`` or ``"triton"`` (see :func:`resolve_backend`).
 
     Returns:
@@ -419,7 +444,7 @@ def lif(
         learning_window=learning_window, max_spikes_per_dt=max_spikes_per_dt,
         noise=noise, w_rec=w_rec,
         initial_state=initial_state, output_final_state=output_final_state, record=record,
-        checkpoint_every=checkpoint_every, backend=backend,
+        checkpoint_every=checkpoint_every, lengths=lengths, backend=backend,
     )
 
 
@@ -433,6 +458,66 @@ def membrane_noise(
     """σ·√dt·N(0, 1) of ``shape`` (B, T, N), float32, computed as Rockpool does."""
     zeta = noise_std * torch.sqrt(torch.tensor(dt))
     return zeta.to(device) * torch.randn(tuple(shape), generator=generator, device=device)
+
+
+def _check_lengths(lengths: object, batch: int, steps: int, device: torch.device) -> Tensor:
+    if not isinstance(lengths, Tensor) or lengths.dtype not in (torch.int32, torch.int64):
+        raise TypeError("lengths must be an integer tensor of shape (B,)")
+    if tuple(lengths.shape) != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
+    if lengths.device != device:
+        raise ValueError(f"lengths is on {lengths.device} but x is on {device}")
+    if not torch.compiler.is_compiling() and batch and (
+        bool((lengths < 0).any()) or bool((lengths > steps).any())
+    ):
+        raise ValueError(f"lengths must lie in [0, T={steps}], got {lengths.tolist()}")
+    return lengths
+
+
+def _stop_at_lengths(
+    lengths: Tensor,
+    steps: int,
+    spikes: Tensor,
+    vmem: Tensor | None,
+    isyn: Tensor | None,
+    initial: tuple[Tensor, Tensor, Tensor],
+    output_final_state: bool,
+    dtype: torch.dtype,
+) -> tuple[Tensor, Tensor | None, Tensor | None, tuple[Tensor, Tensor, Tensor]]:
+    """Zero every output past each sample's length, pad back to T steps, and take the final
+    state at step length − 1 (the initial state for length 0).
+
+    ``torch.where`` rather than a product: garbage in padding (even NaN) cannot leak, and no
+    gradient flows into it.
+    """
+    batch, run_steps = spikes.shape[:2]
+    time = torch.arange(run_steps, device=spikes.device)
+    valid = time.unsqueeze(0) < lengths.unsqueeze(1)
+    pad = steps - run_steps
+
+    def masked(t: Tensor) -> Tensor:
+        mask = valid.view(batch, run_steps, *([1] * (t.ndim - 2)))
+        out = torch.where(mask, t, torch.zeros((), dtype=t.dtype, device=t.device))
+        if pad:
+            out = torch.cat([out, out.new_zeros((batch, pad, *t.shape[2:]))], 1)
+        return out.to(dtype)
+
+    final = initial
+    if output_final_state and vmem is not None and isyn is not None and run_steps:
+        last = (lengths - 1).clamp(min=0)
+        rows = torch.arange(batch, device=spikes.device)
+        started = lengths > 0
+        final = tuple(  # type: ignore[assignment]
+            torch.where(started.view(batch, *([1] * (ref.ndim - 1))), rec[rows, last].float(),
+                        ref)
+            for rec, ref in zip((vmem, isyn, spikes), initial)
+        )
+    return (
+        masked(spikes),
+        None if vmem is None else masked(vmem),
+        None if isyn is None else masked(isyn),
+        (final[0], final[1], final[2]),
+    )
 
 
 def _check_surrogate(surrogate: Surrogate | str) -> Surrogate:

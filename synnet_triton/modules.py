@@ -91,15 +91,20 @@ class LIF(nn.Module):
         *,
         return_state: bool = False,
         record: bool = False,
+        lengths: Tensor | None = None,
     ) -> Tensor | tuple[LIFOutput, LIFState]:
-        """x (B, T, N·S) or (T, N·S) → spikes (B, T, N), or (LIFOutput, LIFState) on request."""
+        """x (B, T, N·S) or (T, N·S) → spikes (B, T, N), or (LIFOutput, LIFState) on request.
+
+        ``lengths`` (B,) stops each sample of a padded batch at its own length (see
+        :func:`synnet_triton.functional.lif`).
+        """
         out, final = lif(
             x, self.tau_mem, self.tau_syn, self.threshold, self.bias,
             n_synapses=self.n_synapses, dt=self.dt, surrogate=self.surrogate,
             learning_window=self.learning_window, max_spikes_per_dt=self.max_spikes_per_dt,
             noise_std=self.noise_std, w_rec=self.w_rec, initial_state=state,
             output_final_state=return_state or record, record=record,
-            checkpoint_every=self.checkpoint_every, backend=self.backend,
+            checkpoint_every=self.checkpoint_every, lengths=lengths, backend=self.backend,
         )
         if return_state or record:
             assert final is not None

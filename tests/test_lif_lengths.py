@@ -1,0 +1,87 @@
+"""Variable-length batches: each sample behaves as if it ran alone for its own length."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synnet_triton import LIF, lif
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(st.integers(0, 25), min_size=1, max_size=4),
+    st.integers(1, 3),
+    st.booleans(),
+    st.sampled_from([None, 4]),
+    st.integers(0, 1000),
+)
+def test_padded_batch_equals_each_sample_alone(lengths, synapses, recurrent, checkpoint, seed):
+    g = torch.Generator().manual_seed(seed)
+    batch, steps, neurons = len(lengths), 25, 4
+    x = torch.randn(batch, steps, neurons * synapses, generator=g).requires_grad_()
+    x_padded_with_nan = x.detach().clone()
+    tau = torch.full((neurons,), 0.01, requires_grad=True)
+    w_rec = (0.1 * torch.randn(neurons, neurons * synapses, generator=g)).requires_grad_() \
+        if recurrent else None
+    weights = torch.randn(batch, steps, neurons, generator=g)
+    lengths_t = torch.tensor(lengths)
+    for b, length in enumerate(lengths):
+        x_padded_with_nan[b, length:] = float("nan")
+    kwargs = dict(n_synapses=synapses, w_rec=w_rec, output_final_state=True, record=True,
+                  checkpoint_every=checkpoint, backend="torch")
+
+    out, final = lif(x, tau, lengths=lengths_t, **kwargs)
+    nan_out, _ = lif(x_padded_with_nan, tau, lengths=lengths_t, **kwargs)
+    assert torch.equal(out.spikes, nan_out.spikes), "padding leaked into the outputs"
+
+    def loss(o, f, w):
+        return (o.spikes * w).sum() + (o.vmem * w).sum() + f.vmem.sum() + 0.5 * f.isyn.sum()
+
+    params = [tau] + ([w_rec] if recurrent else [])
+    total_loss = loss(out, final, weights)
+    if not total_loss.requires_grad:  # every length is 0: nothing depends on x or the params
+        assert all(length == 0 for length in lengths)
+        return
+    grads = torch.autograd.grad(total_loss, [x, *params], allow_unused=True,
+                                materialize_grads=True)
+    summed = [torch.zeros_like(p) for p in params]
+    for b, length in enumerate(lengths):
+        alone, alone_final = lif(x[b:b + 1, :length], tau, **kwargs)
+        assert torch.equal(alone.spikes, out.spikes[b:b + 1, :length])
+        assert not out.spikes[b, length:].any() and not out.vmem[b, length:].any()
+        for mine, ref in zip(final, alone_final):
+            assert torch.equal(mine[b], ref[0])
+        if length == 0:
+            assert not grads[0][b].any()
+            continue
+        alone_grads = torch.autograd.grad(
+            loss(alone, alone_final, weights[b:b + 1, :length]), [x, *params],
+            allow_unused=True, materialize_grads=True,
+        )
+        torch.testing.assert_close(alone_grads[0][b], grads[0][b])
+        for total, g_alone in zip(summed, alone_grads[1:]):
+            total += g_alone
+    for total, g_batch in zip(summed, grads[1:]):
+        torch.testing.assert_close(total, g_batch, rtol=1e-5, atol=1e-6)
+
+
+def test_module_accepts_lengths():
+    layer = LIF(3, backend="torch")
+    x = torch.rand(2, 10, 3) * 3
+    spikes = layer(x, lengths=torch.tensor([10, 4]))
+    assert torch.equal(spikes[0], layer(x[:1])[0])
+    assert torch.equal(spikes[1, :4], layer(x[1:, :4])[0]) and not spikes[1, 4:].any()
+
+
+@pytest.mark.parametrize("lengths, message", [
+    (torch.tensor([1.0, 2.0]), "integer tensor"),
+    (torch.tensor([1, 2, 3]), r"shape \(2,\)"),
+    (torch.tensor([1, 11]), r"\[0, T=10\]"),
+    (torch.tensor([-1, 2]), r"\[0, T=10\]"),
+])
+def test_bad_lengths(lengths, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        lif(torch.zeros(2, 10, 3), lengths=lengths)
