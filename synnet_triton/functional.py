@@ -99,10 +99,6 @@ def _backend_module(name: str):  # type: ignore[no-untyped-def]
     return lif_torch
 
 
-def _maybe(t: Tensor) -> Tensor | None:
-    return t if t.numel() > 0 else None
-
-
 @torch.library.custom_op("synnet_triton::lif_forward", mutates_args=())
 def _lif_forward_op(
     x: Tensor,
@@ -253,9 +249,9 @@ def _backward(ctx, grad_spikes, grad_vmem, grad_isyn, g_vT, g_iT, g_sT, _grad_sa
     noise = rest.pop(0) if ctx.has_noise else None
     w_rec = rest.pop(0) if ctx.has_w_rec else None
     if x is None:
-        # the backward reads only the shape and dtype of x in this case
+        # the backward reads only the shape and dtype of x here: a stride-0 stand-in, no memory
         shape, dtype = ctx.x_meta
-        x = v0.new_empty(shape, dtype=dtype)
+        x = v0.new_zeros((), dtype=dtype).expand(shape)
     grads = _lif_backward_op(
         saved, grad_spikes, _nonempty(grad_vmem), _nonempty(grad_isyn), g_vT, g_iT, g_sT,
         x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,

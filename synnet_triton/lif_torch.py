@@ -391,8 +391,13 @@ def backward(
     """The reverse sweep of DESIGN §4; see :mod:`synnet_triton.backend` for shapes."""
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
-    xs = x.float().view(batch, steps, n_neurons, n_synapses)
     need_i = needs_grad.beta or needs_grad.w_rec
+    # x is read only to recompute synaptic currents or checkpointed segments
+    xs = (
+        x.float().view(batch, steps, n_neurons, n_synapses)
+        if need_i or checkpoint_every > 0
+        else x.new_zeros((), dtype=torch.float32).expand(batch, steps, n_neurons, n_synapses)
+    )
     acc = {
         "alpha": alpha.new_zeros(alpha.shape),
         "beta": beta.new_zeros(beta.shape),
@@ -403,7 +408,7 @@ def backward(
     g_v = v0.new_zeros(v0.shape) if grad_final_vmem is None else grad_final_vmem.float()
     g_i = i0.new_zeros(i0.shape) if grad_final_isyn is None else grad_final_isyn.float()
     g_s = s0.new_zeros(s0.shape) if grad_final_spikes is None else grad_final_spikes.float()
-    g_x = xs.new_empty(xs.shape)
+    g_x = v0.new_empty((batch, steps, n_neurons, n_synapses))
 
     currents = None
     if checkpoint_every > 0:
@@ -423,7 +428,7 @@ def backward(
         if checkpoint_every > 0:
             v_start, i_start, s_start = ckpt_v[:, k], ckpt_i[:, k], ckpt_s[:, k]
             u_seg = xs.new_empty((batch, stop - start, n_neurons))
-            i_seg = torch.empty_like(xs[:, seg]) if need_i else None
+            i_seg = v0.new_empty((batch, stop - start, n_neurons, n_synapses)) if need_i else None
             _run_steps(
                 xs[:, seg], alpha, beta, threshold, bias,
                 None if noise is None else noise[:, seg], w_rec, v_start, i_start, s_start,
