@@ -264,6 +264,8 @@ def lif_backward_arguments(
     is not computed. ``surrogate`` is PERIODIC_EXPONENTIAL or STEP_PWL. All contiguous.
     """
     batch, seq_len, n_neurons, n_synapses = layer_shape(x, alpha, beta)
+    # x is read only for the β gradient; otherwise it may be a shape-only placeholder.
+    check(partial_beta is None or x.is_contiguous(), "x must be contiguous")
     check(0 <= seq_start and seq_start + n_steps <= seq_len, "steps outside the sequence")
     check(u.dim() == 3, "u must be (B, T, N)")
     scratch_len = u.shape[1]

@@ -233,6 +233,7 @@ def lif_forward_arguments(
     records are written in their tensors' dtype. Every tensor must be contiguous.
     """
     batch, seq_len, n_neurons, n_synapses = layer_shape(x, alpha, beta)
+    check(x.is_contiguous(), "x must be contiguous")
     check(0 <= seq_start and seq_start + n_steps <= seq_len, "steps outside the input")
     out_len = next((t.shape[1] for t in (spikes, vmem, u, isyn) if t is not None), n_steps)
     check(out_len >= n_steps, "outputs are shorter than n_steps")

@@ -146,7 +146,8 @@ def backward(
             ("bias", needs_grad.bias),
         )
     }
-    grad_x = torch.empty_like(x) if needs_grad.x else None
+    # x may be a shape-only placeholder (expanded) when the β gradient is not needed
+    grad_x = x.new_empty(x.shape) if needs_grad.x else None
     sweep = dict(
         max_spikes=max_spikes,
         window=window,
