@@ -385,6 +385,15 @@ class SynNet(nn.Module):
         """The neuron layers in evolution order (hidden layers, then the readout)."""
         return [self.seq.get_submodule(name) for name in self.lif_names]  # type: ignore[misc]
 
+    def initial_state(self, batch: int, device: torch.device | None = None) -> list[LIFState]:
+        """Zero state of every neuron layer for ``batch`` sequences, as ``forward`` starts from.
+
+        Returns:
+            one :class:`LIFState` per layer of ``lif_names``: vmem (B, N), isyn (B, N, 1),
+            spikes (B, N)
+        """
+        return [layer.initial_state(batch, device) for layer in self.neuron_layers()]
+
     def forward(
         self,
         x: Tensor,

@@ -11,6 +11,7 @@ from synnet_oracle import (
     CONFIGS,
     RockpoolSynNet,
     assert_forward_and_gradients_match_rockpool,
+    assert_relative_close,
     build_pair,
     rockpool_forward,
     spike_input,
@@ -89,6 +90,29 @@ def test_streaming_in_chunks_equals_rockpool_continuing_its_state_and_calls_star
     fresh = ours(x[:, 20:])
     torch.testing.assert_close(fresh, rockpool_forward(theirs, x[:, 20:]), rtol=0, atol=1e-5)
     assert not torch.allclose(fresh, second.output, rtol=0, atol=1e-5)
+
+
+def test_gradients_through_streamed_chunks_equal_rockpool_on_the_whole_sequence():
+    config = CONFIGS["three_layers_trained_taus"]
+    ours, theirs = build_pair(config)
+    x = spike_input(config["n_channels"])
+    state = ours.initial_state(x.shape[0])
+    outputs = []
+    for chunk in (x[:, :15], x[:, 15:]):
+        result = ours(chunk, state, return_state=True)
+        outputs.append(result.output)
+        state = result.state
+    our_output = torch.cat(outputs, dim=1)
+    their_output = rockpool_forward(theirs, x)
+    assert their_output.sum() > 0
+    assert torch.equal(our_output, their_output)
+
+    weights = torch.randn(our_output.shape, generator=torch.Generator().manual_seed(3))
+    (our_output * weights).sum().backward()
+    (their_output * weights).sum().backward()
+    their_parameters = dict(theirs.named_parameters())
+    for key, parameter in ours.named_parameters():
+        assert_relative_close(parameter.grad, their_parameters[key].grad, 1e-4, key)
 
 
 @pytest.mark.parametrize(
