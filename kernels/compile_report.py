@@ -91,7 +91,7 @@ def forward_plans(n_neurons: int, n_synapses: int) -> Iterator[tuple[str, Launch
         torch.zeros(batch, n_neurons, n_synapses),
         torch.zeros(batch, n_neurons),
     )
-    final = dict(
+    final: dict[str, Any] = dict(
         final_v=torch.zeros(batch, n_neurons),
         final_i=torch.zeros(batch, n_neurons, n_synapses),
         final_s=torch.zeros(batch, n_neurons),
