@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from synnet_triton.xylo.saturating import (
     INT16_MAX,
+    INT16_MIN,
     bitshift_decay,
     ordered_saturating_sum,
     saturate_int16,
@@ -38,6 +39,8 @@ from synnet_triton.xylo.saturating import (
 )
 from synnet_triton.xylo.spec import XyloSpec
 
+# Candidate count above which the tight per-current bound is computed before replaying events.
+_TIGHT_BOUND_AFTER = 64
 MAX_INPUT_EVENTS = 15
 MAX_HIDDEN_SPIKES = 31
 MAX_OUTPUT_SPIKES = 1
@@ -133,8 +136,14 @@ class XyloSim(nn.Module):
         self.register_buffer("input_bound", in_effective.abs().amax(dim=0).to(torch.int32))
         self.register_buffer("spike_bound", spike_effective.abs().amax(dim=0).to(torch.int32))
         # Effective weights by target current, for the event-by-event path: (2P, Nin), (2P, N).
-        self.register_buffer("input_weights_by_target", in_effective.T.contiguous())
-        self.register_buffer("spike_weights_by_target", spike_effective.T.contiguous())
+        # Effective weights (Nin + N, 2P) for replaying events one by one, and their positive and
+        # negative parts in float64 (exact for any sum) for a tight bound on the partial sums.
+        drive_weights = torch.cat([in_effective, spike_effective])
+        self.register_buffer("drive_weights", drive_weights)
+        self.register_buffer(
+            "signed_projection",
+            torch.cat([drive_weights.clamp(min=0), drive_weights.clamp(max=0)], 1).double(),
+        )
 
         def population(hidden: Tensor, output: Tensor) -> Tensor:
             return torch.cat([hidden, output]).to(torch.int32)
@@ -401,19 +410,35 @@ class XyloSim(nn.Module):
         bound = torch.addcmul(step_event_count * self.input_bound, spike_count, self.spike_bound)
         # |current| + bound > 32767 also flags current = −32768 with no events; replaying an
         # empty event list there is harmless.
-        rows, cols = torch.nonzero(current.abs() + bound > INT16_MAX, as_tuple=True)
+        may_saturate = current.abs() + bound > INT16_MAX
+        rows, cols = torch.nonzero(may_saturate, as_tuple=True)
         total = current + sums
+        if rows.numel() > _TIGHT_BOUND_AFTER:
+            # Many candidates: bound each current by its own positive and negative event sums.
+            signed = (drive.double() @ self.signed_projection).to(torch.int64)
+            upper = current + signed[:, : 2 * n_all]
+            lower = current + signed[:, 2 * n_all :]
+            rows, cols = torch.nonzero((upper > INT16_MAX) | (lower < INT16_MIN), as_tuple=True)
         if rows.numel():
-            ordered_events = torch.cat(
-                [
-                    step_events[rows].to(torch.int64) * self.input_weights_by_target[cols],
-                    spikes[rows].to(torch.int64) * self.spike_weights_by_target[cols],
-                ],
-                dim=1,
-            )
-            exact = ordered_saturating_sum(current[rows, cols].to(torch.int64), ordered_events)
+            exact = self._replay_events(current, rows, cols, torch.cat([step_events, spikes], 1))
             total = total.index_put((rows, cols), exact.to(torch.int32))
         return total.reshape(batch, n_all, 2)
+
+    def _replay_events(
+        self, current: Tensor, rows: Tensor, cols: Tensor, drive_counts: Tensor
+    ) -> Tensor:
+        """Apply the events of currents (rows[f], cols[f]) one by one, saturating each time.
+
+        current:      (B, 2P) int32 currents before the step's events
+        rows, cols:   (F,) int64 batch rows and current columns to replay
+        drive_counts: (B, Nin + N) int32 input events then spike counts, in xylosim's order
+        returns (F,) int64 exact currents after the events
+        """
+        counts = drive_counts[rows]
+        # Only sources with an event in some replayed row contribute; the others add 0.
+        active = torch.nonzero(counts.any(dim=0), as_tuple=True)[0]
+        ordered_events = counts[:, active].to(torch.int64) * self.drive_weights[active][:, cols].T
+        return ordered_saturating_sum(current[rows, cols].to(torch.int64), ordered_events)
 
     def _evolve(self, isyn: Tensor, vmem: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """One step of every neuron after delivery, as xylosim's neuron update.
