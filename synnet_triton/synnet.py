@@ -401,6 +401,7 @@ class SynNet(nn.Module):
         *,
         return_state: bool = False,
         record: bool = False,
+        lengths: Tensor | None = None,
     ) -> Tensor | SynNetResult:
         """Run the network over a whole sequence.
 
@@ -411,6 +412,10 @@ class SynNet(nn.Module):
                 continue a stream.
             return_state: also return every layer's final state.
             record: also return every layer's spikes, vmem and isyn.
+            lengths: (B,) integer steps of each sample of a padded batch: every layer stops
+                each sample at its length, so outputs past it are zero and each sample's final
+                state and gradients are those of running it alone (see
+                :func:`synnet_triton.functional.lif`).
 
         Returns:
             (B, T, n_classes) readout spikes, or for ``output="vmem"`` the readout's post-reset
@@ -441,7 +446,7 @@ class SynNet(nn.Module):
             layer_state = None if layer_states is None else layer_states[lif_index]
             if return_state or record_layer or layer_state is not None:
                 layer_output, final_state = layer(
-                    data, layer_state, return_state=True, record=record_layer
+                    data, layer_state, return_state=True, record=record_layer, lengths=lengths
                 )
                 new_states.append(final_state)
                 if record:
@@ -452,7 +457,7 @@ class SynNet(nn.Module):
                 else:
                     data = layer_output.spikes
             else:
-                data = layer(data)
+                data = layer(data, lengths=lengths)
             lif_index += 1
 
         if return_state or record:

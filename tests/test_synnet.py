@@ -115,6 +115,27 @@ def test_gradients_through_streamed_chunks_equal_rockpool_on_the_whole_sequence(
         assert_relative_close(parameter.grad, their_parameters[key].grad, 1e-4, key)
 
 
+@pytest.mark.parametrize("name", ["two_layers_thresholds", "vmem_output"])
+def test_padded_batch_with_lengths_equals_rockpool_on_each_sample_alone(name: str):
+    config = CONFIGS[name]
+    ours, theirs = build_pair(config)
+    x = spike_input(config["n_channels"], batch=3, steps=30)
+    lengths = torch.tensor([30, 12, 21])
+    result = ours(x, lengths=lengths, return_state=True)
+    for sample, length in enumerate(lengths.tolist()):
+        alone = rockpool_forward(theirs, x[sample : sample + 1, :length])[0]
+        torch.testing.assert_close(result.output[sample, :length], alone, rtol=0, atol=1e-5)
+        assert not result.output[sample, length:].any(), "outputs past a length are zero"
+        # Rockpool keeps each layer's state after the call: the sample's state at its length.
+        for layer_name, layer_state in zip(theirs.lif_names, result.state, strict=True):
+            their_layer = theirs.seq.get_submodule(layer_name)
+            torch.testing.assert_close(layer_state.vmem[sample], their_layer.vmem, rtol=0,
+                                       atol=1e-5)
+            torch.testing.assert_close(layer_state.isyn[sample], their_layer.isyn, rtol=0,
+                                       atol=1e-5)
+    assert result.output[1, :12].abs().sum() > 0
+
+
 @pytest.mark.parametrize(
     "arguments",
     [
