@@ -1,4 +1,4 @@
-"""SynNet against Rockpool 3.1's SynNet: construction, checkpoints, forward, gradients, training."""
+"""SynNet vs Rockpool 3.1's SynNet: construction, forward, records, streaming, gradients, errors."""
 
 from __future__ import annotations
 
