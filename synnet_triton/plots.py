@@ -84,7 +84,9 @@ def plot_clip(
         extent=(0, seconds, -0.5, events.shape[1] - 0.5),
         cmap="magma",
     )
-    figure.colorbar(image, ax=input_axis, label="events / step", pad=0.01)
+    # An inset colour bar keeps the three panels the same width, so their time axes line up.
+    colour_axis = input_axis.inset_axes((1.01, 0.0, 0.015, 1.0))
+    figure.colorbar(image, cax=colour_axis, label="events / step")
     input_axis.set_ylabel("band (low → high)")
     input_axis.set_title(f"input: front-end events of a clip of class '{class_names[label]}'")
 
