@@ -453,7 +453,7 @@ def _command_eval(args: argparse.Namespace) -> int:
         "clips": len(test_set),
         "clips_per_second": result.clips_per_second,
         "backend": "xylo-sim" if args.xylo else backend,
-        "device": "cpu" if args.xylo else _device_name(device),
+        "device": _device_name(device),
     }
     text = json.dumps(report, indent=2)
     print(text)

@@ -224,14 +224,16 @@ def evaluate_xylo(
     """
     from synnet_triton.xylo import XyloSim
 
+    device = _network_device(net)
     spec = net.to_xylo(quantize="global")
-    sim = XyloSim.from_specification(**spec)
+    # Integer torch arithmetic: the simulation gives the same result on CPU and CUDA.
+    sim = XyloSim.from_specification(**spec).to(device)
     counts = []
     start = time.perf_counter()
     for events, _ in _progress_batches(data, batch_size, "eval xylo", progress):
         # The simulator carries state between calls, like the chip; each batch starts fresh.
         sim.reset_state()
-        output, _, _ = sim(events.to(torch.int64))
+        output, _, _ = sim(events.to(device=device, dtype=torch.int64))
         counts.append(torch.as_tensor(output).sum(dim=1).float().cpu())
     seconds = time.perf_counter() - start
     return _evaluation(torch.cat(counts), data.labels, seconds)
