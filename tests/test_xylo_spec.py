@@ -65,6 +65,7 @@ def test_valid_spec_builds_with_numpy_torch_and_lists() -> None:
         ({"aliases": [[4], [], [], []]}, ValueError, "outside"),
         ({"aliases": [[1.0], [], [], []]}, TypeError, "integer neuron indices"),
         ({"dt": 0.0}, ValueError, "dt must be positive"),
+        ({"weights_out": np.ones((4, 0), dtype=int)}, ValueError, "at least one hidden and one"),
         ({"output_mode": "spikes"}, ValueError, "output_mode must be one of"),
     ],
 )

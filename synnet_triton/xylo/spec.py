@@ -160,6 +160,11 @@ class XyloSpec:
                 "hidden neurons"
             )
         n_out = int(w_out.shape[1])
+        if n_hidden == 0 or n_out == 0:
+            raise ValueError(
+                f"the network needs at least one hidden and one output neuron; got {n_hidden} "
+                f"hidden and {n_out} output neurons"
+            )
 
         w_in_full = torch.zeros((n_in, n_hidden, 2), dtype=torch.int64)
         w_in_full[:, :n_input_targets, : w_in.shape[2]] = w_in
