@@ -1,0 +1,183 @@
+"""Xylo-parity simulation: our batched `synnet_triton.xylo.XyloSim` against Rockpool's XyloSim
+(SynSense's `xylosim` C++, one sample at a time), on issue 5's workload: B=64, T=1000,
+16 inputs, 128 hidden neurons with 2 synapses and dense-ish recurrence, 4 outputs.
+
+pytest-benchmark suite: ``pytest benchmarks/bench_xylo.py --benchmark-only`` (both contenders in
+one group). Side by side from a script, with a check that both give identical outputs:
+``python benchmarks/bench_xylo.py [--batch 64] [--steps 1000] [--rockpool-samples 64]``.
+
+Rockpool's cost grows with the number of synaptic events, ours mostly with B·T (one vectorised
+step per time step), so the ratio depends on activity: the workload targets a few input events
+and ~0.1–0.3 hidden spikes per neuron and step, and the report prints the rates it saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from synnet_triton.xylo import XyloSim
+
+# Rockpool's Xylo package needs a stub parent package without `samna`; the helper lives in tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+N_INPUTS, N_HIDDEN, N_OUTPUTS = 16, 128, 4
+
+
+def xylo_workload(
+    batch: int = 64, steps: int = 1000, seed: int = 0
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Issue 5's benchmark network (as Rockpool spec keywords) and input events (B, T, 16).
+
+    Weights are int8 with moderate magnitudes, two synapses per hidden neuron with different
+    dashes, 40 % dense recurrence, thresholds that give sparse but steady hidden activity; input
+    events are Poisson-like with about 0.4 events per channel and step.
+    """
+    rng = np.random.default_rng(seed)
+
+    def int8(scale: float, shape: tuple[int, ...], density: float = 1.0) -> np.ndarray:
+        values = np.clip(np.round(rng.normal(0.0, scale, shape)), -128, 127).astype(np.int64)
+        return values * (rng.random(shape) < density)
+
+    spec = {
+        "weights_in": int8(40.0, (N_INPUTS, N_HIDDEN, 2)),
+        "weights_rec": int8(12.0, (N_HIDDEN, N_HIDDEN, 2), density=0.4),
+        "weights_out": int8(40.0, (N_HIDDEN, N_OUTPUTS)),
+        "dash_mem": np.full(N_HIDDEN, 2),
+        "dash_syn": np.full(N_HIDDEN, 1),
+        "dash_syn_2": rng.integers(2, 5, N_HIDDEN),
+        "dash_mem_out": np.full(N_OUTPUTS, 2),
+        "dash_syn_out": np.full(N_OUTPUTS, 2),
+        "threshold": np.full(N_HIDDEN, 1200),
+        "threshold_out": np.full(N_OUTPUTS, 800),
+    }
+    events = rng.poisson(0.4, (batch, steps, N_INPUTS)).astype(np.int64)
+    return spec, events
+
+
+def rockpool_simulator(spec: dict[str, Any]) -> Any:
+    """Rockpool's XyloSim for ``spec`` (imports Rockpool's Xylo package without samna)."""
+    from xylo_oracle import RockpoolXyloSim
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return RockpoolXyloSim.from_specification(**spec)
+
+
+def run_rockpool(simulator: Any, events: np.ndarray) -> list[np.ndarray]:
+    """Each sample of ``events`` (B, T, Nin) from a reset state; returns the (T, Nout) outputs."""
+    outputs = []
+    for sample in events:
+        simulator.reset_state()
+        outputs.append(np.asarray(simulator(sample)[0]))
+    return outputs
+
+
+def side_by_side(
+    batch: int = 64,
+    steps: int = 1000,
+    rockpool_samples: int | None = None,
+    device: str = "cpu",
+    seed: int = 0,
+    threads: int = 1,
+) -> dict[str, float]:
+    """Time ours on the whole batch and Rockpool on ``rockpool_samples`` samples (default all),
+    in one run, check that the outputs agree, and return throughputs in samples per second.
+
+    ``threads`` sets torch's intra-op threads for our run (xylosim is single-threaded). One
+    thread is fastest for these small per-step tensors; on a shared, loaded CPU more threads
+    can be many times slower (they wait for each other every operation).
+    """
+    torch.set_num_threads(threads)
+    spec, events = xylo_workload(batch, steps, seed)
+    ours = XyloSim.from_specification(**spec).to(device)
+    x = torch.from_numpy(events).to(device)
+    ours(x[:, :10])  # warm-up: first-call allocations, lazy initialisation
+    ours.reset_state()
+    synchronize = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    synchronize()
+    start = time.perf_counter()
+    our_output, _, _ = ours(x)
+    synchronize()
+    our_seconds = time.perf_counter() - start
+    hidden_spikes = ours.reset_state()(x, record=True)[2]["Spikes"]
+
+    n_reference = batch if rockpool_samples is None else min(batch, rockpool_samples)
+    reference = rockpool_simulator(spec)
+    start = time.perf_counter()
+    reference_outputs = run_rockpool(reference, events[:n_reference])
+    rockpool_seconds = time.perf_counter() - start
+    for sample, expected in enumerate(reference_outputs):
+        if not np.array_equal(our_output[sample].cpu().numpy(), expected):
+            raise AssertionError(f"outputs differ from Rockpool's on sample {sample}")
+
+    our_rate = batch / our_seconds
+    rockpool_rate = n_reference / rockpool_seconds
+    return {
+        "threads": threads,
+        "batch": batch,
+        "steps": steps,
+        "ours_seconds": our_seconds,
+        "ours_samples_per_second": our_rate,
+        "rockpool_samples_timed": n_reference,
+        "rockpool_seconds": rockpool_seconds,
+        "rockpool_samples_per_second": rockpool_rate,
+        "throughput_ratio": our_rate / rockpool_rate,
+        "input_events_per_channel_step": float(events.mean()),
+        "hidden_spikes_per_neuron_step": float(hidden_spikes.float().mean()),
+        "output_spikes_per_neuron_step": float(our_output.float().mean()),
+    }
+
+
+ROUNDS = 2
+
+
+def test_xylo_ours(benchmark: Any) -> None:
+    torch.set_num_threads(1)
+    spec, events = xylo_workload()
+    simulator = XyloSim.from_specification(**spec)
+    x = torch.from_numpy(events)
+
+    def run() -> None:
+        simulator.reset_state()
+        simulator(x)
+
+    benchmark.group = "issue 5: Xylo simulation B=64 T=1000 16-128x2(rec)-4 (cpu)"
+    benchmark.extra_info.update(samples=x.shape[0])
+    benchmark.pedantic(run, rounds=ROUNDS, warmup_rounds=1)
+
+
+def test_xylo_rockpool(benchmark: Any) -> None:
+    pytest.importorskip("xylosim")
+    spec, events = xylo_workload()
+    simulator = rockpool_simulator(spec)
+    benchmark.group = "issue 5: Xylo simulation B=64 T=1000 16-128x2(rec)-4 (cpu)"
+    benchmark.extra_info.update(samples=events.shape[0])
+    benchmark.pedantic(lambda: run_rockpool(simulator, events), rounds=ROUNDS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--rockpool-samples", type=int, default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    result = side_by_side(
+        args.batch, args.steps, args.rockpool_samples, args.device, threads=args.threads
+    )
+    for key, value in result.items():
+        print(f"{key:32s} {value:.4g}" if isinstance(value, float) else f"{key:32s} {value}")
+
+
+if __name__ == "__main__":
+    main()
