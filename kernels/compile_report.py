@@ -197,13 +197,7 @@ def compile_report(capability: int, with_asm: bool = False) -> list[dict[str, An
         return _compile_rows(capability, with_asm)
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     child = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "synnet_triton.kernels.compile_report",
-            str(capability),
-            *(["--asm"] if with_asm else []),
-        ],
+        [sys.executable, "-c", CHILD, str(capability), *(["--asm"] if with_asm else [])],
         check=True,
         capture_output=True,
         text=True,
@@ -259,8 +253,16 @@ def format_compile_report(rows: list[dict[str, Any]]) -> str:
     )
 
 
-if __name__ == "__main__":
-    report = _compile_rows(int(sys.argv[1]), "--asm" in sys.argv)
+def child_main(argv: list[str]) -> None:
+    """Print the rows for ``argv = [capability, ["--asm"]]`` as JSON (cubin in base64)."""
+    report = _compile_rows(int(argv[0]), "--asm" in argv)
     for entry in report:
         entry["cubin"] = base64.b64encode(entry["cubin"]).decode()
     print(json.dumps(report))
+
+
+# What compile_report runs in a child process when this one uses the interpreter.
+CHILD = (
+    "import sys; from synnet_triton.kernels.compile_report import child_main; "
+    "child_main(sys.argv[1:])"
+)

@@ -60,21 +60,26 @@ RUNTIME_INT_ARGS = ("n_steps", "seq_start", "seq_len", "scratch_len", "n_neurons
 
 
 @triton.jit
-def periodic_exponential_grad(u, threshold, window, max_spikes):
-    """(∂s/∂u, ∂s/∂θ) of Rockpool's PeriodicExponential at membrane u (BLOCK_N,)."""
-    half = threshold / 2
+def periodic_exponential_grad(u, threshold, inv_threshold, inv_window, max_spikes):
+    """(∂s/∂u, ∂s/∂θ) of Rockpool's PeriodicExponential at membrane u (BLOCK_N,).
+
+    Divisions by θ and w are multiplications by reciprocals computed once per program: the
+    period index may then differ from an exact floor division only where vs/θ is within
+    rounding of an integer, where both periods give the same distance |v̂ - θ/2| = θ/2.
+    """
+    half = threshold * 0.5
     shifted = u - half
-    periods = tl.minimum(tl.floor(tl.math.div_rn(shifted, threshold)), max_spikes - 1)
+    periods = tl.minimum(tl.floor(shifted * inv_threshold), max_spikes - 1)
     periodic = tl.where(u < threshold, shifted, shifted - periods * threshold)
-    pdf = tl.exp(-tl.abs(periodic - half) / window) / threshold
-    return pdf, -pdf * u / threshold
+    pdf = tl.exp(-tl.abs(periodic - half) * inv_window) * inv_threshold
+    return pdf, -pdf * u * inv_threshold
 
 
 @triton.jit
-def step_pwl_grad(u, threshold, window):
+def step_pwl_grad(u, threshold, inv_threshold, window):
     """(∂s/∂u, ∂s/∂θ) of Rockpool's StepPWL at membrane u (BLOCK_N,)."""
-    inside = (u >= threshold - window).to(tl.float32)
-    return inside / threshold, -u * inside / (threshold * threshold)
+    inside = tl.where(u >= threshold - window, inv_threshold, 0.0)
+    return inside, -u * inside * inv_threshold
 
 
 @triton.jit(do_not_specialize=RUNTIME_INT_ARGS)
@@ -131,6 +136,8 @@ def lif_backward_kernel(
     alpha = tl.load(alpha_ptr + n, mask=n_mask, other=0.0)
     beta = tl.load(beta_ptr + ns, mask=ns_mask, other=0.0)
     threshold = tl.load(threshold_ptr + n, mask=n_mask, other=1.0)
+    inv_threshold = 1.0 / threshold
+    inv_window = 1.0 / window
     grad_v = tl.load(grad_v_ptr + state, mask=n_mask, other=0.0)
     grad_i = tl.load(grad_i_ptr + state_syn, mask=ns_mask, other=0.0)
     grad_s_extra = tl.load(grad_spikes_last_ptr + state, mask=n_mask, other=0.0)
@@ -169,9 +176,11 @@ def lif_backward_kernel(
             )
 
         if SURROGATE == _PERIODIC_EXPONENTIAL:
-            dsdu, dsdthreshold = periodic_exponential_grad(u, threshold, window, max_spikes)
+            dsdu, dsdthreshold = periodic_exponential_grad(
+                u, threshold, inv_threshold, inv_window, max_spikes
+            )
         else:
-            dsdu, dsdthreshold = step_pwl_grad(u, threshold, window)
+            dsdu, dsdthreshold = step_pwl_grad(u, threshold, inv_threshold, window)
         through_spikes = grad_s - threshold * grad_v
         grad_u = grad_v + through_spikes * dsdu
 
