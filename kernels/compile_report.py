@@ -32,7 +32,7 @@ import torch
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource, make_backend
-from triton.runtime.jit import JITFunction, create_function_from_signature
+from triton.runtime.jit import JITFunction
 
 from .launch import LaunchPlan
 from .lif_backward import (
@@ -65,6 +65,10 @@ def specialize(kernel: Any, plan: LaunchPlan, target: GPUTarget) -> tuple[ASTSou
     """
     fn = jit_function(kernel)
     backend = make_backend(target)
+    # Triton's private binder API (checked with triton 3.9), imported here so that importing
+    # the kernels never depends on it.
+    from triton.runtime.jit import create_function_from_signature
+
     binder = create_function_from_signature(fn.signature, fn.params, backend)
     bound_args, specialization, options = binder(*plan.args, **plan.options)
     key = (tuple(map(str, specialization)), str(options))
