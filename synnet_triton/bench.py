@@ -255,8 +255,6 @@ def _ours(backend: str, checkpoint_every: int | None) -> Contender:
             return "synnet_triton.modules not importable yet"
         if backend == "triton" and device.type != "cuda":
             return "Triton kernels need a CUDA GPU (the CPU interpreter is not benchmarked)"
-        if backend == "torch" and device.type == "cuda":
-            return "the torch backend is the CPU path"
         return None
 
     def build(workload: Workload, device: torch.device) -> Runner:
@@ -311,7 +309,7 @@ def _rockpool_lif_exodus() -> Contender:
 
         n, s = workload.neurons, workload.synapses
         lif = LIFExodus(shape=(n * s, n), tau_mem=TAU_MEM, tau_syn=TAU_SYN,
-                        threshold=THRESHOLD, max_spikes_per_dt=MAX_SPIKES, dt=DT).to(device)
+                        threshold=THRESHOLD, learning_window=LEARNING_WINDOW, dt=DT).to(device)
 
         def lif_forward(x: Tensor) -> Tensor:
             lif.reset_state()
@@ -323,7 +321,7 @@ def _rockpool_lif_exodus() -> Contender:
         return Runner(_batch_first, forward, parameters)
 
     return Contender("rockpool LIFExodus", build, unavailable,
-                     note="Heaviside surrogate, no threshold gradient")
+                     note="own surrogate and spike limit, no threshold gradient")
 
 
 def _snntorch_synaptic() -> Contender:
