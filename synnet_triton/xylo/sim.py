@@ -109,9 +109,11 @@ class XyloSim(nn.Module):
             spike_weights[:, n_hidden:].reshape(n_hidden, 2 * n_out), spec.weight_shift_out
         )
         # Per step, one float32 product of [input events | hidden spikes] (B, Nin + N) with the
-        # stacked weights gives the sum of the events onto every current. It is exact while every
-        # possible sum stays below 2^24; if large weight shifts break that, the product runs on
-        # the weights divided by 2^shift (magnitude ≤ 128, always exact) and is scaled after.
+        # stacked weights gives the sum of the events onto every current (2P columns), then the
+        # number of input events and of spikes of each sample (2 columns of ones). It is exact
+        # while every possible sum stays below 2^24; if large weight shifts break that, the
+        # product runs on the weights divided by 2^shift (magnitude ≤ 128, always exact) and
+        # each part is scaled after.
         spike_effective = torch.cat([rec_effective, out_effective], dim=1)
         largest_sum = (
             MAX_INPUT_EVENTS * in_effective.abs().sum(dim=0)
@@ -119,15 +121,25 @@ class XyloSim(nn.Module):
         ).max()
         self._scaled_product = bool(largest_sum >= 2**24)
         if self._scaled_product:
-            projection = torch.cat([in_quotient, torch.cat([rec_quotient, out_quotient], dim=1)])
+            in_part, spike_part = in_quotient, torch.cat([rec_quotient, out_quotient], dim=1)
         else:
-            projection = torch.cat([in_effective, spike_effective])
+            in_part, spike_part = in_effective, spike_effective
+        counters = torch.zeros((n_in + n_hidden, 2), dtype=torch.int64)
+        counters[:n_in, 0] = 1
+        counters[n_in:, 1] = 1
+        projection = torch.cat([torch.cat([in_part, spike_part]), counters], dim=1)
         self.register_buffer("drive_projection", projection.to(torch.float32))
+        unscaled = [1, 1]
+        self.register_buffer(
+            "input_shift",
+            torch.tensor([2**spec.weight_shift_in] * (2 * n_all) + unscaled, dtype=torch.int32),
+        )
         self.register_buffer(
             "spike_shift",
             torch.tensor(
                 [2**spec.weight_shift_rec] * (2 * n_hidden)
-                + [2**spec.weight_shift_out] * (2 * n_out),
+                + [2**spec.weight_shift_out] * (2 * n_out)
+                + unscaled,
                 dtype=torch.int32,
             ),
         )
@@ -171,7 +183,6 @@ class XyloSim(nn.Module):
         self.register_buffer("spike_cap_float", self.spike_cap.to(torch.float32))
         self.register_buffer("zero_float", torch.zeros(n_all))
         self._has_bias = bool(self.bias.any())
-        self._input_shift = 2**spec.weight_shift_in
         self._has_dash_mem_zero = bool((self.dash_mem == 0).any())
         nonpositive = torch.nonzero(threshold <= 0).flatten()
         self.register_buffer("nonpositive_neurons", nonpositive)
@@ -329,15 +340,12 @@ class XyloSim(nn.Module):
         state_trace = torch.zeros((batch, steps, n_all, 3) if keep_states else (0,), **options)
 
         n_in = self.spec.n_inputs
-        event_counts = events.sum(dim=2, keepdim=True, dtype=torch.int32)
         # (B, Nin + N) float32: this step's input events, then the previous step's spikes.
         drive = torch.zeros((batch, n_in + n_hidden), dtype=torch.float32, device=events.device)
         drive[:, n_in:] = spikes[:, :n_hidden]
         for step in range(steps):
             drive[:, :n_in] = events[:, step]
-            isyn = self._deliver(
-                isyn, spikes[:, :n_hidden], events[:, step], event_counts[:, step], drive
-            )
+            isyn = self._deliver(isyn, spikes[:, :n_hidden], events[:, step], drive)
             isyn, vmem, spikes = self._evolve(isyn, vmem)
             drive[:, n_in:] = spikes[:, :n_hidden]
             spike_trace[:, step] = spikes
@@ -381,7 +389,6 @@ class XyloSim(nn.Module):
         isyn: Tensor,
         spikes: Tensor,
         step_events: Tensor,
-        step_event_count: Tensor,
         drive: Tensor,
     ) -> Tensor:
         """Add one step's input events and the previous step's hidden spikes to the currents.
@@ -389,7 +396,6 @@ class XyloSim(nn.Module):
         isyn:             (B, P, 2) int32 currents of the whole population
         spikes:           (B, N) int32 previous step's hidden spike counts
         step_events:      (B, Nin) int32 clipped input events of this step
-        step_event_count: (B, 1) int32 input events of this step per sample
         drive:            (B, Nin + N) float32, step_events then spikes
         returns the updated isyn (B, P, 2)
 
@@ -403,16 +409,18 @@ class XyloSim(nn.Module):
             n_in = step_events.shape[1]
             in_sums = (drive[:, :n_in] @ self.drive_projection[:n_in]).to(torch.int32)
             spike_sums = (drive[:, n_in:] @ self.drive_projection[n_in:]).to(torch.int32)
-            sums = torch.addcmul(in_sums * self._input_shift, spike_sums, self.spike_shift)
+            sums = torch.addcmul(in_sums * self.input_shift, spike_sums, self.spike_shift)
         else:
             sums = (drive @ self.drive_projection).to(torch.int32)
-        spike_count = spikes.sum(dim=1, keepdim=True, dtype=torch.int32)
-        bound = torch.addcmul(step_event_count * self.input_bound, spike_count, self.spike_bound)
+        event_count, spike_count = sums[:, -2:-1], sums[:, -1:]
+        total = current + sums[:, :-2]
+        bound = torch.addcmul(event_count * self.input_bound, spike_count, self.spike_bound)
         # |current| + bound > 32767 also flags current = −32768 with no events; replaying an
         # empty event list there is harmless.
         may_saturate = current.abs() + bound > INT16_MAX
+        if not bool(may_saturate.any()):
+            return total.reshape(batch, n_all, 2)
         rows, cols = torch.nonzero(may_saturate, as_tuple=True)
-        total = current + sums
         if rows.numel() > _TIGHT_BOUND_AFTER:
             # Many candidates: bound each current by its own positive and negative event sums.
             signed = (drive.double() @ self.signed_projection).to(torch.int64)
@@ -451,12 +459,12 @@ class XyloSim(nn.Module):
         if self._has_dash_mem_zero:
             # xylosim negates in int16: −(−32768) (dash 0) wraps back to −32768.
             dv = wrap_int16(dv)
-        dv = saturate_int16(dv + isyn.sum(dim=2, dtype=torch.int32))
+        dv = saturate_int16(dv + isyn[:, :, 0] + isyn[:, :, 1])
         if self._has_bias:
             dv = saturate_int16(dv + self.bias)
         vmem = saturate_int16(vmem + dv)
 
-        quotient = torch.div(vmem.to(torch.float32), self.threshold_divisor, rounding_mode="floor")
+        quotient = torch.floor(vmem.to(torch.float32) / self.threshold_divisor)
         counts = torch.clamp(quotient, self.zero_float, self.spike_cap_float).to(torch.int32)
         if self._has_nonpositive_threshold:
             counts = counts.index_copy(
