@@ -22,6 +22,10 @@ it); for the memory budget it holds at most:
     checkpoint_every == K: (ckpt_v, ckpt_i)  (B, ceil(T/K), N) and (B, ceil(T/K), N, S):
         the state (v, i) *before* steps 0, K, 2K, ... ; segments are recomputed from x.
 
+In ``backward``, ``x`` is a stride-0 stand-in with only the right shape and dtype when no
+recomputation needs it (checkpoint_every == 0 and neither β nor W_rec needs a gradient):
+the op does not keep the input alive for nothing.
+
 ``backward`` returns a :class:`Gradients` whose entries are None where ``needs_grad`` says so
 (order of ``needs_grad``: x, alpha, beta, threshold, bias, v0, i0, s0, w_rec). Parameter
 gradients are reduced over the batch: alpha (N,), beta (N, S), threshold (N,), bias (N,).

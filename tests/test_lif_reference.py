@@ -170,7 +170,7 @@ def test_chunked_streaming_equals_one_call(cfg, data):
     g_whole = torch.autograd.grad((whole.spikes * p["weights"]).sum(), inputs)
     g_chunk = torch.autograd.grad((chunked * p["weights"]).sum(), inputs)
     for a, b in zip(g_whole, g_chunk):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert ((a - b).norm() / a.norm().clamp_min(1e-6)).item() < 1e-5
 
 
 def test_checkpointing_gives_the_default_gradients():
