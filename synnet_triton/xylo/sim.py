@@ -47,8 +47,10 @@ MAX_OUTPUT_SPIKES = 1
 RECORD_KEYS = ("Vmem", "Isyn", "Isyn2", "Spikes", "Vmem_out", "Isyn_out")
 
 
-def _shifted_weights(weights: Tensor, shift: int) -> tuple[Tensor, Tensor]:
+def _shifted_weights(weights: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
     """Effective int16 weights ``wrap16(w << shift)`` and the same divided by ``2**shift``.
+
+    weights: (K, C) int64; shift: (C,) int64 left shift per column (target current)
 
     ``(w << shift)`` wrapped to int16 is always a multiple of ``2**shift`` (shift ≤ 15), and the
     quotient has magnitude ≤ 128, so sums of up to 2^17 quotient-weighted spike counts are exact
@@ -93,56 +95,47 @@ class XyloSim(nn.Module):
         n_in, n_hidden, n_out = spec.n_inputs, spec.n_hidden, spec.n_outputs
         n_all = n_hidden + n_out
 
-        # Weights onto the (P, 2) currents of the whole population, flattened to 2P columns.
-        input_weights = torch.zeros((n_in, n_all, 2), dtype=torch.int64)
-        input_weights[:, :n_hidden] = spec.weights_in
-        spike_weights = torch.zeros((n_hidden, n_all, 2), dtype=torch.int64)
-        spike_weights[:, :n_hidden] = spec.weights_rec
-        spike_weights[n_hidden - spec.n_readout_sources :, n_hidden:, 0] = spec.weights_out
+        # Currents of the whole population are held synapse-major, (B, 2, P), so that each
+        # synapse's currents are contiguous; weights map onto them flattened to 2P columns,
+        # column s·P + j for synapse s of neuron j.
+        input_weights = torch.zeros((n_in, 2, n_all), dtype=torch.int64)
+        input_weights[:, :, :n_hidden] = spec.weights_in.permute(0, 2, 1)
+        spike_weights = torch.zeros((n_hidden, 2, n_all), dtype=torch.int64)
+        spike_weights[:, :, :n_hidden] = spec.weights_rec.permute(0, 2, 1)
+        spike_weights[n_hidden - spec.n_readout_sources :, 0, n_hidden:] = spec.weights_out
+        spike_shifts = torch.tensor(
+            ([spec.weight_shift_rec] * n_hidden + [spec.weight_shift_out] * n_out) * 2
+        )
         in_effective, in_quotient = _shifted_weights(
-            input_weights.reshape(n_in, 2 * n_all), spec.weight_shift_in
+            input_weights.reshape(n_in, 2 * n_all),
+            torch.full((2 * n_all,), spec.weight_shift_in),
         )
-        rec_effective, rec_quotient = _shifted_weights(
-            spike_weights[:, :n_hidden].reshape(n_hidden, 2 * n_hidden), spec.weight_shift_rec
-        )
-        out_effective, out_quotient = _shifted_weights(
-            spike_weights[:, n_hidden:].reshape(n_hidden, 2 * n_out), spec.weight_shift_out
+        spike_effective, spike_quotient = _shifted_weights(
+            spike_weights.reshape(n_hidden, 2 * n_all), spike_shifts
         )
         # Per step, one float32 product of [input events | hidden spikes] (B, Nin + N) with the
-        # stacked weights gives the sum of the events onto every current (2P columns), then the
-        # number of input events and of spikes of each sample (2 columns of ones). It is exact
-        # while every possible sum stays below 2^24; if large weight shifts break that, the
-        # product runs on the weights divided by 2^shift (magnitude ≤ 128, always exact) and
-        # each part is scaled after.
-        spike_effective = torch.cat([rec_effective, out_effective], dim=1)
+        # stacked weights gives the sum of the events onto every current. It is exact while every
+        # possible sum stays below 2^24; if large weight shifts break that, the product runs on
+        # the weights divided by 2^shift (magnitude ≤ 128, always exact) and each part is scaled
+        # after. A second, tiny product counts the input events and spikes of each sample.
         largest_sum = (
             MAX_INPUT_EVENTS * in_effective.abs().sum(dim=0)
             + MAX_HIDDEN_SPIKES * spike_effective.abs().sum(dim=0)
         ).max()
         self._scaled_product = bool(largest_sum >= 2**24)
         if self._scaled_product:
-            in_part, spike_part = in_quotient, torch.cat([rec_quotient, out_quotient], dim=1)
+            projection = torch.cat([in_quotient, spike_quotient])
         else:
-            in_part, spike_part = in_effective, spike_effective
-        counters = torch.zeros((n_in + n_hidden, 2), dtype=torch.int64)
+            projection = torch.cat([in_effective, spike_effective])
+        self.register_buffer("drive_projection", projection.to(torch.float32))
+        counters = torch.zeros((n_in + n_hidden, 2))
         counters[:n_in, 0] = 1
         counters[n_in:, 1] = 1
-        projection = torch.cat([torch.cat([in_part, spike_part]), counters], dim=1)
-        self.register_buffer("drive_projection", projection.to(torch.float32))
-        unscaled = [1, 1]
+        self.register_buffer("drive_counters", counters)
         self.register_buffer(
-            "input_shift",
-            torch.tensor([2**spec.weight_shift_in] * (2 * n_all) + unscaled, dtype=torch.int32),
+            "input_shift", (2 ** in_effective.new_full((1,), spec.weight_shift_in)).to(torch.int32)
         )
-        self.register_buffer(
-            "spike_shift",
-            torch.tensor(
-                [2**spec.weight_shift_rec] * (2 * n_hidden)
-                + [2**spec.weight_shift_out] * (2 * n_out)
-                + unscaled,
-                dtype=torch.int32,
-            ),
-        )
+        self.register_buffer("spike_shift", (2**spike_shifts).to(torch.int32))
         # A bound on every partial sum of a step: (events of the sample) × (largest |weight|
         # onto the current), for input events and spikes.
         self.register_buffer("input_bound", in_effective.abs().amax(dim=0).to(torch.int32))
@@ -160,9 +153,12 @@ class XyloSim(nn.Module):
         def population(hidden: Tensor, output: Tensor) -> Tensor:
             return torch.cat([hidden, output]).to(torch.int32)
 
+        # (2, P): the first and second synaptic decays; outputs have one synapse.
         self.register_buffer(
             "dash_syn",
-            population(spec.dash_syn, torch.stack([spec.dash_syn_out, spec.dash_syn_out * 0], 1)),
+            population(
+                spec.dash_syn, torch.stack([spec.dash_syn_out, spec.dash_syn_out * 0], 1)
+            ).T.contiguous(),
         )
         self.register_buffer("dash_mem", population(spec.dash_mem, spec.dash_mem_out))
         self.register_buffer("bias", population(spec.bias, spec.bias_out))
@@ -274,7 +270,7 @@ class XyloSim(nn.Module):
     def _initial_state(self, batch: int) -> dict[str, Tensor]:
         """Carried population state for ``batch`` samples, zeros after a reset.
 
-        returns ``isyn`` (B, P, 2), ``vmem`` (B, P), ``spikes`` (B, P), all int32
+        returns ``isyn`` (B, 2, P), ``vmem`` (B, P), ``spikes`` (B, P), all int32
         """
         if self._state is not None:
             carried_batch = self._state["vmem"].shape[0]
@@ -287,7 +283,7 @@ class XyloSim(nn.Module):
         n_all = self.threshold.shape[0]
         options = {"dtype": torch.int32, "device": self.threshold.device}
         return {
-            "isyn": torch.zeros((batch, n_all, 2), **options),
+            "isyn": torch.zeros((batch, 2, n_all), **options),
             "vmem": torch.zeros((batch, n_all), **options),
             "spikes": torch.zeros((batch, n_all), **options),
         }
@@ -351,7 +347,7 @@ class XyloSim(nn.Module):
             spike_trace[:, step] = spikes
             if keep_states:
                 state_trace[:, step, :, 0] = vmem
-                state_trace[:, step, :, 1:] = isyn
+                state_trace[:, step, :, 1:] = isyn.transpose(1, 2)
 
         self._state = {"isyn": isyn, "vmem": vmem, "spikes": spikes}
         hidden, output = slice(0, n_hidden), slice(n_hidden, n_all)
@@ -371,11 +367,11 @@ class XyloSim(nn.Module):
             }
         final_state = {
             "Vmem": vmem[:, hidden],
-            "Isyn": isyn[:, hidden, 0],
-            "Isyn2": isyn[:, hidden, 1],
+            "Isyn": isyn[:, 0, hidden],
+            "Isyn2": isyn[:, 1, hidden],
             "Spikes": spikes[:, hidden],
             "Vmem_out": vmem[:, output],
-            "Isyn_out": isyn[:, output, 0],
+            "Isyn_out": isyn[:, 0, output],
         }
         final_state = {key: value.to(torch.int16) for key, value in final_state.items()}
         if not batched:
@@ -393,17 +389,17 @@ class XyloSim(nn.Module):
     ) -> Tensor:
         """Add one step's input events and the previous step's hidden spikes to the currents.
 
-        isyn:             (B, P, 2) int32 currents of the whole population
+        isyn:             (B, 2, P) int32 currents of the whole population
         spikes:           (B, N) int32 previous step's hidden spike counts
         step_events:      (B, Nin) int32 clipped input events of this step
         drive:            (B, Nin + N) float32, step_events then spikes
-        returns the updated isyn (B, P, 2)
+        returns the updated isyn (B, 2, P)
 
         Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
         exact. Elsewhere the events are replayed in xylosim's order (input channels ascending,
         then hidden neurons ascending) with per-event saturation.
         """
-        batch, n_all, _ = isyn.shape
+        batch, _, n_all = isyn.shape
         current = isyn.reshape(batch, 2 * n_all)
         if self._scaled_product:
             n_in = step_events.shape[1]
@@ -412,14 +408,15 @@ class XyloSim(nn.Module):
             sums = torch.addcmul(in_sums * self.input_shift, spike_sums, self.spike_shift)
         else:
             sums = (drive @ self.drive_projection).to(torch.int32)
-        event_count, spike_count = sums[:, -2:-1], sums[:, -1:]
-        total = current + sums[:, :-2]
+        counts = (drive @ self.drive_counters).to(torch.int32)
+        event_count, spike_count = counts[:, :1], counts[:, 1:]
+        total = current + sums
         bound = torch.addcmul(event_count * self.input_bound, spike_count, self.spike_bound)
         # |current| + bound > 32767 also flags current = −32768 with no events; replaying an
         # empty event list there is harmless.
         may_saturate = current.abs() + bound > INT16_MAX
         if not bool(may_saturate.any()):
-            return total.reshape(batch, n_all, 2)
+            return total.reshape(batch, 2, n_all)
         rows, cols = torch.nonzero(may_saturate, as_tuple=True)
         if rows.numel() > _TIGHT_BOUND_AFTER:
             # Many candidates: bound each current by its own positive and negative event sums.
@@ -430,7 +427,7 @@ class XyloSim(nn.Module):
         if rows.numel():
             exact = self._replay_events(current, rows, cols, torch.cat([step_events, spikes], 1))
             total = total.index_put((rows, cols), exact.to(torch.int32))
-        return total.reshape(batch, n_all, 2)
+        return total.reshape(batch, 2, n_all)
 
     def _replay_events(
         self, current: Tensor, rows: Tensor, cols: Tensor, drive_counts: Tensor
@@ -451,15 +448,15 @@ class XyloSim(nn.Module):
     def _evolve(self, isyn: Tensor, vmem: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """One step of every neuron after delivery, as xylosim's neuron update.
 
-        isyn: (B, P, 2) int32; vmem: (B, P) int32
-        returns decayed isyn (B, P, 2), post-spike vmem (B, P), spike counts (B, P) incl. aliases
+        isyn: (B, 2, P) int32; vmem: (B, P) int32
+        returns decayed isyn (B, 2, P), post-spike vmem (B, P), spike counts (B, P) incl. aliases
         """
         isyn = isyn - bitshift_decay(isyn, self.dash_syn)
         dv = -bitshift_decay(vmem, self.dash_mem)
         if self._has_dash_mem_zero:
             # xylosim negates in int16: −(−32768) (dash 0) wraps back to −32768.
             dv = wrap_int16(dv)
-        dv = saturate_int16(dv + isyn[:, :, 0] + isyn[:, :, 1])
+        dv = saturate_int16(dv + isyn[:, 0] + isyn[:, 1])
         if self._has_bias:
             dv = saturate_int16(dv + self.bias)
         vmem = saturate_int16(vmem + dv)
