@@ -496,6 +496,30 @@ class SynNet(nn.Module):
 
         return synnet_to_rockpool(self)
 
+    def to_xylo(self, quantize: str = "global") -> dict[str, Any]:
+        """Integer Xylo Audio 2 spec of this network, equal to Rockpool's ``mapper`` followed by
+        ``global_quantize`` (``quantize="global"``) or ``channel_quantize`` (``"channel"``).
+
+        Feed it to ``synnet_triton.xylo.XyloSim.from_specification(**spec)`` (or Rockpool's).
+        Pitfalls: ``output="vmem"`` crushes readout and recurrent weights under global
+        quantisation; on Xylo every layer adds one step of delay (see
+        :mod:`synnet_triton.xylo.mapping`).
+        """
+        from synnet_triton.xylo.mapping import synnet_specification
+
+        neurons = self.neuron_layers()
+        return synnet_specification(
+            weights=[linear.weight for linear in self.linear_layers()],
+            tau_mem=[layer.tau_mem.expand(layer.n_neurons) for layer in neurons],
+            tau_syn=[
+                layer.tau_syn.expand(layer.n_neurons, layer.n_synapses) for layer in neurons
+            ],
+            threshold=[layer.threshold.expand(layer.n_neurons) for layer in neurons],
+            bias=[layer.bias.expand(layer.n_neurons) for layer in neurons],
+            dt=self.dt,
+            quantize=quantize,
+        )
+
 
 def _threshold_tensor_or_float(threshold: float | Sequence[float], n_neurons: int) -> Any:
     """A float stays a float; a per-neuron list becomes an (n_neurons,) float32 tensor."""

@@ -175,3 +175,16 @@ def test_simulator_runs_the_spec_from_plain_tensors() -> None:
     spec = synnet_specification(**plain_layers(synnet("spikes", 3).seq), dt=1e-3)
     simulator = XyloSim.from_specification(**spec)
     assert simulator.spec.n_hidden == 13 and simulator.spec.n_outputs == 3
+
+
+@pytest.mark.parametrize("output", ["spikes", "vmem"])
+@pytest.mark.parametrize("quantize", ["global", "channel"])
+def test_synnet_to_xylo_equals_rockpool_flow(output: str, quantize: str) -> None:
+    from synnet_triton.synnet import SynNet
+
+    rockpool_net = synnet(output, 5)
+    reference = rockpool_float_spec(rockpool_net)
+    quantizer = rockpool_global_quantize if quantize == "global" else rockpool_channel_quantize
+    reference.update(quantizer(**copy.deepcopy(reference)))
+    ours = SynNet.from_rockpool(rockpool_net).to_xylo(quantize=quantize)
+    assert_specs_equal(ours, reference)
