@@ -262,3 +262,18 @@ def test_dash_zero_decay_of_int16_minimum_wraps_like_xylosim() -> None:
     ours = XyloSim.from_specification(**spec)(torch.from_numpy(events), record=True)
     assert ours[2]["Vmem"][0, 1, 0] == -32768
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
+
+
+def test_reduced_float32_matmul_precision_keeps_results_exact() -> None:
+    """Under "medium" float32 matmul precision (bf16 products on capable CPUs, TF32 on CUDA) the
+    simulator switches its step product to float64 and still matches Rockpool."""
+    rng = np.random.default_rng(9)
+    spec = moderate_spec(rng, n_hidden=12)
+    events = rng.integers(0, 6, (2, 30, 16))
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        ours = XyloSim.from_specification(**spec)(torch.from_numpy(events), record=True)
+    finally:
+        torch.set_float32_matmul_precision(previous)
+    assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])

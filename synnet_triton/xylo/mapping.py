@@ -24,7 +24,7 @@ Pitfalls (they are Rockpool's, reproduced here, not fixed):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -368,7 +368,10 @@ def synnet_specification(
     The result feeds both `XyloSim.from_specification(**spec)` and Rockpool's
     ``XyloSim.from_specification(**spec)``. Read the module docstring for the pitfalls.
     """
-    quantizers = {"global": global_quantize, "channel": channel_quantize}
+    quantizers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        "global": global_quantize,
+        "channel": channel_quantize,
+    }
     if quantize not in quantizers:
         raise ValueError(f"quantize must be one of {tuple(quantizers)}; got {quantize!r}")
     return quantizers[quantize](

@@ -60,6 +60,18 @@ def _shifted_weights(weights: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
     return effective, torch.div(effective, 2**shift, rounding_mode="floor")
 
 
+def _exact_product_dtype(device: torch.device) -> torch.dtype:
+    """Float dtype in which the per-step product of event counts and weights is exact.
+
+    float32 is exact here (integer sums below 2^24) only at full float32 matmul precision: on
+    CUDA, TF32, and on CPUs with bf16 support, ``torch.set_float32_matmul_precision("high" or
+    "medium")`` would round. So float32 on the CPU at "highest" precision, float64 otherwise.
+    """
+    if device.type == "cpu" and torch.get_float32_matmul_precision() == "highest":
+        return torch.float32
+    return torch.float64
+
+
 class XyloSim(nn.Module):
     """Bit-exact Xylo Audio 2 simulator, batched over samples; build it with `from_specification`.
 
@@ -83,6 +95,27 @@ class XyloSim(nn.Module):
     each step runs one set of tensor operations; output neurons receive the hidden spikes through
     the readout weights and are capped at one spike.
     """
+
+    # Device buffers, registered in __init__ (declared for type checkers).
+    drive_projection: Tensor
+    drive_counters: Tensor
+    input_shift: Tensor
+    spike_shift: Tensor
+    input_bound: Tensor
+    spike_bound: Tensor
+    drive_weights: Tensor
+    signed_projection: Tensor
+    dash_syn: Tensor
+    dash_mem: Tensor
+    bias: Tensor
+    threshold: Tensor
+    spike_cap: Tensor
+    threshold_divisor: Tensor
+    spike_cap_float: Tensor
+    zero_float: Tensor
+    nonpositive_neurons: Tensor
+    alias_forward: Tensor
+    alias_late: Tensor
 
     def __init__(self, spec: XyloSpec) -> None:
         """Store a validated `XyloSpec` as device buffers; prefer `from_specification`."""
@@ -187,7 +220,8 @@ class XyloSim(nn.Module):
         # Aliases: xylosim evolves neurons in ascending order, so a source below its target
         # raises the target's count before the target evolves (forward edge); a source at or
         # above its target adds after the target has evolved (late edge).
-        forward, late = [], []
+        forward: list[tuple[int, int]] = []
+        late: list[tuple[int, int]] = []
         for source, targets in enumerate(spec.aliases):
             for target in targets:
                 (forward if source < target else late).append((source, target))
@@ -280,13 +314,10 @@ class XyloSim(nn.Module):
                     "call reset_state() before changing the batch size"
                 )
             return self._state
-        n_all = self.threshold.shape[0]
-        options = {"dtype": torch.int32, "device": self.threshold.device}
-        return {
-            "isyn": torch.zeros((batch, 2, n_all), **options),
-            "vmem": torch.zeros((batch, n_all), **options),
-            "spikes": torch.zeros((batch, n_all), **options),
-        }
+        vmem = torch.zeros(
+            (batch, self.threshold.shape[0]), dtype=torch.int32, device=self.threshold.device
+        )
+        return {"isyn": torch.stack([vmem, vmem], dim=1), "vmem": vmem, "spikes": vmem.clone()}
 
     def _events(self, x: Any) -> tuple[Tensor, bool]:
         """Check the input and return clipped event counts (B, T, Nin) int32 and batchedness."""
@@ -330,18 +361,22 @@ class XyloSim(nn.Module):
 
         # (B, T, P, 3) int16 trace of vmem, isyn, isyn2 when recorded; spike counts (B, T, P).
         n_all = self.threshold.shape[0]
-        options = {"dtype": torch.int16, "device": events.device}
-        spike_trace = torch.zeros((batch, steps, n_all), **options)
+        spike_trace = torch.zeros((batch, steps, n_all), dtype=torch.int16, device=events.device)
         keep_states = record or self.output_mode != "Spike"
-        state_trace = torch.zeros((batch, steps, n_all, 3) if keep_states else (0,), **options)
+        state_trace = spike_trace.new_zeros((batch, steps, n_all, 3) if keep_states else (0,))
 
         n_in = self.spec.n_inputs
-        # (B, Nin + N) float32: this step's input events, then the previous step's spikes.
-        drive = torch.zeros((batch, n_in + n_hidden), dtype=torch.float32, device=events.device)
+        product_dtype = _exact_product_dtype(events.device)
+        projection = self.drive_projection.to(product_dtype)
+        counters = self.drive_counters.to(product_dtype)
+        # (B, Nin + N): this step's input events, then the previous step's spikes.
+        drive = torch.zeros((batch, n_in + n_hidden), dtype=product_dtype, device=events.device)
         drive[:, n_in:] = spikes[:, :n_hidden]
         for step in range(steps):
             drive[:, :n_in] = events[:, step]
-            isyn = self._deliver(isyn, spikes[:, :n_hidden], events[:, step], drive)
+            isyn = self._deliver(
+                isyn, spikes[:, :n_hidden], events[:, step], drive, projection, counters
+            )
             isyn, vmem, spikes = self._evolve(isyn, vmem)
             drive[:, n_in:] = spikes[:, :n_hidden]
             spike_trace[:, step] = spikes
@@ -386,13 +421,17 @@ class XyloSim(nn.Module):
         spikes: Tensor,
         step_events: Tensor,
         drive: Tensor,
+        projection: Tensor,
+        counters: Tensor,
     ) -> Tensor:
         """Add one step's input events and the previous step's hidden spikes to the currents.
 
         isyn:             (B, 2, P) int32 currents of the whole population
         spikes:           (B, N) int32 previous step's hidden spike counts
         step_events:      (B, Nin) int32 clipped input events of this step
-        drive:            (B, Nin + N) float32, step_events then spikes
+        drive:            (B, Nin + N) float, step_events then spikes
+        projection:       (Nin + N, 2P) `drive_projection` in the dtype of ``drive``
+        counters:         (Nin + N, 2) `drive_counters` in the dtype of ``drive``
         returns the updated isyn (B, 2, P)
 
         Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
@@ -403,12 +442,12 @@ class XyloSim(nn.Module):
         current = isyn.reshape(batch, 2 * n_all)
         if self._scaled_product:
             n_in = step_events.shape[1]
-            in_sums = (drive[:, :n_in] @ self.drive_projection[:n_in]).to(torch.int32)
-            spike_sums = (drive[:, n_in:] @ self.drive_projection[n_in:]).to(torch.int32)
+            in_sums = (drive[:, :n_in] @ projection[:n_in]).to(torch.int32)
+            spike_sums = (drive[:, n_in:] @ projection[n_in:]).to(torch.int32)
             sums = torch.addcmul(in_sums * self.input_shift, spike_sums, self.spike_shift)
         else:
-            sums = (drive @ self.drive_projection).to(torch.int32)
-        counts = (drive @ self.drive_counters).to(torch.int32)
+            sums = (drive @ projection).to(torch.int32)
+        counts = (drive @ counters).to(torch.int32)
         event_count, spike_count = counts[:, :1], counts[:, 1:]
         total = current + sums
         bound = torch.addcmul(event_count * self.input_bound, spike_count, self.spike_bound)

@@ -226,8 +226,8 @@ def _integer_array(name: str, value: Any, bounds: tuple[int, int]) -> Tensor:
                 f"{name} must be an integer array; got {type(value).__name__}"
             ) from error
         is_integer = as_numpy.dtype.kind in "iub"
-        array = torch.from_numpy(as_numpy.astype(np.int64)) if is_integer else None
-    if not is_integer or array is None:
+        array = torch.from_numpy(as_numpy.astype(np.int64)) if is_integer else torch.empty(0)
+    if not is_integer:
         raise TypeError(
             f"{name} must hold integers (quantise float parameters first, e.g. with "
             f"synnet_triton.xylo.global_quantize); got dtype "
