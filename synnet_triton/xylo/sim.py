@@ -90,6 +90,10 @@ class XyloSim(nn.Module):
     The simulator runs on the device of its buffers: move it with ``.to(device)``; numpy input is
     moved there, torch input must already be there.
 
+    Each step is a few dozen small tensor operations, so on the CPU one intra-op thread
+    (``torch.set_num_threads(1)``) is fastest; several threads on a busy machine can be many
+    times slower.
+
     Internally the N hidden and Nout output neurons form one population of P = N + Nout neurons
     with two synapses each (outputs use the first; their second has no weights and stays 0), so
     each step runs one set of tensor operations; output neurons receive the hidden spikes through
