@@ -153,14 +153,14 @@ def suite_workloads(suite: str, device: torch.device) -> list[Workload]:
     if suite == "issue2":
         return [Workload("B8-T1000-N128", suite, 8, 1000, 128)]
     if suite == "open-neuromorphic":
-        sizes = (4096, 8192, 16384) if on_gpu else (256, 512, 1024)
+        sizes: tuple[int, ...] = (4096, 8192, 16384) if on_gpu else (256, 512, 1024)
         return [Workload(f"ON-n{n}", suite, 16, 500, n, linear=True) for n in sizes]
     if suite == "long-audio":
         batch, neurons = (64, 512) if on_gpu else (4, 128)
         return [Workload(f"audio-B{batch}-T10000-N{neurons}", suite, batch, 10_000, neurons)]
     if suite == "sweep-t":
         batch, neurons = (64, 512) if on_gpu else (8, 128)
-        steps = (100, 1000, 10_000, 100_000) if on_gpu else (100, 1000, 10_000)
+        steps: tuple[int, ...] = (100, 1000, 10_000, 100_000) if on_gpu else (100, 1000, 10_000)
         return [Workload(f"T{t}", suite, batch, t, neurons) for t in steps]
     if suite == "sweep-n":
         batch = 64 if on_gpu else 8
@@ -435,6 +435,10 @@ def _plain_torch_loop(compiled: bool) -> Contender:
         tau_mem = nn.Parameter(torch.full((n,), TAU_MEM, device=device))
         tau_syn = nn.Parameter(torch.full((n, s), TAU_SYN, device=device))
         threshold = nn.Parameter(torch.full((n,), THRESHOLD, device=device))
+        if compiled:
+            # Dynamo caches compiled variants per function and stops compiling after a few
+            # (shapes × grad modes); every workload starts from an empty cache instead.
+            torch.compiler.reset()
         step = torch.compile(_lif_step, dynamic=False) if compiled else _lif_step
 
         def lif_forward(x: Tensor) -> Tensor:
@@ -559,8 +563,12 @@ def measure_copy_bandwidth(device: torch.device, repeats: int = 5) -> float:
     n_floats = 2**28 if device.type == "cuda" else 2**25
     source = torch.ones(n_floats, device=device)
     target = torch.empty_like(source)
-    target.copy_(source)
-    times = [_timed(lambda: target.copy_(source), device) for _ in range(repeats)]
+
+    def copy() -> None:
+        target.copy_(source)
+
+    copy()
+    times = [_timed(copy, device) for _ in range(repeats)]
     return 2 * source.numel() * source.element_size() / statistics.median(times)
 
 
