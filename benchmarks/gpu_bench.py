@@ -7,12 +7,12 @@ warm-up), each contender on the same input:
   backend and the torch reference backend; Rockpool ``LIFTorch`` (when installed) with the
   Triton backend at T=1 000, then Rockpool alone at T=10 000 if the T=1 000 time promises
   to finish in about a minute: its backward copies the whole output gradient once per step
-  (O(T²) memory traffic). The backward
-  is ``autograd.grad(spikes, x, g)`` for a fixed incoming gradient g, so only the LIF op is
-  timed. The Triton row also reports its achieved bandwidth against a device-to-device copy
-  measured in the same run, under the byte model of DESIGN §5: the forward reads x (4·S B)
-  and writes spikes and the saved membrane u (4 + 4 B); the backward reads u and g (4 + 4 B)
-  and writes the input gradient (4·S B): 8·S + 16 bytes per neuron-step.
+  (O(T²) memory traffic). The backward is ``autograd.grad(spikes, x, g)`` for a fixed
+  incoming gradient g, so only the LIF op is timed. Every row reports its achieved
+  bandwidth against a device-to-device copy measured in the same run, under the byte model
+  of DESIGN §5: the forward reads x (4·S B) and writes spikes and the saved membrane u
+  (4 + 4 B); the backward reads u and g (4 + 4 B) and writes the input gradient (4·S B):
+  8·S + 16 bytes per neuron-step (what the Triton kernels move; a lower bound for others).
 * ``linear``: ``Linear(n, n, bias=False)`` + one LIF layer, B=16, T=500,
   n ∈ {4096, 8192, 16384} (the Open Neuromorphic SNN benchmark), gradients for the input
   and the weight. Contenders: the Triton backend and Rockpool ``LIFTorch``. The matrix
