@@ -244,3 +244,13 @@ def test_functional_op_with_the_triton_backend_matches_the_torch_backend(every):
         ("x", *PARAMS, "v0"), results["triton"][1], results["torch"][1], strict=True
     ):
         assert_gradient_close(name, a, b)
+
+
+def test_long_sequence_gradients_match_the_torch_backend():
+    case = make_case(17, 1, 150, 5, 1, max_spikes=31.0, noise=True, initial_state=True)
+    grads = incoming_gradients(case, False, 5)
+    kwargs = dict(surrogate=Surrogate.PERIODIC_EXPONENTIAL, window=0.5, every=64, record=False)
+    got = run_backward(lif_triton, case, grads, needs=all_gradients(), **kwargs)
+    ref = run_backward(lif_torch, case, grads, needs=all_gradients(), **kwargs)
+    for name in ("x", *PARAMS, "v0", "i0"):
+        assert_gradient_close(name, getattr(got, name), getattr(ref, name))
