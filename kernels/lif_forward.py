@@ -42,7 +42,8 @@ from .launch import LaunchPlan, check, check_tensors, launcher, layer_shape
 # Loads of later steps are issued this many iterations ahead (software pipelining): the
 # per-step work is a few ALU operations, far less than one memory round trip.
 NUM_STAGES = 3
-# Shapes an int argument may take without a recompile: T, N, offsets are runtime values.
+# Integers Triton must not specialise on (value 1, divisibility by 16): a new T, N or
+# segment must reuse the compiled kernel.
 RUNTIME_INT_ARGS = (
     "n_steps",
     "seq_start",
