@@ -277,3 +277,50 @@ def test_reduced_float32_matmul_precision_keeps_results_exact() -> None:
     finally:
         torch.set_float32_matmul_precision(previous)
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
+
+
+def saturating_spec(rng: np.random.Generator, n_hidden: int = 20) -> dict[str, Any]:
+    """Full-range weights with shifts, recurrence and events: most currents hit the int16 rails."""
+    return {
+        "weights_in": rng.integers(-128, 128, (16, n_hidden, 2)),
+        "weights_rec": rng.integers(-128, 128, (n_hidden, n_hidden, 2)),
+        "weights_out": rng.integers(-128, 128, (n_hidden, 3)),
+        "dash_mem": rng.integers(0, 16, n_hidden),
+        "dash_syn": rng.integers(0, 16, n_hidden),
+        "dash_syn_2": rng.integers(0, 16, n_hidden),
+        "threshold": rng.integers(100, 5000, n_hidden),
+        "threshold_out": rng.integers(100, 5000, 3),
+        "weight_shift_in": 6,
+        "weight_shift_rec": 4,
+        "weight_shift_out": 2,
+    }
+
+
+@pytest.mark.parametrize("tight_bound_after", [0, 10**9])
+@pytest.mark.parametrize("scaled_product", [False, True])
+def test_every_summation_path_is_exact(
+    monkeypatch: pytest.MonkeyPatch, tight_bound_after: int, scaled_product: bool
+) -> None:
+    """The per-step sum has two products (on effective weights, or on weights ÷ 2^shift then
+    scaled) and two ways to pick the currents to replay (every candidate of the cheap bound, or
+    only those the tight bound flags); each combination must match Rockpool."""
+    import synnet_triton.xylo.sim as sim_module
+
+    monkeypatch.setattr(sim_module, "_TIGHT_BOUND_AFTER", tight_bound_after)
+    rng = np.random.default_rng(21)
+    spec = saturating_spec(rng)
+    events = rng.integers(0, 20, (2, 25, 16)) * (rng.random((2, 25, 16)) < 0.5)
+    sim = XyloSim.from_specification(**spec)
+    if scaled_product != sim._scaled_product:
+        # Rebuild the step product for the other path from the effective weights.
+        shifts = torch.cat([sim.input_shift.expand(sim.spike_shift.shape[0]), sim.spike_shift])
+        shifts = shifts.reshape(2, -1)
+        n_in = spec["weights_in"].shape[0]
+        effective = sim.drive_weights.to(torch.float32)
+        if scaled_product:
+            effective[:n_in] /= shifts[0]
+            effective[n_in:] /= shifts[1]
+        sim.drive_projection = effective
+        sim._scaled_product = scaled_product
+    ours = sim(torch.from_numpy(events), record=True)
+    assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
