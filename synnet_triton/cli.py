@@ -230,8 +230,9 @@ def _load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, 
         }
         return train, test, source
     config = KeywordSetConfig(n_classes=args.classes, seconds=args.seconds)
-    train = synthetic_event_set(args.train_clips, 2 * args.data_seed, config, front_end)
-    test = synthetic_event_set(args.test_clips, 2 * args.data_seed + 1, config, front_end)
+    progress = not args.no_progress
+    train = synthetic_event_set(args.train_clips, 2 * args.data_seed, config, front_end, progress)
+    test = synthetic_event_set(args.test_clips, 2 * args.data_seed + 1, config, front_end, progress)
     source = {
         "kind": "synthetic",
         "classes": args.classes,
@@ -383,8 +384,10 @@ def _long_audio_run(net: SynNet, args: argparse.Namespace) -> dict[str, Any]:
     from synnet_triton.training import evaluate, evaluate_xylo
 
     config = KeywordSetConfig(n_classes=args.classes, seconds=args.long_seconds)
-    long_set = synthetic_event_set(args.long_clips, 2 * args.data_seed + 1, config)
     progress = not args.no_progress
+    long_set = synthetic_event_set(
+        args.long_clips, 2 * args.data_seed + 1, config, progress=progress
+    )
     float_result = evaluate(net, long_set, batch_size=args.long_clips, progress=progress)
     plot = _plot_first_clip(net, long_set, args.out / "long_clip.png")
     report: dict[str, Any] = {

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from scipy import signal
 from torch import Tensor
+from tqdm import tqdm
 
 from synnet_triton.audio import FrontEndConfig, audio_to_events
 
@@ -187,14 +188,17 @@ def synthesize_clip(index: int, seed: int, config: KeywordSetConfig) -> tuple[np
     return clip.astype(np.float32), label
 
 
-def synthetic_audio(n_clips: int, seed: int, config: KeywordSetConfig) -> tuple[Tensor, Tensor]:
-    """Clips 0 … n_clips − 1 of the set with ``seed``.
+def synthetic_audio(
+    n_clips: int, seed: int, config: KeywordSetConfig, progress: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Clips 0 … n_clips − 1 of the set with ``seed`` (a tqdm bar with ``progress``).
 
     Returns audio float32 (n_clips, L) and labels int64 (n_clips,).
     """
     if n_clips < 1:
         raise ValueError(f"n_clips must be at least 1, got {n_clips}")
-    clips, labels = zip(*(synthesize_clip(k, seed, config) for k in range(n_clips)), strict=True)
+    indices = tqdm(range(n_clips), desc="synthesise", disable=not progress, leave=False)
+    clips, labels = zip(*(synthesize_clip(k, seed, config) for k in indices), strict=True)
     return torch.from_numpy(np.stack(clips)), torch.tensor(labels, dtype=torch.int64)
 
 
@@ -248,7 +252,11 @@ def _events_in_chunks(audio: Tensor, front_end: FrontEndConfig, chunk: int = 32)
 
 
 def synthetic_event_set(
-    n_clips: int, seed: int, config: KeywordSetConfig, front_end: FrontEndConfig | None = None
+    n_clips: int,
+    seed: int,
+    config: KeywordSetConfig,
+    front_end: FrontEndConfig | None = None,
+    progress: bool = False,
 ) -> EventSet:
     """The synthetic set passed through the audio front-end (events (N, T, C), labels (N,))."""
     front_end = front_end or FrontEndConfig(sample_rate=config.sample_rate)
@@ -257,7 +265,7 @@ def synthetic_event_set(
             f"front_end.sample_rate ({front_end.sample_rate}) must equal the data set's "
             f"sample_rate ({config.sample_rate})"
         )
-    audio, labels = synthetic_audio(n_clips, seed, config)
+    audio, labels = synthetic_audio(n_clips, seed, config, progress)
     names = [f"word{k}" for k in range(config.n_classes)]
     return EventSet(_events_in_chunks(audio, front_end), labels, names)
 
