@@ -189,8 +189,9 @@ def compile_report(capability: int, with_asm: bool = False) -> list[dict[str, An
     """Compile every configuration for ``GPUTarget("cuda", capability, 32)``; one row each.
 
     Row keys: ``name``, ``capability``, ``registers`` (per thread), ``spills`` (local
-    memory per thread, bytes), ``stack`` and ``shared`` (bytes), ``num_warps``, ``cubin``
-    (the binary, bytes); with ``with_asm`` also ``ttir`` and ``ptx`` (text).
+    memory per thread, bytes), ``stack`` and ``shared`` (static, bytes; all from cuobjdump),
+    ``dynamic_shared`` (bytes Triton requests at launch: its pipelining buffers),
+    ``num_warps``, ``cubin`` (the binary, bytes); with ``with_asm`` also ``ttir`` and ``ptx``.
 
     Under ``TRITON_INTERPRET=1`` the kernels of this process are interpreter objects that
     cannot be compiled, so the builds then run in a child process without the interpreter.
@@ -225,6 +226,7 @@ def _compile_rows(capability: int, with_asm: bool) -> list[dict[str, Any]]:
                 "name": name,
                 "capability": capability,
                 **resource_usage(cubin),
+                "dynamic_shared": compiled.metadata.shared,
                 "num_warps": options.num_warps,
                 "cubin": cubin,
             }
@@ -236,7 +238,9 @@ def _compile_rows(capability: int, with_asm: bool) -> list[dict[str, Any]]:
 
 def format_compile_report(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of :func:`compile_report` rows."""
-    header = ("kernel", "sm", "warps", "registers", "spills", "stack", "shared", "cubin B")
+    header = (
+        "kernel", "sm", "warps", "registers", "spills", "stack", "shared", "dyn shared", "cubin B",
+    )  # fmt: skip
     lines = [
         (
             row["name"],
@@ -246,6 +250,7 @@ def format_compile_report(rows: list[dict[str, Any]]) -> str:
             str(row["spills"]),
             str(row["stack"]),
             str(row["shared"]),
+            str(row["dynamic_shared"]),
             str(len(row["cubin"])),
         )
         for row in rows
