@@ -111,7 +111,7 @@ def specs_and_events(draw: st.DrawFn) -> tuple[dict[str, Any], np.ndarray]:
 
 
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

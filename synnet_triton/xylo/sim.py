@@ -495,16 +495,18 @@ class XyloSim(nn.Module):
         returns decayed isyn (B, 2, P), post-spike vmem (B, P), spike counts (B, P) incl. aliases
         """
         isyn = isyn - bitshift_decay(isyn, self.dash_syn)
-        dv = -bitshift_decay(vmem, self.dash_mem)
+        decay = bitshift_decay(vmem, self.dash_mem)
         if self._has_dash_mem_zero:
-            # xylosim negates in int16: −(−32768) (dash 0) wraps back to −32768.
-            dv = wrap_int16(dv)
-        dv = saturate_int16(dv + isyn[:, 0] + isyn[:, 1])
+            # xylosim negates the decay in int16: −(−32768) (dash 0) wraps back to −32768, as if
+            # the decay were +32768.
+            decay = torch.where(decay == INT16_MIN, -INT16_MIN, decay)
+        dv = saturate_int16(isyn[:, 0] + isyn[:, 1] - decay)
         if self._has_bias:
             dv = saturate_int16(dv + self.bias)
         vmem = saturate_int16(vmem + dv)
 
-        quotient = torch.floor(vmem.to(torch.float32) / self.threshold_divisor)
+        # Clamped to [0, cap] first, the conversion's truncation is the floor.
+        quotient = vmem.to(torch.float32) / self.threshold_divisor
         counts = torch.clamp(quotient, self.zero_float, self.spike_cap_float).to(torch.int32)
         if self._has_nonpositive_threshold:
             counts = counts.index_copy(
