@@ -62,10 +62,6 @@ def forward(
 ) -> ForwardResult:
     """Run the whole sequence in one launch; see :mod:`synnet_triton.backend` for shapes."""
     _no_recurrence(w_rec)
-    if not x.is_contiguous():
-        # a stride-0 stand-in (see backend.py): the kernels then never read x, but the launcher
-        # wants a real row-major buffer to take its shape and pointer from; left uninitialised
-        x = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
     f32 = torch.float32
@@ -133,10 +129,6 @@ def backward(
 ) -> Gradients:
     """The reverse sweep of DESIGN §4; see :mod:`synnet_triton.backend` for shapes."""
     _no_recurrence(w_rec)
-    if not x.is_contiguous():
-        # a stride-0 stand-in (see backend.py): the kernels then never read x, but the launcher
-        # wants a real row-major buffer to take its shape and pointer from; left uninitialised
-        x = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
     f32 = torch.float32

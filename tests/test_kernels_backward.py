@@ -254,3 +254,21 @@ def test_long_sequence_gradients_match_the_torch_backend():
     ref = run_backward(lif_torch, case, grads, needs=all_gradients(), **kwargs)
     for name in ("x", *PARAMS, "v0", "i0"):
         assert_gradient_close(name, getattr(got, name), getattr(ref, name))
+
+
+def test_backward_takes_a_stride_0_stand_in_for_x_when_beta_is_fixed():
+    """The op passes x as an expanded stand-in when no recomputation reads it (backend.py)."""
+    case = make_case(23, 2, 12, 6, 2, max_spikes=31.0, noise=False, initial_state=True)
+    grads = incoming_gradients(case, True, 6)
+    needs = NeedsGrad(True, True, False, True, True, True, True, False, False)
+    result = lif_triton.forward(*case.inputs, max_spikes=31.0, record=True, checkpoint_every=0)
+    stand_in = torch.zeros((), dtype=case.x.dtype).expand(case.x.shape)
+    kwargs = dict(
+        surrogate=Surrogate.STEP_PWL, window=0.5, max_spikes=31.0, checkpoint_every=0,
+        needs_grad=needs,
+    )  # fmt: skip
+    real = lif_triton.backward(result.saved, *grads, *case.inputs, **kwargs)
+    inputs = (stand_in, *case.inputs[1:])
+    shaped = lif_triton.backward(result.saved, *grads, *inputs, **kwargs)
+    for name, a, b in zip(real._fields, real, shaped, strict=True):
+        assert (a is None and b is None) or torch.equal(a, b), name
