@@ -177,6 +177,22 @@ def test_state_carries_across_calls_like_rockpool() -> None:
     )
 
 
+def test_boolean_and_large_counts_are_accepted_and_clipped() -> None:
+    """Spike rasters may come as bools; counts above 15 act as 15, as in xylosim."""
+    rng = np.random.default_rng(6)
+    sim = XyloSim.from_specification(**moderate_spec(rng, n_hidden=6))
+    raster = torch.from_numpy(rng.random((2, 20, 16)) < 0.3)
+    as_bool = sim(raster, record=True)
+    as_counts = sim.reset_state()(raster.to(torch.int64), record=True)
+    for key in RECORD_KEYS:
+        assert torch.equal(as_bool[2][key], as_counts[2][key]), key
+    large = raster.to(torch.int64) * 1000
+    clipped = sim.reset_state()(large, record=True)
+    fifteen = sim.reset_state()(raster.to(torch.int64) * 15, record=True)
+    for key in RECORD_KEYS:
+        assert torch.equal(clipped[2][key], fifteen[2][key]), key
+
+
 def test_unbatched_input_drops_the_batch_dimension() -> None:
     rng = np.random.default_rng(5)
     spec = moderate_spec(rng, n_hidden=6)

@@ -14,11 +14,13 @@ Semantics follow SynSense's `xylosim.v2` C++ simulator as Rockpool 3.1's
    the threshold per spike; aliases copy spike counts to other neurons (capped at 31);
 4. output neurons do the same with one synapse and at most one spike.
 
-The loop over time is sequential; every step is vectorised over batch and neurons. Saturation is
-exact: a step's events are summed with one matrix product when no partial sum can leave int16
-(checked per current from the sums of its positive and of its negative events), and the few
-currents where it could are recomputed event by event with an associative tree reduction.
-Everything is torch integer arithmetic, so CPU and CUDA give identical results.
+The loop over time is sequential; every step is vectorised over batch and neurons. A step's
+events are summed with one matrix product (integer values in a float dtype where the sums are
+exact). Saturation stays exact: a cheap bound, (events of the sample) × (largest |weight| onto
+the current), shows where no partial sum can leave int16; where one might (and, when those are
+many, where the sums of its positive or negative events say so), the events are replayed one by
+one in xylosim's order with an associative saturating-add reduction. All other arithmetic is on
+torch integers, so CPU and CUDA give identical results.
 """
 
 from __future__ import annotations
@@ -150,9 +152,9 @@ class XyloSim(nn.Module):
         spike_effective, spike_quotient = _shifted_weights(
             spike_weights.reshape(n_hidden, 2 * n_all), spike_shifts
         )
-        # Per step, one float32 product of [input events | hidden spikes] (B, Nin + N) with the
-        # stacked weights gives the sum of the events onto every current. It is exact while every
-        # possible sum stays below 2^24; if large weight shifts break that, the product runs on
+        # Per step, one float product of [input events | hidden spikes] (B, Nin + N) with the
+        # stacked weights gives the sum of the events onto every current. In float32 it is exact
+        # while every possible sum stays below 2^24; if large weight shifts break that, it runs on
         # the weights divided by 2^shift (magnitude ≤ 128, always exact) and each part is scaled
         # after. A second, tiny product counts the input events and spikes of each sample.
         largest_sum = (
@@ -177,7 +179,6 @@ class XyloSim(nn.Module):
         # onto the current), for input events and spikes.
         self.register_buffer("input_bound", in_effective.abs().amax(dim=0).to(torch.int32))
         self.register_buffer("spike_bound", spike_effective.abs().amax(dim=0).to(torch.int32))
-        # Effective weights by target current, for the event-by-event path: (2P, Nin), (2P, N).
         # Effective weights (Nin + N, 2P) for replaying events one by one, and their positive and
         # negative parts in float64 (exact for any sum) for a tight bound on the partial sums.
         drive_weights = torch.cat([in_effective, spike_effective])
@@ -341,6 +342,8 @@ class XyloSim(nn.Module):
                 f"x must hold integer event counts; got dtype {events.dtype} "
                 "(convert with x.round().int() if the values are counts)"
             )
+        if events.dtype == torch.bool:
+            events = events.to(torch.int32)
         if events.ndim not in (2, 3) or events.shape[-1] != self.spec.n_inputs:
             raise ValueError(
                 f"x must have shape (T, {self.spec.n_inputs}) or (B, T, {self.spec.n_inputs}); "
