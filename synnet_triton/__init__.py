@@ -1,7 +1,7 @@
 """synnet_triton: SynNet-style spiking networks trained fast, exact to Rockpool and Xylo."""
 
-from synnet_triton.functional import lif, lif_decays
 from synnet_triton.dropout import TimeStepDropout
+from synnet_triton.functional import lif, lif_decays
 from synnet_triton.modules import LIF
 from synnet_triton.synnet import SynNet, SynNetResult
 from synnet_triton.types import LIFOutput, LIFState, Surrogate

@@ -342,6 +342,8 @@ def lif_decays(
     if records and lengths_t is not None:
         run_x = run_x.float()
 
+    vmem: Tensor | None
+    isyn: Tensor | None
     if batch == 0 or run_x.shape[1] == 0:
         run_steps = run_x.shape[1]
         spikes, vmem, isyn = (run_x.new_zeros((batch, run_steps, n)),
@@ -361,7 +363,11 @@ def lif_decays(
     out = LIFOutput(spikes, vmem if record else None, isyn if record else None)
     final = LIFState(v_t, i_t, s_t) if output_final_state else None
     if unbatched:
-        out = LIFOutput(*(None if t is None else t.squeeze(0) for t in out))
+        out = LIFOutput(
+            out.spikes.squeeze(0),
+            None if out.vmem is None else out.vmem.squeeze(0),
+            None if out.isyn is None else out.isyn.squeeze(0),
+        )
         if final is not None:
             final = LIFState(*(t.squeeze(0) for t in final))
     return out, final

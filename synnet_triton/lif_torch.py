@@ -398,12 +398,12 @@ def backward(
         if need_i or checkpoint_every > 0
         else x.new_zeros((), dtype=torch.float32).expand(batch, steps, n_neurons, n_synapses)
     )
-    acc = {
+    acc: dict[str, Tensor] = {
         "alpha": alpha.new_zeros(alpha.shape),
         "beta": beta.new_zeros(beta.shape),
         "threshold": threshold.new_zeros(threshold.shape),
         "bias": bias.new_zeros(bias.shape),
-        "w_rec": None if w_rec is None else w_rec.new_zeros(w_rec.shape),
+        "w_rec": alpha.new_zeros(0) if w_rec is None else w_rec.new_zeros(w_rec.shape),
     }
     g_v = v0.new_zeros(v0.shape) if grad_final_vmem is None else grad_final_vmem.float()
     g_i = i0.new_zeros(i0.shape) if grad_final_isyn is None else grad_final_isyn.float()

@@ -24,6 +24,11 @@ class LIF(nn.Module):
     buffers of the same name. ``w_rec`` (N, N·S) exists only with ``has_rec``.
     """
 
+    tau_mem: Tensor
+    tau_syn: Tensor
+    threshold: Tensor
+    bias: Tensor
+
     def __init__(
         self,
         n_neurons: int,

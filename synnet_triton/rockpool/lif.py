@@ -62,8 +62,11 @@ class LIFTriton(LIFBaseTorch):
 
     def forward(self, input_data: Tensor) -> Tensor:
         n, s = self.size_out, self.n_synapses
+        state: tuple[Tensor, Tensor, Tensor] = (
+            self.vmem, self.spikes, self.isyn  # type: ignore[has-type]
+        )
         input_data, (vmem, spikes, isyn) = self._auto_batch(
-            input_data, (self.vmem, self.spikes, self.isyn), ((n,), (n,), (n, s))
+            input_data, state, ((n,), (n,), (n, s))
         )
         batch, steps, _ = input_data.shape
         noise_zeta = self.noise_std * torch.sqrt(torch.tensor(self.dt))
