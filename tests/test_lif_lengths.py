@@ -53,7 +53,10 @@ def test_padded_batch_equals_each_sample_alone(lengths, synapses, recurrent, che
         assert torch.equal(alone.spikes, out.spikes[b:b + 1, :length])
         assert not out.spikes[b, length:].any() and not out.vmem[b, length:].any()
         for mine, ref in zip(final, alone_final):
-            assert torch.equal(mine[b], ref[0])
+            if recurrent:  # the recurrent matmul's rounding depends on the batch size (BLAS)
+                torch.testing.assert_close(mine[b], ref[0])
+            else:
+                assert torch.equal(mine[b], ref[0])
         if length == 0:
             assert not grads[0][b].any()
             continue
