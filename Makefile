@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: venv test demo lint bench clean
+.PHONY: venv test demo lint bench bench-peers clean
 
 venv: $(STAMP)
 
@@ -28,8 +28,15 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/synnet-triton demo
 
+# Side-by-side benchmark against the peers installed in .venv (Rockpool, snnTorch).
 bench: $(STAMP)
-	$(VENV)/bin/synnet-triton bench
+	$(VENV)/bin/synnet-triton bench --out bench-results
+
+# The same with Norse and SpikingJelly too: they need torchvision, hence a venv of their own
+# (a CUDA build of torch, ~5.5 GB on x86_64; see benchmarks/setup_peers_venv.sh).
+bench-peers:
+	bash benchmarks/setup_peers_venv.sh .venv-peers
+	.venv-peers/bin/python -m synnet_triton.bench --out bench-results-peers
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
