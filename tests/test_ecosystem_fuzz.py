@@ -5,7 +5,7 @@ the literal loop ``synnet_triton.naive.naive_lif`` with autograd.
 Parameters are drawn as scalars (0-d tensors, broadcast over neurons, whose gradient sums over
 them), per neuron, or for τ_syn also (1, S) and (N, S); with or without an initial state, noise,
 records, checkpointing, each surrogate and spike cap. Spikes, records and final states must be
-bitwise equal; gradients of every input equal within 1e-5 of their scale (1e-4 for θ, below).
+bitwise equal; gradients equal within float32 summation error (tolerances below).
 The kernel tests (``test_kernels_*.py``) compare the backend modules on full per-neuron
 tensors; this one goes through ``lif_decays``' argument handling and its autograd.
 """
@@ -113,20 +113,29 @@ def _run(case: dict, data: dict, implementation: str):
     return [v.detach() for v in values], dict(zip(leaves, grads, strict=True))
 
 
-# The θ gradient sums signed surrogate terms over steps and neurons that largely cancel, so its
-# float32 rounding is large relative to the result: measured up to 2.2e-5 of its scale over 300
-# random cases (every other input ≤ 1e-5). Asserted with margin; 1e-5 for the others.
-TOLERANCE = {"threshold": 1e-4}
+# Parameter gradients are sums over batch, steps and (for a scalar parameter) neurons of signed
+# terms that can largely cancel (θ's surrogate terms, β's (i + x)·gI), so float32 rounding, in
+# another summation order, is large relative to the result: measured up to 2.2e-5 of its scale
+# over 300 random cases. Asserted: 1e-5 of the scale for x and the initial state, 1e-4 for
+# parameters, plus 1e-6 of the call's largest gradient for a result that cancels to ~0.
+PARAMETERS = ("alpha", "beta", "threshold", "bias")
+
+
+def _ratio(mine: dict, ref: dict) -> dict:
+    """Per input: the error as a fraction of what the tolerance allows (must be <= 1)."""
+    largest = max(float(g.abs().max()) for g in ref.values())
+    ratios = {}
+    for key in ref:
+        rtol = 1e-4 if key in PARAMETERS else 1e-5
+        allowed = rtol * float(ref[key].abs().max()) + 1e-6 * largest + 1e-12
+        ratios[key] = float((mine[key] - ref[key]).abs().max()) / allowed
+    return ratios
 
 
 def _assert_grads_close(mine: dict, ref: dict, label: str) -> None:
     assert mine.keys() == ref.keys()
-    for key in ref:
-        scale = float(ref[key].abs().max()) + 1e-12
-        error = float((mine[key] - ref[key]).abs().max())
-        tolerance = TOLERANCE.get(key, 1e-5)
-        assert error <= tolerance * scale, (
-            f"{label}: gradient of {key} off by {error} (scale {scale})")
+    for key, ratio in _ratio(mine, ref).items():
+        assert ratio <= 1, f"{label}: gradient of {key} off by {ratio:.2f}x the tolerance"
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
