@@ -299,3 +299,23 @@ def test_xylo_sim_audio_front_end_and_lif_triton_do_not_modify_their_inputs():
     before = _snapshot([x])
     layer(x)
     _assert_unchanged(before, [x])
+
+
+def test_rockpool_conversions_do_not_modify_the_source_network():
+    torch.manual_seed(0)
+    net = _net(threshold=0.5, train_threshold=True)
+    before = {key: value.clone() for key, value in net.state_dict().items()}
+    theirs = net.to_rockpool()
+    _assert_unchanged(list(before.values()), list(net.state_dict().values()))
+    with torch.no_grad():
+        for parameter in torch.nn.Module.parameters(theirs):
+            parameter.mul_(1.5)
+    their_before = {key: value.clone() for key, value in theirs.state_dict().items()}
+    converted = SynNet.from_rockpool(theirs)
+    _assert_unchanged(list(their_before.values()), list(theirs.state_dict().values()))
+    # the conversion copies: changing the copy leaves the source alone
+    with torch.no_grad():
+        for parameter in converted.parameters():
+            parameter.zero_()
+    _assert_unchanged(list(their_before.values()), list(theirs.state_dict().values()))
+    _assert_unchanged(list(before.values()), list(net.state_dict().values()))
