@@ -3,7 +3,8 @@ backend): no graph break, and forward and gradients equal eager.
 
 SynNet under compile is in ``test_synnet_compile.py``; the CUDA/Triton path in
 ``test_kernels_cuda.py``. ``aot_eager`` traces the forward and the backward graphs (through the
-registered fake and autograd of ``synnet_triton::lif_forward``) without a C++ toolchain.
+registered fake and autograd of ``synnet_triton::lif_forward``) without a C++ toolchain; one test
+uses the default inductor backend on a SynNet.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from synnet_triton import LIF, LIFState, lif
+from synnet_triton.synnet import SynNet
 
 
 def _grads(loss, params):
@@ -99,3 +101,25 @@ def test_compiled_functional_op_with_records_final_state_and_lengths_matches_eag
     torch.testing.assert_close(c_vals[0], e_vals[0], rtol=1e-6, atol=1e-6)
     for c, e in zip(c_grads, e_grads, strict=True):
         torch.testing.assert_close(c, e, rtol=1e-5, atol=1e-6)
+
+
+def test_synnet_with_the_default_inductor_backend_matches_eager():
+    # test_synnet_compile.py uses aot_eager; this is what a user gets from torch.compile(net)
+    torch.manual_seed(0)
+    net = SynNet(n_classes=2, n_channels=3, size_hidden_layers=[7, 5],
+                 time_constants_per_layer=[3, 2], train_threshold=True, threshold=0.5,
+                 backend="torch")
+    x = torch.randint(0, 6, (2, 30, 3), generator=torch.Generator().manual_seed(1)).float()
+    weights = torch.arange(30.0)[:, None]
+    compiled = torch.compile(net, fullgraph=True)
+    params = list(net.parameters())
+
+    compiled_out = compiled(x)
+    compiled_grads = torch.autograd.grad((compiled_out * weights).sum(), params)
+    eager_out = net(x)
+    eager_grads = torch.autograd.grad((eager_out * weights).sum(), params)
+    assert eager_out.sum() > 10
+    assert torch.equal(compiled_out, eager_out)
+    for c, e in zip(compiled_grads, eager_grads, strict=True):
+        assert e.abs().sum() > 0
+        torch.testing.assert_close(c, e, rtol=1e-5, atol=1e-6 * float(e.abs().max()))
