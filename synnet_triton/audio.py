@@ -169,12 +169,16 @@ def audio_to_events(audio: Tensor, config: FrontEndConfig | None = None) -> Tens
         T = L // samples_per_step and every entry in [0, config.max_events].
     """
     config = config or FrontEndConfig()
+    if not isinstance(config, FrontEndConfig):
+        raise TypeError(f"config must be a FrontEndConfig or None, got {type(config).__name__}")
     if not isinstance(audio, Tensor):
         raise TypeError(f"audio must be a torch.Tensor, got {type(audio).__name__}")
     if audio.dim() not in (1, 2):
         raise ValueError(f"audio must have shape (L,) or (B, L), got {tuple(audio.shape)}")
     if not audio.is_floating_point():
         raise TypeError(f"audio must be a floating-point tensor, got {audio.dtype}")
+    if not bool(torch.isfinite(audio).all()):
+        raise ValueError("audio must be finite: it holds NaN or ±Inf samples")
     squeeze = audio.dim() == 1
     batch = audio.reshape(1, -1) if squeeze else audio
     step = config.samples_per_step

@@ -68,6 +68,8 @@ class KeywordSetConfig:
     noise_range: tuple[float, float] = (0.002, 0.01)
 
     def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {self.sample_rate}")
         if not 2 <= self.n_classes <= 16:
             raise ValueError(f"n_classes must be in [2, 16], got {self.n_classes}")
         if self.seconds <= 0:

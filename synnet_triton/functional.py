@@ -42,6 +42,7 @@ from synnet_triton.validation import (
     check_input,
     check_max_spikes,
     check_positive_number,
+    check_surrogate,
 )
 
 BACKENDS = ("auto", "torch", "triton")
@@ -303,7 +304,7 @@ def lif_decays(
     batch, steps, width = x.shape
     n_neurons = width // n_synapses
     device = x.device
-    surrogate = _check_surrogate(surrogate)
+    surrogate = check_surrogate(surrogate)
     window = check_positive_number("learning_window", learning_window)
     max_spikes = check_max_spikes(max_spikes_per_dt)
     if checkpoint_every is None:
@@ -314,9 +315,10 @@ def lif_decays(
                          f"{checkpoint_every!r}")
 
     n, s = n_neurons, n_synapses
-    alpha_t = as_parameter("alpha", alpha, ((), (n,)), device).expand(n).contiguous()
+    alpha_t = as_parameter("alpha", alpha, ((), (n,)), device, decay=True)
+    alpha_t = alpha_t.expand(n).contiguous()
     beta_shapes = ((), (1, s), (n, s)) + (((n,),) if s == 1 else ())
-    beta_t = as_parameter("beta", beta, beta_shapes, device)
+    beta_t = as_parameter("beta", beta, beta_shapes, device, decay=True)
     beta_t = beta_t.reshape(n, 1) if beta_t.shape == (n,) else beta_t
     beta_t = beta_t.expand(n, s).contiguous()
     threshold_t = as_parameter("threshold", threshold, ((), (n,)), device, positive=True)
@@ -520,14 +522,6 @@ def _stop_at_lengths(
         None if isyn is None else masked(isyn),
         (final[0], final[1], final[2]),
     )
-
-
-def _check_surrogate(surrogate: Surrogate | str) -> Surrogate:
-    try:
-        return Surrogate(surrogate)
-    except ValueError:
-        names = [m.value for m in Surrogate]
-        raise ValueError(f"surrogate must be one of {names}, got {surrogate!r}") from None
 
 
 def _check_tensor(name: str, t: object, shape: tuple[int, ...], device: torch.device) -> Tensor:

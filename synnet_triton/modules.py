@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from synnet_triton.functional import lif
 from synnet_triton.types import LIFOutput, LIFState, Surrogate
+from synnet_triton.validation import check_surrogate
 
 
 class LIF(nn.Module):
@@ -59,7 +60,7 @@ class LIF(nn.Module):
         self.n_neurons = n_neurons
         self.n_synapses = n_synapses
         self.dt = dt
-        self.surrogate = Surrogate(surrogate)
+        self.surrogate = check_surrogate(surrogate)
         self.learning_window = learning_window
         self.max_spikes_per_dt = max_spikes_per_dt
         self.noise_std = noise_std
@@ -103,6 +104,12 @@ class LIF(nn.Module):
         ``lengths`` (B,) stops each sample of a padded batch at its own length (see
         :func:`synnet_triton.functional.lif`).
         """
+        width = self.n_neurons * self.n_synapses
+        if isinstance(x, Tensor) and x.ndim >= 1 and x.shape[-1] != width:
+            raise ValueError(
+                f"x must have {width} = n_neurons·n_synapses columns in its last dimension, "
+                f"got shape {tuple(x.shape)}"
+            )
         out, final = lif(
             x, self.tau_mem, self.tau_syn, self.threshold, self.bias,
             n_synapses=self.n_synapses, dt=self.dt, surrogate=self.surrogate,

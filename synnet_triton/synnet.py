@@ -21,6 +21,11 @@ from synnet_triton.dropout import TimeStepDropout
 from synnet_triton.linear import Linear
 from synnet_triton.modules import LIF
 from synnet_triton.types import LIFOutput, LIFState
+from synnet_triton.validation import (
+    ACCEPTED_INPUT_DTYPES,
+    check_max_spikes,
+    check_positive_number,
+)
 
 if TYPE_CHECKING:
     from rockpool.nn.networks import SynNet as RockpoolSynNet
@@ -276,6 +281,18 @@ class SynNet(nn.Module):
             _positive_int(f"time_constants_per_layer[{index}]", count)
         if not 0.0 <= p_dropout <= 1.0:
             raise ValueError(f"`p_dropout` must be in [0, 1], got {p_dropout!r}")
+        # Beyond Rockpool's checks: fail here, naming the argument the caller passed, rather
+        # than deep inside a layer under another name.
+        check_positive_number("dt", dt)
+        for name, value in (("tau_mem", tau_mem), ("tau_syn_out", tau_syn_out),
+                            ("threshold", threshold)):
+            check_positive_number(name, value)
+        if threshold_out is not None:
+            thresholds_out = torch.as_tensor(threshold_out, dtype=torch.float64)
+            if not bool((thresholds_out > 0).all()) or not bool(thresholds_out.isfinite().all()):
+                raise ValueError(f"`threshold_out` must be finite and > 0, got {threshold_out!r}")
+        check_max_spikes(max_spikes_per_dt, "max_spikes_per_dt")
+        check_max_spikes(max_spikes_per_dt_out, "max_spikes_per_dt_out")
         _check_neuron_model(neuron_model)
         neuron_class: type[LIF] = neuron_model if (
             isinstance(neuron_model, type) and issubclass(neuron_model, LIF)
@@ -424,6 +441,10 @@ class SynNet(nn.Module):
         """
         if not isinstance(x, Tensor):
             raise TypeError(f"`x` must be a torch.Tensor, got {type(x).__name__}")
+        if x.dtype not in ACCEPTED_INPUT_DTYPES:
+            raise TypeError(
+                f"`x` must be float32, float16 or bfloat16 (event counts as floats), got {x.dtype}"
+            )
         if x.dim() == 2:
             x = x.unsqueeze(0)
         if x.dim() != 3 or x.shape[-1] != self.n_channels:

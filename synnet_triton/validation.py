@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor
 
+from synnet_triton.types import Surrogate
+
 ACCEPTED_INPUT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
@@ -43,17 +45,16 @@ def check_positive_number(name: str, value: object, *, allow_zero: bool = False)
     return value
 
 
-def check_max_spikes(value: object) -> float:
-    """``max_spikes_per_dt`` as a float in [1, 2**16], an integer count."""
+def check_max_spikes(value: object, name: str = "max_spikes_per_dt") -> float:
+    """A spike cap as a float: an integer count in [1, 2**16]."""
     if isinstance(value, Tensor):
         if value.numel() != 1:
-            raise ValueError(f"max_spikes_per_dt must be a single number, got shape "
-                             f"{tuple(value.shape)}")
+            raise ValueError(f"{name} must be a single number, got shape {tuple(value.shape)}")
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"max_spikes_per_dt must be a number, got {type(value).__name__}")
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not (1 <= value <= 2**16) or float(value) != math.floor(value):
-        raise ValueError(f"max_spikes_per_dt must be an integer from 1 to 2**16, got {value}")
+        raise ValueError(f"{name} must be an integer from 1 to 2**16, got {value}")
     return float(value)
 
 
@@ -64,11 +65,12 @@ def as_parameter(
     device: torch.device,
     *,
     positive: bool = False,
+    decay: bool = False,
 ) -> Tensor:
     """A float32 tensor of one of the ``allowed`` shapes on ``device``; gradients flow through.
 
-    Checks the value is finite (and > 0 with ``positive``) so that bad parameters fail here,
-    loudly, rather than turning into NaN spikes.
+    Checks the value is finite (> 0 with ``positive``, in (0, 1] with ``decay``) so that bad
+    parameters fail here, loudly, rather than turning into NaN or exploding membranes.
     """
     if isinstance(value, Tensor):
         if not value.is_floating_point():
@@ -93,4 +95,18 @@ def as_parameter(
         raise ValueError(f"{name} must be finite, got a non-finite value")
     if positive and not bool((detached > 0).all()):
         raise ValueError(f"{name} must be > 0 everywhere, got min {detached.min().item()}")
+    if decay and not bool(((detached > 0) & (detached <= 1)).all()):
+        raise ValueError(
+            f"{name} is a decay factor and must lie in (0, 1] everywhere, got values in "
+            f"[{detached.min().item()}, {detached.max().item()}]"
+        )
     return tensor.float()
+
+
+def check_surrogate(surrogate: Surrogate | str) -> Surrogate:
+    """The :class:`Surrogate` named by ``surrogate``."""
+    try:
+        return Surrogate(surrogate)
+    except ValueError:
+        names = [m.value for m in Surrogate]
+        raise ValueError(f"surrogate must be one of {names}, got {surrogate!r}") from None

@@ -69,6 +69,11 @@ class LIFTriton(LIFBaseTorch):
             input_data, state, ((n,), (n,), (n, s))
         )
         batch, steps, _ = input_data.shape
+        if self.leak_mode == "taus":
+            for name in ("tau_mem", "tau_syn"):
+                value = getattr(self, name)
+                if not bool((value > 0).all()):
+                    raise ValueError(f"{name} must be > 0 everywhere, got {value.tolist()}")
         noise_zeta = self.noise_std * torch.sqrt(torch.tensor(self.dt))
         noise = noise_zeta * torch.randn((batch, steps, n), device=vmem.device)
         leak = self._get_all_leak_params()
