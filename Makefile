@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test,dev]"
 	touch $(STAMP)
 
-test: $(STAMP)
+# Static checks first (seconds), then the suite on both cores.
+test: lint
 	$(PY) -m pytest -q -n 2 tests
 
 lint: $(STAMP)

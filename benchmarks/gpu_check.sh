@@ -35,7 +35,7 @@ fi
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-timeout 300 "$PY" -m pytest -q -m cuda tests/test_kernels_cuda.py -p no:cacheprovider \
+timeout 300 "$PY" -m pytest -q -m cuda tests/test_kernels_cuda.py tests/test_ecosystem_cuda.py -p no:cacheprovider \
     -o addopts="" -rs --junitxml="$OUT/cuda-tests.xml" 2>&1 | tee "$OUT/cuda-tests.txt"
 TESTS=${PIPESTATUS[0]}
 
