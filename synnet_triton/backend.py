@@ -16,6 +16,9 @@ already validated, broadcast and made contiguous by :mod:`synnet_triton.function
 
 Forward semantics: DESIGN §3. Backward: the reverse sweep of DESIGN §4.
 
+With ``save=False`` (no gradient will be asked for) ``saved`` is empty and the forward keeps
+no per-step memory beyond its outputs.
+
 ``ForwardResult.saved`` is private to the backend that made it (only its own ``backward`` reads
 it); for the memory budget it holds at most:
     checkpoint_every == 0: (u,)  u (B, T, N) float32 pre-spike membrane
@@ -91,6 +94,7 @@ class Backend(Protocol):
         max_spikes: float,
         record: bool,
         checkpoint_every: int,
+        save: bool = True,
     ) -> ForwardResult: ...
 
     def backward(

@@ -118,11 +118,13 @@ def _lif_forward_op(
     backend: str,
     surrogate: str,
     window: float,
+    save: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, list[Tensor]]:
-    """Forward of the LIF op; ``surrogate`` and ``window`` are kept for the backward only."""
+    """Forward of the LIF op; ``surrogate`` and ``window`` are kept for the backward only;
+    ``save=False`` (no gradient needed) keeps nothing for it."""
     result = _backend_module(backend).forward(
         x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
-        max_spikes=max_spikes, record=record, checkpoint_every=checkpoint_every,
+        max_spikes=max_spikes, record=record, checkpoint_every=checkpoint_every, save=save,
     )
     empty = x.new_empty(0)
     return (
@@ -139,12 +141,14 @@ def _lif_forward_op(
 @_lif_forward_op.register_fake
 def _lif_forward_fake(
     x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, max_spikes, record,
-    checkpoint_every, backend, surrogate, window,
+    checkpoint_every, backend, surrogate, window, save,
 ):  # type: ignore[no-untyped-def]
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
     f32 = torch.float32
-    if checkpoint_every > 0:
+    if not save:
+        saved = []
+    elif checkpoint_every > 0:
         n_ckpt = -(-steps // checkpoint_every)
         saved = [
             x.new_empty((batch, n_ckpt, n_neurons), dtype=f32),
@@ -214,7 +218,7 @@ def _lif_backward_fake(
 
 def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
     (x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
-     max_spikes, record, checkpoint_every, backend, surrogate, window) = inputs
+     max_spikes, record, checkpoint_every, backend, surrogate, window, save) = inputs
     saved = list(output[6])
     needs = [bool(t is not None and t.requires_grad)
              for t in (x, alpha, beta, threshold, bias, v0, i0, s0, w_rec)]
@@ -262,7 +266,7 @@ def _backward(ctx, grad_spikes, grad_vmem, grad_isyn, g_vT, g_iT, g_sT, _grad_sa
     out = [g if need else None for g, need in zip(grads, ctx.needs)]
     gx, galpha, gbeta, gthreshold, gbias, gv0, gi0, gs0, gw_rec = out
     return (gx, galpha, gbeta, gthreshold, gbias, None, gw_rec, gv0, gi0, gs0,
-            None, None, None, None, None, None)
+            None, None, None, None, None, None, None)
 
 
 def _nonempty(t: Tensor | None) -> Tensor | None:
@@ -353,9 +357,14 @@ def lif_decays(
                               run_x.new_zeros((batch, run_steps, n, s)))
         v_t, i_t, s_t = v0.clone(), i0.clone(), s0.clone()
     else:
+        inputs = (run_x, alpha_t, beta_t, threshold_t, bias_t, w_rec, v0, i0, s0)
+        save = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in inputs
+        )
         spikes, vmem, isyn, v_t, i_t, s_t, _ = _lif_forward_op(
             run_x.contiguous(), alpha_t, beta_t, threshold_t, bias_t, run_noise, w_rec, v0,
             i0, s0, max_spikes, records, checkpoint_every, resolved, surrogate.value, window,
+            save,
         )
     if lengths_t is not None:
         spikes, vmem, isyn, (v_t, i_t, s_t) = _stop_at_lengths(

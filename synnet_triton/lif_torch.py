@@ -174,17 +174,34 @@ def forward(
     max_spikes: float,
     record: bool,
     checkpoint_every: int,
+    save: bool = True,
 ) -> ForwardResult:
     """Run the whole sequence; see :mod:`synnet_triton.backend` for shapes."""
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
     xs = x.float().view(batch, steps, n_neurons, n_synapses)
-    u_all = x.new_empty((batch, steps, n_neurons), dtype=torch.float32)
     spikes = x.new_empty((batch, steps, n_neurons), dtype=torch.float32)
     vmem = torch.empty_like(spikes) if record else None
     isyn = xs.new_empty(xs.shape) if record else None
 
-    if checkpoint_every > 0:
+    if not save:
+        # u only lives for the step that computes it: one reusable segment of scratch
+        scratch = x.new_empty((batch, min(steps, SWEEP_STEPS), n_neurons), dtype=torch.float32)
+        v, i, s = v0, i0, s0
+        for start, stop in _segments(steps, SWEEP_STEPS):
+            seg = slice(start, stop)
+            v, i, s = _run_steps(
+                xs[:, seg], alpha, beta, threshold, bias,
+                None if noise is None else noise[:, seg], w_rec, v, i, s, max_spikes,
+                scratch[:, : stop - start], spikes[:, seg],
+                None if vmem is None else vmem[:, seg],
+                None if isyn is None else isyn[:, seg],
+            )
+        saved: tuple[Tensor, ...] = ()
+    elif checkpoint_every > 0:
+        # only the state before each segment is kept for the backward; u is scratch
+        scratch = x.new_empty((batch, min(steps, checkpoint_every), n_neurons),
+                              dtype=torch.float32)
         v, i, s = v0, i0, s0
         checkpoints: list[tuple[Tensor, Tensor, Tensor]] = []
         for start, stop in _segments(steps, checkpoint_every):
@@ -193,17 +210,17 @@ def forward(
             v, i, s = _run_steps(
                 xs[:, seg], alpha, beta, threshold, bias,
                 None if noise is None else noise[:, seg], w_rec, v, i, s, max_spikes,
-                u_all[:, seg], spikes[:, seg],
+                scratch[:, : stop - start], spikes[:, seg],
                 None if vmem is None else vmem[:, seg],
                 None if isyn is None else isyn[:, seg],
             )
-        # u_all was scratch; only the state before each segment is kept for the backward
-        saved: tuple[Tensor, ...] = tuple(
+        saved = tuple(
             torch.stack(parts, 1) if parts else ref.new_empty((batch, 0, *ref.shape[1:]))
             for parts, ref in zip(zip(*checkpoints) if checkpoints else ((), (), ()),
                                   (v0, i0, s0))
         )
     else:
+        u_all = x.new_empty((batch, steps, n_neurons), dtype=torch.float32)
         v, i, s = _run_steps(
             xs, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, max_spikes,
             u_all, spikes, vmem, isyn,

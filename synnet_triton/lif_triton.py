@@ -59,6 +59,7 @@ def forward(
     max_spikes: float,
     record: bool,
     checkpoint_every: int,
+    save: bool = True,
 ) -> ForwardResult:
     """Run the whole sequence in one launch; see :mod:`synnet_triton.backend` for shapes."""
     _no_recurrence(w_rec)
@@ -72,12 +73,15 @@ def forward(
     final_i = x.new_empty((batch, n_neurons, n_synapses), dtype=f32)
     final_s = x.new_empty((batch, n_neurons), dtype=f32)
     u = ckpt_v = ckpt_i = ckpt_s = None
-    if checkpoint_every > 0:
+    saved: tuple[Tensor, ...] = ()
+    if not save:
+        checkpoint_every = 0
+    elif checkpoint_every > 0:
         n_ckpt = -(-steps // checkpoint_every)
         ckpt_v = x.new_empty((batch, n_ckpt, n_neurons), dtype=f32)
         ckpt_i = x.new_empty((batch, n_ckpt, n_neurons, n_synapses), dtype=f32)
         ckpt_s = x.new_empty((batch, n_ckpt, n_neurons), dtype=f32)
-        saved: tuple[Tensor, ...] = (ckpt_v, ckpt_i, ckpt_s)
+        saved = (ckpt_v, ckpt_i, ckpt_s)
     else:
         u = x.new_empty((batch, steps, n_neurons), dtype=f32)
         saved = (u,)

@@ -68,3 +68,25 @@ def test_low_precision_inputs_are_accepted_and_outputs_keep_their_dtype():
         assert torch.equal(out.float(), layer(xl.float()))
         out.float().sum().backward()
         assert xl.grad.dtype == dtype
+
+
+def test_inference_keeps_nothing_for_a_backward(monkeypatch):
+    from synnet_triton import lif_torch
+
+    seen = []
+    forward = lif_torch.forward
+
+    def spy(*args, **kwargs):
+        result = forward(*args, **kwargs)
+        seen.append((kwargs["save"], result.saved))
+        return result
+
+    monkeypatch.setattr(lif_torch, "forward", spy)
+    layer = LIF(4, backend="torch")
+    x = torch.rand(2, 300, 4) * 2
+    with torch.no_grad():
+        inference = layer(x)
+    training = layer(x)
+    assert seen[0][0] is False and seen[0][1] == ()
+    assert seen[1][0] is True and seen[1][1][0].shape == (2, 300, 4)
+    assert torch.equal(inference, training)
