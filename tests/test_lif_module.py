@@ -73,6 +73,7 @@ def test_low_precision_inputs_are_accepted_and_outputs_keep_their_dtype():
 def test_inference_keeps_nothing_for_a_backward(monkeypatch):
     from synnet_triton import lif_torch
 
+    layer = LIF(4, backend="torch")
     seen = []
     forward = lif_torch.forward
 
@@ -82,7 +83,6 @@ def test_inference_keeps_nothing_for_a_backward(monkeypatch):
         return result
 
     monkeypatch.setattr(lif_torch, "forward", spy)
-    layer = LIF(4, backend="torch")
     x = torch.rand(2, 300, 4) * 2
     with torch.no_grad():
         inference = layer(x)
