@@ -716,15 +716,22 @@ def _rows(workload: Workload, entries: Sequence[_Entry], passes: Sequence[str],
 
 def run_comparison(workloads: Iterable[Workload], contenders: Sequence[Contender],
                    device: torch.device, *, passes: Sequence[str] = PASSES, repeats: int = 5,
-                   budget_s: float = 60.0, seed: int = 0, progress: bool = False
+                   budget_s: float = 60.0, seed: int = 0, progress: bool = False,
+                   on_workload_done: Callable[[list[ResultRow]], None] | None = None
                    ) -> list[ResultRow]:
-    """Run :func:`run_workload` over ``workloads``; one copy-bandwidth measurement for all."""
+    """Run :func:`run_workload` over ``workloads``; one copy-bandwidth measurement for all.
+
+    ``on_workload_done`` receives the rows so far after each workload, so that a long run
+    leaves its results behind even if it is stopped.
+    """
     copy_bandwidth = measure_copy_bandwidth(device)
     rows: list[ResultRow] = []
     for workload in workloads:
         rows += run_workload(workload, contenders, device, passes=passes, repeats=repeats,
                              budget_s=budget_s, seed=seed, copy_bandwidth=copy_bandwidth,
                              progress=progress)
+        if on_workload_done is not None:
+            on_workload_done(rows)
     return rows
 
 
@@ -905,17 +912,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     suites = args.suite or list(DEFAULT_SUITES)
     workloads = [w for suite in suites for w in suite_workloads(suite, device)]
     contenders = select_contenders(all_contenders(), args.contender)
+    args.out.mkdir(parents=True, exist_ok=True)
     rows = run_comparison(workloads, contenders, device, passes=args.passes or PASSES,
                           repeats=args.repeats, budget_s=args.budget_s, seed=args.seed,
-                          progress=not args.no_progress)
-    args.out.mkdir(parents=True, exist_ok=True)
+                          progress=not args.no_progress,
+                          on_workload_done=lambda so_far: write_csv(so_far,
+                                                                    args.out / "results.csv"))
     env = environment()
     table = format_markdown(rows)
     header = (f"Measured {env['date_utc']} on {env['machine']}"
               f"{', GPU ' + env['gpu'] if env['gpu'] else ''}; load average "
               f"{', '.join(f'{x:.2f}' for x in env['load_average_1_5_15'])}; "
               f"command `{env['command']}`\n")
-    write_csv(rows, args.out / "results.csv")
     (args.out / "table.md").write_text(header + table)
     (args.out / "environment.json").write_text(json.dumps(env, indent=2) + "\n")
     written = [] if args.no_plots else plot_results(rows, args.out)
