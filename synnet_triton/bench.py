@@ -750,6 +750,12 @@ def _cpu_model() -> str:
     return platform.machine()
 
 
+def _short_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (a venv's python)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def environment() -> dict[str, Any]:
     """What the numbers were measured on: date, machine, load, library versions."""
     versions = {}
@@ -770,7 +776,7 @@ def environment() -> dict[str, Any]:
         "load_average_1_5_15": os.getloadavg(),
         "python": platform.python_version(),
         "versions": versions,
-        "command": " ".join([Path(sys.executable).name, "-m", "synnet_triton.bench",
+        "command": " ".join([_short_path(sys.executable), "-m", "synnet_triton.bench",
                              *sys.argv[1:]]),
     }
 
@@ -921,7 +927,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = environment()
     table = format_markdown(rows)
     header = (f"Measured {env['date_utc']} on {env['machine']}"
-              f"{', GPU ' + env['gpu'] if env['gpu'] else ''}; load average "
+              f"{', GPU ' + env['gpu'] if env['gpu'] else ''}, "
+              f"{env['torch_threads']} torch thread(s); load average "
               f"{', '.join(f'{x:.2f}' for x in env['load_average_1_5_15'])}; "
               f"command `{env['command']}`\n")
     (args.out / "table.md").write_text(header + table)
