@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -776,8 +777,8 @@ def environment() -> dict[str, Any]:
         "load_average_1_5_15": os.getloadavg(),
         "python": platform.python_version(),
         "versions": versions,
-        "command": " ".join([_short_path(sys.executable), "-m", "synnet_triton.bench",
-                             *sys.argv[1:]]),
+        "command": shlex.join([_short_path(sys.executable), "-m", "synnet_triton.bench",
+                               *sys.argv[1:]]),
     }
 
 
