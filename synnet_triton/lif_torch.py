@@ -69,10 +69,14 @@ def _run_steps(
     xp, arrays = _array_namespace(x)
     v_a, i_a, s_a = arrays(v), arrays(i), arrays(s)
     alpha_a, beta_a, threshold_a, bias_a = (arrays(t) for t in (alpha, beta, threshold, bias))
-    x_steps, u_steps, spike_steps = (_per_step(arrays(t)) for t in (x, u_out, spikes_out))
-    noise_steps = None if noise is None else _per_step(arrays(noise))
-    vmem_steps = None if vmem_out is None else _per_step(arrays(vmem_out))
-    isyn_steps = None if isyn_out is None else _per_step(arrays(isyn_out))
+    x_steps = _input_steps(arrays(x))
+    noise_steps = None if noise is None else _input_steps(arrays(noise))
+    outputs = [None if t is None else arrays(t) for t in (u_out, spikes_out, vmem_out, isyn_out)]
+    staged = [None if a is None else _output_steps(a) for a in outputs]
+    u_steps, spike_steps = staged[0][1], staged[1][1]  # type: ignore[index]
+    vmem_steps = None if staged[2] is None else staged[2][1]
+    isyn_steps = None if staged[3] is None else staged[3][1]
+    as_tensor = torch.from_numpy if xp is np else (lambda a: a)
     w_rec_t = None if w_rec is None else w_rec.t()
     limit = xp.full_like(s_a, max_spikes)
     has_bias = bool(bias.any())
@@ -116,7 +120,10 @@ def _run_steps(
         if isyn_steps is not None:
             isyn_steps[t][...] = i_a
         if w_rec_t is not None:
-            s_prev = spikes_out[:, t]
+            s_prev = as_tensor(s_t)
+    for out, stage in zip(outputs, staged):
+        if out is not None and stage is not None and stage[0] is not None:
+            out[...] = xp.moveaxis(stage[0], 0, 1)
     if not literal_clamp and bool((u_out >= EXACT_COUNT_BOUND * threshold).any()):
         return _run_steps(
             x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, max_spikes,
@@ -134,11 +141,21 @@ def _array_namespace(t: Tensor):  # type: ignore[no-untyped-def]
     return torch, lambda a: a
 
 
-def _per_step(a):  # type: ignore[no-untyped-def]
-    """Views a[:, t] for every t, made once: slicing in the loop costs like arithmetic."""
+def _input_steps(a):  # type: ignore[no-untyped-def]
+    """Per-step views a[:, t] of (B, T, ...); numpy gets a time-major copy, whose contiguous
+    steps its ufuncs run about a third faster (measured) than strided ones."""
     if isinstance(a, Tensor):
         return a.unbind(1)
-    return list(np.moveaxis(a, 1, 0))
+    return list(np.ascontiguousarray(np.moveaxis(a, 1, 0)))
+
+
+def _output_steps(a):  # type: ignore[no-untyped-def]
+    """(staging buffer or None, per-step views) for an output (B, T, ...) written step by step;
+    numpy writes a time-major buffer copied back after the loop."""
+    if isinstance(a, Tensor):
+        return None, a.unbind(1)
+    staging = np.empty((a.shape[1], a.shape[0], *a.shape[2:]), dtype=a.dtype)
+    return staging, list(staging)
 
 
 def _reverse_recurrence(drive: Tensor, coef: Tensor, out: Tensor, varying: bool) -> None:
@@ -148,15 +165,19 @@ def _reverse_recurrence(drive: Tensor, coef: Tensor, out: Tensor, varying: bool)
     broadcast over every step.
     """
     xp, arrays = _array_namespace(out)
-    drive_steps, out_steps = _per_step(arrays(drive)), _per_step(arrays(out))
+    out_a = arrays(out)
+    drive_steps = _input_steps(arrays(drive))
+    staging, out_steps = _output_steps(out_a)
     coef_a = arrays(coef)
-    coef_steps = _per_step(coef_a) if varying else None
+    coef_steps = _input_steps(coef_a) if varying else None
     steps = len(out_steps)
     out_steps[-1][...] = drive_steps[-1]
     for t in range(steps - 2, -1, -1):
         c = coef_steps[t + 1] if coef_steps is not None else coef_a
         xp.multiply(c, out_steps[t + 1], out=out_steps[t])
         xp.add(out_steps[t], drive_steps[t], out=out_steps[t])
+    if staging is not None:
+        out_a[...] = xp.moveaxis(staging, 0, 1)
 
 
 def forward(
@@ -269,13 +290,17 @@ def _synaptic_currents(
         drive = xs + (s_prev @ w_rec).view(batch, steps, n_neurons, n_synapses)
     currents = torch.empty_like(xs)
     xp, arrays = _array_namespace(xs)
-    drive_steps, current_steps = _per_step(arrays(drive)), _per_step(arrays(currents))
+    currents_a = arrays(currents)
+    drive_steps = _input_steps(arrays(drive))
+    staging, current_steps = _output_steps(currents_a)
     beta_a = arrays(beta)
     i = arrays(i0)
     for t in range(steps):
         xp.add(i, drive_steps[t], out=current_steps[t])
         xp.multiply(current_steps[t], beta_a, out=current_steps[t])
         i = current_steps[t]
+    if staging is not None:
+        currents_a[...] = xp.moveaxis(staging, 0, 1)
     return currents
 
 def _sweep_segment(
