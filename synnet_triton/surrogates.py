@@ -25,28 +25,37 @@ from synnet_triton.types import Surrogate
 
 def spike_count(u: Tensor, threshold: Tensor, max_spikes: float) -> Tensor:
     """Spike counts of the pre-spike membrane u (..., N), as float, clamped to max_spikes."""
-    s = (u >= threshold) * torch.floor(u / threshold)
+    # Comparisons are written straight into float buffers: on CPU a bool tensor and its
+    # promotion cost several times the arithmetic. The values are Rockpool's exactly.
+    fired = torch.ge(u, threshold, out=torch.empty_like(u))
+    s = torch.floor(u / threshold).mul_(fired)
     # Rockpool's clamp formula, kept literally: it differs from clamp() once s − M rounds.
-    return s - (s - max_spikes) * (s > max_spikes)
+    over = torch.gt(s, max_spikes, out=torch.empty_like(s))
+    return s.sub_((s - max_spikes).mul_(over))
 
 
 def periodic_exponential_grad(
     u: Tensor, threshold: Tensor, window: float, max_spikes: float
 ) -> tuple[Tensor, Tensor]:
-    """(∂s/∂u, ∂s/∂θ) of the PeriodicExponential surrogate, each shaped like ``u``."""
-    shifted = u - threshold / 2
-    n_shifted = torch.clamp(
-        torch.div(shifted, threshold, rounding_mode="floor"), max=max_spikes - 1
-    )
-    periodic = shifted - n_shifted * threshold
-    centred = torch.where(u < threshold, shifted, periodic)
-    pdf = torch.exp(-torch.abs(centred - threshold / 2) / window) / threshold
+    """(∂s/∂u, ∂s/∂θ) of the PeriodicExponential surrogate, each shaped like ``u``.
+
+    ``floor(vs / θ)`` is the floor of the rounded quotient (Rockpool uses torch's floor
+    division, which can differ when the quotient rounds onto an integer: a gradient-only,
+    once-in-2²⁴ difference).
+    """
+    half = threshold / 2
+    shifted = u - half
+    n_shifted = torch.floor(shifted / threshold).clamp_(max=max_spikes - 1)
+    above = torch.ge(u, threshold, out=torch.empty_like(u))
+    # vs below threshold, vs − ns·θ above it (Rockpool's select, as a product)
+    centred = shifted - n_shifted.mul_(threshold).mul_(above)
+    pdf = centred.sub_(half).abs_().mul_(-1.0 / window).exp_().div_(threshold)
     return pdf, -pdf * u / threshold
 
 
 def step_pwl_grad(u: Tensor, threshold: Tensor, window: float) -> tuple[Tensor, Tensor]:
     """(∂s/∂u, ∂s/∂θ) of the StepPWL surrogate, each shaped like ``u``."""
-    mask = (u >= threshold - window).to(u.dtype)
+    mask = torch.ge(u, threshold - window, out=torch.empty_like(u))
     return mask / threshold, -u * mask / (threshold * threshold)
 
 
