@@ -205,27 +205,14 @@ def forward(
     vmem = torch.empty_like(spikes) if record else None
     isyn = xs.new_empty(xs.shape) if record else None
 
-    if not save:
-        # u only lives for the step that computes it: one reusable segment of scratch
-        scratch = x.new_empty((batch, min(steps, SWEEP_STEPS), n_neurons), dtype=torch.float32)
-        v, i, s = v0, i0, s0
-        for start, stop in _segments(steps, SWEEP_STEPS):
-            seg = slice(start, stop)
-            v, i, s = _run_steps(
-                xs[:, seg], alpha, beta, threshold, bias,
-                None if noise is None else noise[:, seg], w_rec, v, i, s, max_spikes,
-                scratch[:, : stop - start], spikes[:, seg],
-                None if vmem is None else vmem[:, seg],
-                None if isyn is None else isyn[:, seg],
-            )
-        saved: tuple[Tensor, ...] = ()
-    elif checkpoint_every > 0:
-        # only the state before each segment is kept for the backward; u is scratch
-        scratch = x.new_empty((batch, min(steps, checkpoint_every), n_neurons),
-                              dtype=torch.float32)
+    if not save or checkpoint_every > 0:
+        # u is scratch, one segment at a time; with checkpointing the state before each
+        # segment is what the backward keeps
+        length = checkpoint_every if save else SWEEP_STEPS
+        scratch = x.new_empty((batch, min(steps, length), n_neurons), dtype=torch.float32)
         v, i, s = v0, i0, s0
         checkpoints: list[tuple[Tensor, Tensor, Tensor]] = []
-        for start, stop in _segments(steps, checkpoint_every):
+        for start, stop in _segments(steps, length):
             checkpoints.append((v, i, s))
             seg = slice(start, stop)
             v, i, s = _run_steps(
@@ -235,7 +222,7 @@ def forward(
                 None if vmem is None else vmem[:, seg],
                 None if isyn is None else isyn[:, seg],
             )
-        saved = tuple(
+        saved: tuple[Tensor, ...] = () if not save else tuple(
             torch.stack(parts, 1) if parts else ref.new_empty((batch, 0, *ref.shape[1:]))
             for parts, ref in zip(zip(*checkpoints) if checkpoints else ((), (), ()),
                                   (v0, i0, s0))
