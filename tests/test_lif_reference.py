@@ -104,18 +104,23 @@ def test_forward_is_bitwise_the_literal_loop_in_float32(cfg):
 @settings(max_examples=40, deadline=None)
 @given(CONFIGS)
 def test_backward_matches_autograd_through_float64_loop(cfg):
+    """Within 1e-4 of the float64 truth, or — where float32 itself cannot get that close (a
+    small gradient summed from cancelling terms) — no worse than 4× the literal float32 loop."""
     out, _, grads = _run(cfg, torch.float32, ours=True)
     ref, _, ref_grads = _run(cfg, torch.float64, ours=False)
+    _, _, literal32_grads = _run(cfg, torch.float32, ours=False)
     # float32 and float64 runs must take the same spike decisions for gradients to compare
     if not torch.equal(out.spikes.double(), ref.spikes):
         return
     names = [k for k in TRAINED if k != "w_rec" or cfg["recurrent"]]
-    for name, g, r in zip(names, grads, ref_grads):
+    for name, g, r, g32 in zip(names, grads, ref_grads, literal32_grads):
         if r is None:  # unused (s0 without recurrence): ours must then be zero
             assert g is None or not g.any(), name
             continue
-        err = (g.double() - r).norm() / r.norm().clamp_min(1e-6)
-        assert err < 1e-4, (name, err.item())
+        scale = r.norm().clamp_min(1e-6)
+        err = ((g.double() - r).norm() / scale).item()
+        literal_err = ((g32.double() - r).norm() / scale).item()
+        assert err < max(1e-4, 4 * literal_err), (name, err, literal_err)
 
 
 @settings(max_examples=30, deadline=None)
