@@ -340,3 +340,12 @@ def test_every_summation_path_is_exact(
         sim._scaled_product = scaled_product
     ours = sim(torch.from_numpy(events), record=True)
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
+
+
+def test_empty_batch_or_time_gives_empty_outputs() -> None:
+    sim = XyloSim.from_specification(**moderate_spec(np.random.default_rng(5)))
+    for shape in ((0, 7, 16), (2, 0, 16)):
+        out, _, record = sim(torch.zeros(shape, dtype=torch.int64), record=True)
+        sim.reset_state()
+        assert out.shape == (shape[0], shape[1], sim.spec.n_outputs)
+        assert record["Vmem"].shape == (shape[0], shape[1], sim.spec.n_hidden)

@@ -374,16 +374,15 @@ class XyloSim(nn.Module):
 
         n_in = self.spec.n_inputs
         product_dtype = _exact_product_dtype(events.device)
-        projection = self.drive_projection.to(product_dtype)
-        counters = self.drive_counters.to(product_dtype)
+        # One product per step: the event sums onto every current, then the two counters.
+        projection = torch.cat([self.drive_projection, self.drive_counters], 1).to(product_dtype)
         # (B, Nin + N): this step's input events, then the previous step's spikes.
         drive = torch.zeros((batch, n_in + n_hidden), dtype=product_dtype, device=events.device)
         drive[:, n_in:] = spikes[:, :n_hidden]
+        drive_events = events.to(product_dtype)
         for step in range(steps):
-            drive[:, :n_in] = events[:, step]
-            isyn = self._deliver(
-                isyn, spikes[:, :n_hidden], events[:, step], drive, projection, counters
-            )
+            drive[:, :n_in] = drive_events[:, step]
+            isyn = self._deliver(isyn, spikes[:, :n_hidden], events[:, step], drive, projection)
             isyn, vmem, spikes = self._evolve(isyn, vmem)
             drive[:, n_in:] = spikes[:, :n_hidden]
             spike_trace[:, step] = spikes
@@ -429,7 +428,6 @@ class XyloSim(nn.Module):
         step_events: Tensor,
         drive: Tensor,
         projection: Tensor,
-        counters: Tensor,
     ) -> Tensor:
         """Add one step's input events and the previous step's hidden spikes to the currents.
 
@@ -437,8 +435,8 @@ class XyloSim(nn.Module):
         spikes:           (B, N) int32 previous step's hidden spike counts
         step_events:      (B, Nin) int32 clipped input events of this step
         drive:            (B, Nin + N) float, step_events then spikes
-        projection:       (Nin + N, 2P) `drive_projection` in the dtype of ``drive``
-        counters:         (Nin + N, 2) `drive_counters` in the dtype of ``drive``
+        projection:       (Nin + N, 2P + 2) `drive_projection` then `drive_counters`, in the
+                          dtype of ``drive``
         returns the updated isyn (B, 2, P)
 
         Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
@@ -447,22 +445,28 @@ class XyloSim(nn.Module):
         """
         batch, _, n_all = isyn.shape
         current = isyn.reshape(batch, 2 * n_all)
+        width = 2 * n_all
         if self._scaled_product:
             n_in = step_events.shape[1]
-            in_sums = (drive[:, :n_in] @ projection[:n_in]).to(torch.int32)
-            spike_sums = (drive[:, n_in:] @ projection[n_in:]).to(torch.int32)
-            sums = torch.addcmul(in_sums * self.input_shift, spike_sums, self.spike_shift)
+            in_full = (drive[:, :n_in] @ projection[:n_in]).to(torch.int32)
+            spike_full = (drive[:, n_in:] @ projection[n_in:]).to(torch.int32)
+            sums = torch.addcmul(
+                in_full[:, :width] * self.input_shift, spike_full[:, :width], self.spike_shift
+            )
+            counts = in_full[:, width:] + spike_full[:, width:]
         else:
-            sums = (drive @ projection).to(torch.int32)
-        counts = (drive @ counters).to(torch.int32)
+            full = (drive @ projection).to(torch.int32)
+            sums, counts = full[:, :width], full[:, width:]
         event_count, spike_count = counts[:, :1], counts[:, 1:]
         total = current + sums
         bound = torch.addcmul(event_count * self.input_bound, spike_count, self.spike_bound)
         # |current| + bound > 32767 also flags current = −32768 with no events; replaying an
         # empty event list there is harmless.
-        may_saturate = current.abs() + bound > INT16_MAX
-        if not bool(may_saturate.any()):
+        reach = current.abs() + bound
+        # one reduction, no boolean tensor (which costs several integer ops on CPU)
+        if reach.numel() == 0 or int(reach.max()) <= INT16_MAX:
             return total.reshape(batch, 2, n_all)
+        may_saturate = reach > INT16_MAX
         rows, cols = torch.nonzero(may_saturate, as_tuple=True)
         if rows.numel() > _TIGHT_BOUND_AFTER:
             # Many candidates: bound each current by its own positive and negative event sums.
