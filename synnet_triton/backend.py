@@ -21,7 +21,8 @@ no per-step memory beyond its outputs.
 
 ``ForwardResult.saved`` is private to the backend that made it (only its own ``backward`` reads
 it); for the memory budget it holds at most:
-    checkpoint_every == 0: (u,)  u (B, T, N) float32 pre-spike membrane
+    checkpoint_every == 0: (u,)  u float32 pre-spike membrane, (T, B, N) time-major from the
+        torch backend, (B, T, N) from the Triton kernels
     checkpoint_every == K: (ckpt_v, ckpt_i)  (B, ceil(T/K), N) and (B, ceil(T/K), N, S):
         the state (v, i) *before* steps 0, K, 2K, ... ; segments are recomputed from x.
 

@@ -156,7 +156,9 @@ def _lif_forward_fake(
             x.new_empty((batch, n_ckpt, n_neurons), dtype=f32),
         ]
     else:
-        saved = [x.new_empty((batch, steps, n_neurons), dtype=f32)]
+        # the torch backend keeps u time-major, the kernels batch-major (backend.py)
+        u_shape = (steps, batch, n_neurons) if backend == "torch" else (batch, steps, n_neurons)
+        saved = [x.new_empty(u_shape, dtype=f32)]
     return (
         x.new_empty((batch, steps, n_neurons)),
         x.new_empty((batch, steps, n_neurons) if record else (0,)),

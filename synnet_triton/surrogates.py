@@ -66,3 +66,30 @@ def surrogate_grad(
     if surrogate is Surrogate.PERIODIC_EXPONENTIAL:
         return periodic_exponential_grad(u, threshold, window, max_spikes)
     return step_pwl_grad(u, threshold, window)
+
+
+def surrogate_grad_into(
+    surrogate: Surrogate,
+    u: Tensor,
+    quotient: Tensor,
+    threshold: Tensor,
+    window: float,
+    max_spikes: float,
+    out: Tensor,
+) -> Tensor:
+    """∂s/∂u of ``surrogate`` written into ``out``, from u (..., N) and its quotient u/θ.
+
+    The same function as :func:`surrogate_grad`, rearranged for few passes over memory and no
+    temporaries. For PeriodicExponential, in units of θ with q = u/θ:
+    |v̂ − θ/2| = θ·|q − k| with k = clip(floor(q + ½), 1, M), the period index plus one; the
+    ``u < θ`` branch is the clip at 1. Where q + ½ rounds onto an integer the two candidate
+    periods give the same distance θ/2, so the rearrangement changes only rounding.
+    ∂s/∂θ is −q·∂s/∂u for both surrogates and is left to the caller.
+    """
+    if surrogate is Surrogate.PERIODIC_EXPONENTIAL:
+        torch.add(quotient, 0.5, out=out)
+        out.floor_().clamp_(1.0, max_spikes)
+        torch.sub(quotient, out, out=out)
+        return out.abs_().mul_(threshold / -window).exp_().div_(threshold)
+    torch.ge(u, threshold - window, out=out)
+    return out.div_(threshold)

@@ -141,3 +141,12 @@ def assert_gradient_close(name: str, got: Tensor, expected: Tensor) -> None:
     torch.testing.assert_close(
         got, expected, rtol=1e-5, atol=1e-5 * scale, msg=lambda m: f"gradient of {name}: {m}"
     )
+
+
+def torch_saved_in_kernel_layout(saved: tuple[Tensor, ...], checkpoint_every: int
+                                 ) -> tuple[Tensor, ...]:
+    """The torch backend's saved tensors in the kernels' layout: it keeps u time-major
+    (T, B, N), the kernels (B, T, N); checkpointed states have one layout in both."""
+    if checkpoint_every == 0 and saved:
+        return (saved[0].transpose(0, 1),)
+    return saved

@@ -48,6 +48,7 @@ def test_padded_batch_equals_each_sample_alone(lengths, synapses, recurrent, che
     grads = torch.autograd.grad(total_loss, [x, *params], allow_unused=True,
                                 materialize_grads=True)
     summed = [torch.zeros_like(p) for p in params]
+    magnitude = [torch.zeros_like(p) for p in params]
     for b, length in enumerate(lengths):
         alone, alone_final = lif(x[b:b + 1, :length], tau, **kwargs)
         assert torch.equal(alone.spikes, out.spikes[b:b + 1, :length])
@@ -64,11 +65,14 @@ def test_padded_batch_equals_each_sample_alone(lengths, synapses, recurrent, che
             loss(alone, alone_final, weights[b:b + 1, :length]), [x, *params],
             allow_unused=True, materialize_grads=True,
         )
-        torch.testing.assert_close(alone_grads[0][b], grads[0][b])
-        for total, g_alone in zip(summed, alone_grads[1:]):
+        # float32 rounding of the recurrent matmul differs with the batch size (BLAS kernels)
+        torch.testing.assert_close(alone_grads[0][b], grads[0][b], rtol=1e-5, atol=1e-6)
+        for total, size, g_alone in zip(summed, magnitude, alone_grads[1:]):
             total += g_alone
-    for total, g_batch in zip(summed, grads[1:]):
-        torch.testing.assert_close(total, g_batch, rtol=1e-5, atol=1e-6)
+            size += g_alone.abs()
+    # samples' parameter gradients may cancel: float32 rounding scales with their magnitudes
+    for total, size, g_batch in zip(summed, magnitude, grads[1:]):
+        assert ((total - g_batch).abs() <= 1e-6 + 1e-5 * size).all(), (total, g_batch)
 
 
 def test_module_accepts_lengths():

@@ -88,5 +88,6 @@ def test_inference_keeps_nothing_for_a_backward(monkeypatch):
         inference = layer(x)
     training = layer(x)
     assert seen[0][0] is False and seen[0][1] == ()
-    assert seen[1][0] is True and seen[1][1][0].shape == (2, 300, 4)
+    # u, time-major (T, B, N) in the torch backend
+    assert seen[1][0] is True and seen[1][1][0].shape == (300, 2, 4)
     assert torch.equal(inference, training)
