@@ -3,10 +3,13 @@ hand-written backward against autograd through the loop in float64."""
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from synnet_triton import lif_torch
 from synnet_triton.functional import lif, lif_decays
 from synnet_triton.naive import naive_lif
 from synnet_triton.types import LIFState, Surrogate
@@ -246,3 +249,22 @@ def test_counts_beyond_float32_integers_follow_rockpools_clamp_formula():
                         backend="torch")
     ref, _ = naive_lif(x, alpha, beta, threshold, bias, max_spikes_per_dt=5)
     assert torch.equal(out.spikes, ref.spikes) and torch.equal(out.vmem, ref.vmem)
+
+
+@settings(max_examples=20, deadline=None)
+@given(CONFIGS)
+def test_torch_operations_path_equals_the_numpy_path(cfg):
+    """On CUDA the backend's step loops run torch operations instead of numpy's ufuncs; the
+    same IEEE float32 operations give the same forward, bit for bit, and the same gradients
+    up to the order of float32 sums (a reduction over synapses and BLAS)."""
+    out, final, grads = _run(cfg, torch.float32, ours=True)
+    with patch.object(lif_torch, "_array_namespace", lambda t: (torch, lambda a: a)):
+        t_out, t_final, t_grads = _run(cfg, torch.float32, ours=True)
+    assert torch.equal(out.spikes, t_out.spikes)
+    for a, b in zip((*out, *final), (*t_out, *t_final)):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    for g, r in zip(grads, t_grads):
+        if r is None:
+            assert g is None
+            continue
+        assert ((g - r).norm() / r.norm().clamp_min(1e-6)).item() < 1e-5
