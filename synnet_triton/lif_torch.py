@@ -190,8 +190,8 @@ def backward(
         q = torch.div(u, threshold, out=buf.q[:n_steps])
         s = spike_counts_into(u, q, threshold, max_spikes, buf.s[:n_steps],
                                buf.scratch[:n_steps])
-        sigma = surrogate_grad_into(surrogate, u, q, threshold, window, max_spikes,
-                                    buf.sigma[:n_steps])
+        sigma = surrogate_grad_into(surrogate, u, threshold, window, max_spikes,
+                                    buf.sigma[:n_steps], buf.scratch[:n_steps])
         torch.mul(sigma, -threshold, out=buf.oms[:n_steps]).add_(1.0)
         g_s = buf.g_s[:n_steps]
         if grad_spikes is None:

@@ -71,25 +71,24 @@ def surrogate_grad(
 def surrogate_grad_into(
     surrogate: Surrogate,
     u: Tensor,
-    quotient: Tensor,
     threshold: Tensor,
     window: float,
     max_spikes: float,
     out: Tensor,
+    scratch: Tensor,
 ) -> Tensor:
-    """∂s/∂u of ``surrogate`` written into ``out``, from u (..., N) and its quotient u/θ.
+    """∂s/∂u of ``surrogate`` at u (..., N) written into ``out``; ``scratch`` is overwritten.
 
-    The same function as :func:`surrogate_grad`, rearranged for few passes over memory and no
-    temporaries. For PeriodicExponential, in units of θ with q = u/θ:
-    |v̂ − θ/2| = θ·|q − k| with k = clip(floor(q + ½), 1, M), the period index plus one; the
-    ``u < θ`` branch is the clip at 1. Where q + ½ rounds onto an integer the two candidate
-    periods give the same distance θ/2, so the rearrangement changes only rounding.
-    ∂s/∂θ is −q·∂s/∂u for both surrogates and is left to the caller.
+    Bitwise the values of :func:`surrogate_grad`, computed in place for few passes over memory:
+    Rockpool's select ``vs if u < θ else vs − ns·θ`` becomes ns clamped below at 0, which is
+    the same number (for u < θ, floor(vs/θ) ≤ 0 and vs − 0·θ = vs exactly).
+    ∂s/∂θ is −(u/θ)·∂s/∂u for both surrogates and is left to the caller.
     """
     if surrogate is Surrogate.PERIODIC_EXPONENTIAL:
-        torch.add(quotient, 0.5, out=out)
-        out.floor_().clamp_(1.0, max_spikes)
-        torch.sub(quotient, out, out=out)
-        return out.abs_().mul_(threshold / -window).exp_().div_(threshold)
+        half = threshold / 2
+        shifted = torch.sub(u, half, out=out)
+        periods = torch.div(shifted, threshold, out=scratch).floor_().clamp_(0.0, max_spikes - 1)
+        shifted.sub_(periods.mul_(threshold)).sub_(half)
+        return out.abs_().mul_(-1.0 / window).exp_().div_(threshold)
     torch.ge(u, threshold - window, out=out)
     return out.div_(threshold)
