@@ -125,12 +125,13 @@ def backward_plans(n_neurons: int, n_synapses: int) -> Iterator[tuple[str, Launc
     state_syn = torch.zeros(batch, n_neurons, n_synapses)
     for name, code in (("periodic_exponential", PERIODIC_EXPONENTIAL), ("step_pwl", STEP_PWL)):
         yield name, lif_backward_arguments(
-            per_step, per_syn, x, per_step.clone(), per_step.clone(), per_syn.clone(),
+            per_step, x, per_step.clone(), per_step.clone(), per_syn.clone(),
             torch.ones(n_neurons), torch.ones(n_neurons, n_synapses), torch.ones(n_neurons),
             state, state_syn, state.clone(), state.clone(), state_syn.clone(),
             n_steps=steps, seq_start=0, max_spikes=31.0, window=0.5, surrogate=code,
             grad_x=torch.zeros_like(x), partial_alpha=state.clone(),
-            partial_beta=state_syn.clone(), partial_threshold=state.clone(),
+            partial_beta=state_syn.clone(), beta_scan=state_syn.clone(),
+            partial_threshold=state.clone(),
             partial_bias=state.clone(),
         )  # fmt: skip
 

@@ -14,12 +14,17 @@ Sweeping t = T-1 .. 0 (DESIGN §4):
     g\theta &\mathrel{+}= r_t\,\partial s/\partial\theta - gV_t\, s_t, \qquad
     gb \mathrel{+}= gU_t, \qquad g\alpha \mathrel{+}= v_{t-1}\, gU_t \\
     gI_t &\mathrel{+}= gU_t \\
-    gx_t &= \beta\, gI_t, \qquad g\beta \mathrel{+}= (i_{t-1} + x_t)\, gI_t \\
+    gx_t &= \beta\, gI_t, \qquad R_t = gI_t + \beta\, R_{t+1}, \qquad
+    g\beta \mathrel{+}= x_t\, R_t \\
     gV_{t-1} &= \alpha\, gU_t, \qquad gI_{t-1} = \beta\, gI_t
 
-with v_{-1} = v0, i_{-1} = i0, and gV_{-1}, gI_{-1} the gradients of the initial state.
-The gradient of the final state enters as gV_{T-1}, gI_{T-1} (initial values of the
-carried gradients) and as an extra term of gS_{T-1}.
+with v_{-1} = v0, and gV_{-1}, gI_{-1} the gradients of the initial state. The gradient of
+the final state enters as gV_{T-1}, gI_{T-1} (initial values of the carried gradients) and
+as an extra term of gS_{T-1}; R_T = 0, and after step 0 gβ += i0·R_0.
+
+gβ = Σ_t (i_{t-1} + x_t)·gI_t, the current before decay times its gradient; expanding that
+current over the past, i_{t-1} + x_t = Σ_{k≤t} β^{t-k} x_k + β^t i0, turns the sum into
+Σ_k x_k R_k + i0 R_0, so the currents are neither stored nor recomputed.
 
 Surrogates (Rockpool 3.1 ``lif_torch``), with w the window and M the spike limit:
 
@@ -28,19 +33,16 @@ Surrogates (Rockpool 3.1 ``lif_torch``), with w the window and M the spike limit
 * StepPWL: σ = [u ≥ θ - w] / θ, ∂s/∂θ = -u [u ≥ θ - w] / θ².
 
 Only u_t is read from the forward (saved or recomputed): s_t and v_{t-1} = u_{t-1} - θ s_{t-1}
-are recomputed from it with the forward's exact arithmetic. i_{t-1} (for gβ only) comes
-from a recomputed isyn record, never from running the decay backwards (division by β is
-unstable).
+are recomputed from it with the forward's exact arithmetic.
 
 Per-(b, n) partial sums of gα, gβ, gθ, gb are read from and written back to (B, N[, S])
-buffers, and the carried gV, gI likewise: a checkpointed backward that calls this kernel
+buffers, and the carried gV, gI, R likewise: a checkpointed backward that calls this kernel
 once per segment (latest first) performs the very same additions in the same order as one
 call over the whole sequence, so both modes give bitwise equal gradients. The caller sums
 the partials over the batch with torch: no atomics, deterministic.
 
 Time frames as in the forward: x, the incoming gradients and gx span (B, seq_len, ...) and
-the segment starts at step ``seq_start``; u and the isyn record span (B, scratch_len, ...)
-and start at step 0.
+the segment starts at step ``seq_start``; u spans (B, scratch_len, N) and starts at step 0.
 """
 
 from __future__ import annotations
@@ -85,7 +87,6 @@ def step_pwl_grad(u, threshold, inv_threshold, window):
 @triton.jit(do_not_specialize=RUNTIME_INT_ARGS)
 def lif_backward_kernel(
     u_ptr,  # (B, scratch_len, N) float32 pre-spike membrane
-    isyn_ptr,  # (B, scratch_len, N, S) float32 post-decay currents, read if NEED_BETA
     x_ptr,  # (B, seq_len, N*S) any float dtype, read if NEED_BETA
     grad_spikes_ptr,  # (B, seq_len, N) any float dtype, read if HAS_GRAD_SPIKES
     grad_vmem_ptr,  # (B, seq_len, N) any float dtype, read if HAS_GRAD_VMEM
@@ -98,6 +99,7 @@ def lif_backward_kernel(
     grad_spikes_last_ptr,  # (B, N) float32: extra gradient on the segment's last spikes
     grad_v_ptr,  # (B, N) float32 in: gV of the last step; out: gV before the first
     grad_i_ptr,  # (B, N, S) float32 in/out, likewise for gI
+    beta_scan_ptr,  # (B, N, S) float32 in/out if NEED_BETA: R after the segment / at its start
     grad_x_ptr,  # (B, seq_len, N*S) x's dtype, written if NEED_X
     partial_alpha_ptr,  # (B, N) float32 accumulated in place if NEED_ALPHA
     partial_beta_ptr,  # (B, N, S) float32 accumulated in place if NEED_BETA
@@ -149,7 +151,7 @@ def lif_backward_kernel(
         acc_alpha = tl.load(partial_alpha_ptr + state, mask=n_mask, other=0.0)
     if NEED_BETA:
         acc_beta = tl.load(partial_beta_ptr + state_syn, mask=ns_mask, other=0.0)
-        i_start = tl.load(i_start_ptr + state_syn, mask=ns_mask, other=0.0)
+        beta_scan = tl.load(beta_scan_ptr + state_syn, mask=ns_mask, other=0.0)
     if NEED_THRESHOLD:
         acc_threshold = tl.load(partial_threshold_ptr + state, mask=n_mask, other=0.0)
     if NEED_BIAS:
@@ -205,14 +207,9 @@ def lif_backward_kernel(
                 grad_x_ptr + seq_row * S + ns, grad_x.to(grad_x_ptr.dtype.element_ty), mask=ns_mask
             )
         if NEED_BETA:
-            i_prev = tl.load(
-                isyn_ptr + (scratch_row - n_neurons) * S + ns,
-                mask=tl.where(has_prev, ns_mask, False),
-                other=0.0,
-            )
-            i_prev = tl.where(has_prev, i_prev, i_start)
             x = tl.load(x_ptr + seq_row * S + ns, mask=ns_mask, other=0.0).to(tl.float32)
-            acc_beta += (i_prev + x) * grad_i
+            beta_scan = grad_i + beta * beta_scan
+            acc_beta += x * beta_scan
 
         grad_v = alpha * grad_u
         grad_i = beta * grad_i
@@ -224,6 +221,11 @@ def lif_backward_kernel(
 
     tl.store(grad_v_ptr + state, grad_v, mask=n_mask)
     tl.store(grad_i_ptr + state_syn, grad_i, mask=ns_mask)
+    if NEED_BETA:
+        tl.store(beta_scan_ptr + state_syn, beta_scan, mask=ns_mask)
+        if seq_start == 0:
+            i_start = tl.load(i_start_ptr + state_syn, mask=ns_mask, other=0.0)
+            acc_beta += i_start * beta_scan
     if NEED_ALPHA:
         tl.store(partial_alpha_ptr + state, acc_alpha, mask=n_mask)
     if NEED_BETA:
@@ -236,7 +238,6 @@ def lif_backward_kernel(
 
 def lif_backward_arguments(
     u: Tensor,
-    isyn: Tensor | None,
     x: Tensor,
     grad_spikes: Tensor | None,
     grad_vmem: Tensor | None,
@@ -258,19 +259,21 @@ def lif_backward_arguments(
     grad_x: Tensor | None = None,
     partial_alpha: Tensor | None = None,
     partial_beta: Tensor | None = None,
+    beta_scan: Tensor | None = None,
     partial_threshold: Tensor | None = None,
     partial_bias: Tensor | None = None,
 ) -> LaunchPlan:
     """Validate the tensors of one backward launch and return its :class:`LaunchPlan`.
 
-    Shapes (B batch, N neurons, S synapses): u (B, scratch_len, N) float32 and isyn
-    (B, scratch_len, N, S) float32 (needed with partial_beta) hold steps 0 .. n_steps-1 of
-    the segment; x, grad_x (B, seq_len, N*S), grad_spikes, grad_vmem (B, seq_len, N) and
-    grad_isyn (B, seq_len, N, S) in any float dtype cover it from step ``seq_start`` on;
-    alpha (N,), beta (N, S), threshold (N,); v_start, grad_spikes_last (B, N), i_start
-    (B, N, S); grad_v (B, N) and grad_i (B, N, S) are read and overwritten; the partials
-    alpha, threshold, bias (B, N) and beta (B, N, S) are accumulated in place; a None output
-    is not computed. ``surrogate`` is PERIODIC_EXPONENTIAL or STEP_PWL. All contiguous.
+    Shapes (B batch, N neurons, S synapses): u (B, scratch_len, N) float32 holds steps
+    0 .. n_steps-1 of the segment; x, grad_x (B, seq_len, N*S), grad_spikes, grad_vmem
+    (B, seq_len, N) and grad_isyn (B, seq_len, N, S) in any float dtype cover it from step
+    ``seq_start`` on; alpha (N,), beta (N, S), threshold (N,); v_start, grad_spikes_last
+    (B, N), i_start (B, N, S); grad_v (B, N), grad_i (B, N, S) and, with partial_beta,
+    beta_scan (B, N, S) (zeros before the last segment) are read and overwritten; the
+    partials alpha, threshold, bias (B, N) and beta (B, N, S) are accumulated in place; a
+    None output is not computed. ``surrogate`` is PERIODIC_EXPONENTIAL or STEP_PWL. All
+    contiguous.
     """
     batch, seq_len, n_neurons, n_synapses = layer_shape(x, alpha, beta)
     # x is read only for the β gradient; otherwise it may be a shape-only placeholder.
@@ -280,10 +283,10 @@ def lif_backward_arguments(
     scratch_len = u.shape[1]
     check(n_steps <= scratch_len, "u is shorter than n_steps")
     check(surrogate in (PERIODIC_EXPONENTIAL, STEP_PWL), f"unknown surrogate {surrogate}")
-    check(partial_beta is None or isyn is not None, "partial_beta needs the isyn record")
+    check(partial_beta is None or beta_scan is not None, "partial_beta needs beta_scan")
     expected = {
         "u": (u, (batch, scratch_len, n_neurons)),
-        "isyn": (isyn, (batch, scratch_len, n_neurons, n_synapses)),
+        "beta_scan": (beta_scan, (batch, n_neurons, n_synapses)),
         "grad_spikes": (grad_spikes, (batch, seq_len, n_neurons)),
         "grad_vmem": (grad_vmem, (batch, seq_len, n_neurons)),
         "grad_isyn": (grad_isyn, (batch, seq_len, n_neurons, n_synapses)),
@@ -301,7 +304,7 @@ def lif_backward_arguments(
     }
     float32 = (
         u,
-        isyn,
+        beta_scan,
         alpha,
         beta,
         threshold,
@@ -322,7 +325,6 @@ def lif_backward_arguments(
     check(grid[1] <= 65535, "too many neurons for one launch")
     args = (
         u,
-        isyn,
         x,
         grad_spikes,
         grad_vmem,
@@ -335,6 +337,7 @@ def lif_backward_arguments(
         grad_spikes_last,
         grad_v,
         grad_i,
+        beta_scan,
         grad_x,
         partial_alpha,
         partial_beta,

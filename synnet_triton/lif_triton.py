@@ -161,6 +161,8 @@ def backward(
         partial_beta=partials["beta"],
         partial_threshold=partials["threshold"],
         partial_bias=partials["bias"],
+        # the β gradient's reverse scan, carried from segment to segment like gV and gI
+        beta_scan=torch.zeros_like(i0, dtype=f32) if needs_grad.beta else None,
     )
     grads = (grad_spikes, grad_vmem, grad_isyn)
 
@@ -169,11 +171,6 @@ def backward(
         # One segment of scratch, reused: O(K) memory during the backward.
         length = min(checkpoint_every, steps)
         u = x.new_empty((batch, length, n_neurons), dtype=f32)
-        isyn = (
-            x.new_empty((batch, length, n_neurons, n_synapses), dtype=f32)
-            if needs_grad.beta
-            else None
-        )
         for k in reversed(range(ckpt_v.shape[1])):
             start = k * checkpoint_every
             n_steps = min(checkpoint_every, steps - start)
@@ -181,26 +178,18 @@ def backward(
             launch_lif_forward(
                 x, noise, alpha, beta, threshold, bias, v_start, i_start, s_start,
                 n_steps=n_steps, seq_start=start, max_spikes=max_spikes,
-                u=u, isyn=isyn,
+                u=u,
             )  # fmt: skip
             last = k == ckpt_v.shape[1] - 1
             launch_lif_backward(
-                u, isyn, x, *grads, alpha, beta, threshold,
+                u, x, *grads, alpha, beta, threshold,
                 v_start, i_start, grad_s_final if last else no_extra, grad_v, grad_i,
                 n_steps=n_steps, seq_start=start, **sweep,
             )  # fmt: skip
     else:
         (u,) = saved
-        isyn = None
-        if needs_grad.beta:
-            # i_{t-1} for the β gradient, recomputed forward (never by dividing by β).
-            isyn = x.new_empty((batch, steps, n_neurons, n_synapses), dtype=f32)
-            launch_lif_forward(
-                x, noise, alpha, beta, threshold, bias, v0, i0, s0,
-                n_steps=steps, seq_start=0, max_spikes=max_spikes, isyn=isyn,
-            )  # fmt: skip
         launch_lif_backward(
-            u, isyn, x, *grads, alpha, beta, threshold, v0, i0, grad_s_final, grad_v, grad_i,
+            u, x, *grads, alpha, beta, threshold, v0, i0, grad_s_final, grad_v, grad_i,
             n_steps=steps, seq_start=0, **sweep,
         )  # fmt: skip
 

@@ -87,7 +87,7 @@ def backward_plan(batch: int, steps: int, n_neurons: int):
     per_step = torch.zeros(batch, steps, n_neurons)
     state = torch.zeros(batch, n_neurons)
     return lif_backward_arguments(
-        per_step, None, x, per_step.clone(), None, None, torch.ones(n_neurons),
+        per_step, x, per_step.clone(), None, None, torch.ones(n_neurons),
         torch.ones(n_neurons, 1), torch.ones(n_neurons), state, torch.zeros(batch, n_neurons, 1),
         state.clone(), state.clone(), torch.zeros(batch, n_neurons, 1),
         n_steps=steps, seq_start=0, max_spikes=31.0, window=0.5,
