@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -122,6 +123,38 @@ def test_random_specs_match_rockpool_sample_by_sample(
     spec, events = drawn
     ours = XyloSim.from_specification(**spec)(torch.from_numpy(events), record=True)
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(specs_and_events())
+def test_torch_operations_path_equals_the_numpy_path(
+    drawn: tuple[dict[str, Any], np.ndarray],
+) -> None:
+    """Off the CPU the step loop runs torch operations instead of numpy's ufuncs; both must give
+    the same outputs, records and carried state, bit for bit (here both on the CPU)."""
+    import synnet_triton.xylo.sim as sim_module
+
+    spec, events = drawn
+    x = torch.from_numpy(events)
+
+    def run() -> list[torch.Tensor]:
+        sim = XyloSim.from_specification(**spec)
+        results = []
+        for _ in range(2):  # the second call continues from the carried state
+            output, state, record = sim(x, record=True)
+            results += [output, *state.values(), *record.values()]
+        return results
+
+    expected = run()
+    with patch.object(sim_module, "array_namespace", lambda t: (torch, lambda a: a)):
+        ours = run()
+    assert len(ours) == len(expected)
+    for got, want in zip(ours, expected):
+        assert torch.equal(got, want)
 
 
 def moderate_spec(rng: np.random.Generator, n_in: int = 16, n_hidden: int = 24) -> dict:
@@ -312,32 +345,24 @@ def saturating_spec(rng: np.random.Generator, n_hidden: int = 20) -> dict[str, A
     }
 
 
+@pytest.mark.parametrize("saturating", [True, False])
 @pytest.mark.parametrize("tight_bound_after", [0, 10**9])
 @pytest.mark.parametrize("scaled_product", [False, True])
 def test_every_summation_path_is_exact(
-    monkeypatch: pytest.MonkeyPatch, tight_bound_after: int, scaled_product: bool
+    monkeypatch: pytest.MonkeyPatch, tight_bound_after: int, scaled_product: bool, saturating: bool
 ) -> None:
     """The per-step sum has two products (on effective weights, or on weights ÷ 2^shift then
-    scaled) and two ways to pick the currents to replay (every candidate of the cheap bound, or
-    only those the tight bound flags); each combination must match Rockpool."""
+    scaled) and three ways to add it: plainly where a cheap bound allows, else replaying every
+    candidate of a per-current bound or only those a tight bound flags; each combination must
+    match Rockpool, in a network that saturates on most steps and in one that never does."""
     import synnet_triton.xylo.sim as sim_module
 
     monkeypatch.setattr(sim_module, "_TIGHT_BOUND_AFTER", tight_bound_after)
     rng = np.random.default_rng(21)
-    spec = saturating_spec(rng)
+    spec = saturating_spec(rng) if saturating else moderate_spec(rng)
     events = rng.integers(0, 20, (2, 25, 16)) * (rng.random((2, 25, 16)) < 0.5)
     sim = XyloSim.from_specification(**spec)
-    if scaled_product != sim._scaled_product:
-        # Rebuild the step product for the other path from the effective weights.
-        shifts = torch.cat([sim.input_shift.expand(sim.spike_shift.shape[0]), sim.spike_shift])
-        shifts = shifts.reshape(2, -1)
-        n_in = spec["weights_in"].shape[0]
-        effective = sim.drive_weights.to(torch.float32)
-        if scaled_product:
-            effective[:n_in] /= shifts[0]
-            effective[n_in:] /= shifts[1]
-        sim.drive_projection = effective
-        sim._scaled_product = scaled_product
+    sim._use_product(scaled=scaled_product)
     ours = sim(torch.from_numpy(events), record=True)
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
 

@@ -105,8 +105,17 @@ def decay_like_xylosim(value: int, dash: int) -> int:
 
 @given(st.lists(st.integers(-32768, 32767), min_size=1, max_size=50), st.integers(0, 15))
 def test_bitshift_decay_matches_xylosim_formula(values: list[int], dash: int) -> None:
-    result = bitshift_decay(torch.tensor(values, dtype=torch.int32), torch.tensor([dash]))
-    assert result.tolist() == [decay_like_xylosim(v, dash) for v in values]
+    expected = [decay_like_xylosim(v, dash) for v in values]
+    for dtype in (np.float32, np.float64):
+        x = np.array(values, dtype=dtype)
+        out, scratch = np.empty_like(x), np.empty_like(x)
+        bitshift_decay(x, np.full_like(x, 2.0**-dash), np.ones_like(x), out, scratch, np)
+        assert out.astype(np.int64).tolist() == expected
+        t = torch.from_numpy(x.copy())
+        t_out, t_scratch = torch.empty_like(t), torch.empty_like(t)
+        t_scale = torch.full_like(t, 2.0**-dash)
+        bitshift_decay(t, t_scale, torch.ones_like(t), t_out, t_scratch, torch)
+        assert t_out.to(torch.int64).tolist() == expected
 
 
 @settings(max_examples=200)

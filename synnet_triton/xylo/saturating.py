@@ -9,6 +9,8 @@ reduces with an associative operator: a tree over the events, batched over every
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -24,21 +26,22 @@ def wrap_int16(x: Tensor) -> Tensor:
     return ((x + 32768) & 0xFFFF) - 32768
 
 
-def saturate_int16(x: Tensor) -> Tensor:
-    """Clamp an integer tensor to the int16 range."""
-    return x.clamp(INT16_MIN, INT16_MAX)
+def bitshift_decay(x: Any, scale: Any, one: Any, out: Any, scratch: Any, xp: Any) -> None:
+    """Xylo's bit-shift decay step, ``x >> dash`` (arithmetic) or ``sign(x)`` where that is 0,
+    of int16 values held in a float dtype, written into ``out``.
 
-
-def bitshift_decay(x: Tensor, dash: Tensor) -> Tensor:
-    """Xylo's bit-shift decay step: ``x >> dash`` (arithmetic), or ``sign(x)`` where that is 0.
-
-    x:    (..., K) integer tensor holding int16 values
-    dash: (K,) integer tensor of shifts, broadcast against the last dimension of ``x``
-    returns: (..., K) the amount to subtract from ``x``
+    x:            (...) numpy array (``xp`` numpy) or torch tensor (``xp`` torch), float32/64
+    scale:        (...) 2^−dash, full shape (numpy's broadcasting loops are slower)
+    one:          (...) ones
+    out, scratch: (...) buffers; ``out`` receives the decay
     """
     # For x < 0 the arithmetic shift is ≤ −1 and ≥ x; for x ≥ 0 it is ≥ 0 and the minimum step
-    # is min(x, 1). So the decay is max(x >> dash, min(x, 1)) in both cases.
-    return torch.maximum(torch.bitwise_right_shift(x, dash), x.clamp(max=1))
+    # is min(x, 1). So the decay is max(x >> dash, min(x, 1)) in both cases, and x >> dash is
+    # floor(x · 2^−dash): scaling by a power of two and flooring are exact in float.
+    xp.multiply(x, scale, out=out)
+    xp.floor(out, out=out)
+    xp.minimum(x, one, out=scratch)
+    xp.maximum(out, scratch, out=out)
 
 
 def ordered_saturating_sum(start: Tensor, increments: Tensor) -> Tensor:

@@ -15,12 +15,18 @@ Semantics follow SynSense's `xylosim.v2` C++ simulator as Rockpool 3.1's
 4. output neurons do the same with one synapse and at most one spike.
 
 The loop over time is sequential; every step is vectorised over batch and neurons. A step's
-events are summed with one matrix product (integer values in a float dtype where the sums are
+events are summed with matrix products (integer values in a float dtype where the sums are
 exact). Saturation stays exact: a cheap bound, (events of the sample) × (largest |weight| onto
 the current), shows where no partial sum can leave int16; where one might (and, when those are
 many, where the sums of its positive or negative events say so), the events are replayed one by
-one in xylosim's order with an associative saturating-add reduction. All other arithmetic is on
-torch integers, so CPU and CUDA give identical results.
+one in xylosim's order with an associative saturating-add reduction.
+
+States are integers held in that same float dtype: every value of the step stays below 2^24 in
+magnitude, so additions, clamps, products with spike counts, divisions by powers of two and
+floors are exact, and ``x >> d`` is ``floor(x · 2^−d)``. On the CPU the step runs numpy's
+ufuncs in place on memory shared with the torch buffers (a step of a small network costs
+per-operation overhead, about three times less in numpy); elsewhere the same operations run
+in torch. Both give identical results.
 """
 
 from __future__ import annotations
@@ -31,12 +37,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from synnet_triton.lif_torch_steps import array_namespace, segment_length
 from synnet_triton.xylo.saturating import (
     INT16_MAX,
     INT16_MIN,
     bitshift_decay,
     ordered_saturating_sum,
-    saturate_int16,
     wrap_int16,
 )
 from synnet_triton.xylo.spec import XyloSpec
@@ -49,8 +55,8 @@ MAX_OUTPUT_SPIKES = 1
 RECORD_KEYS = ("Vmem", "Isyn", "Isyn2", "Spikes", "Vmem_out", "Isyn_out")
 
 
-def _shifted_weights(weights: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
-    """Effective int16 weights ``wrap16(w << shift)`` and the same divided by ``2**shift``.
+def _shifted_weights(weights: Tensor, shift: Tensor) -> Tensor:
+    """Effective int16 weights ``wrap16(w << shift)``.
 
     weights: (K, C) int64; shift: (C,) int64 left shift per column (target current)
 
@@ -58,8 +64,7 @@ def _shifted_weights(weights: Tensor, shift: Tensor) -> tuple[Tensor, Tensor]:
     quotient has magnitude ≤ 128, so sums of up to 2^17 quotient-weighted spike counts are exact
     in a float32 matrix product.
     """
-    effective = wrap_int16(weights << shift)
-    return effective, torch.div(effective, 2**shift, rounding_mode="floor")
+    return wrap_int16(weights << shift)
 
 
 def _exact_product_dtype(device: torch.device) -> torch.dtype:
@@ -103,8 +108,8 @@ class XyloSim(nn.Module):
     """
 
     # Device buffers, registered in __init__ (declared for type checkers).
-    drive_projection: Tensor
-    drive_counters: Tensor
+    input_projection: Tensor
+    spike_projection: Tensor
     input_shift: Tensor
     spike_shift: Tensor
     input_bound: Tensor
@@ -117,8 +122,6 @@ class XyloSim(nn.Module):
     threshold: Tensor
     spike_cap: Tensor
     threshold_divisor: Tensor
-    spike_cap_float: Tensor
-    zero_float: Tensor
     nonpositive_neurons: Tensor
     alias_forward: Tensor
     alias_late: Tensor
@@ -145,32 +148,22 @@ class XyloSim(nn.Module):
         spike_shifts = torch.tensor(
             ([spec.weight_shift_rec] * n_hidden + [spec.weight_shift_out] * n_out) * 2
         )
-        in_effective, in_quotient = _shifted_weights(
+        in_effective = _shifted_weights(
             input_weights.reshape(n_in, 2 * n_all),
             torch.full((2 * n_all,), spec.weight_shift_in),
         )
-        spike_effective, spike_quotient = _shifted_weights(
+        spike_effective = _shifted_weights(
             spike_weights.reshape(n_hidden, 2 * n_all), spike_shifts
         )
-        # Per step, one float product of [input events | hidden spikes] (B, Nin + N) with the
-        # stacked weights gives the sum of the events onto every current. In float32 it is exact
-        # while every possible sum stays below 2^24; if large weight shifts break that, it runs on
-        # the weights divided by 2^shift (magnitude ≤ 128, always exact) and each part is scaled
-        # after. A second, tiny product counts the input events and spikes of each sample.
+        # Per step, float products of the input events (B, Nin) and of the previous hidden spikes
+        # with the weights give the sum of the events onto every current. In float32 they are
+        # exact while every possible sum stays below 2^24; if large weight shifts break that,
+        # they run on the weights divided by 2^shift (magnitude ≤ 128, always exact) and each
+        # part is scaled after (by a power of two, exact again).
         largest_sum = (
             MAX_INPUT_EVENTS * in_effective.abs().sum(dim=0)
             + MAX_HIDDEN_SPIKES * spike_effective.abs().sum(dim=0)
         ).max()
-        self._scaled_product = bool(largest_sum >= 2**24)
-        if self._scaled_product:
-            projection = torch.cat([in_quotient, spike_quotient])
-        else:
-            projection = torch.cat([in_effective, spike_effective])
-        self.register_buffer("drive_projection", projection.to(torch.float32))
-        counters = torch.zeros((n_in + n_hidden, 2))
-        counters[:n_in, 0] = 1
-        counters[n_in:, 1] = 1
-        self.register_buffer("drive_counters", counters)
         self.register_buffer(
             "input_shift", (2 ** in_effective.new_full((1,), spec.weight_shift_in)).to(torch.int32)
         )
@@ -179,6 +172,8 @@ class XyloSim(nn.Module):
         # onto the current), for input events and spikes.
         self.register_buffer("input_bound", in_effective.abs().amax(dim=0).to(torch.int32))
         self.register_buffer("spike_bound", spike_effective.abs().amax(dim=0).to(torch.int32))
+        self._input_bound_max = int(self.input_bound.max())
+        self._spike_bound_max = int(self.spike_bound.max())
         # Effective weights (Nin + N, 2P) for replaying events one by one, and their positive and
         # negative parts in float64 (exact for any sum) for a tight bound on the partial sums.
         drive_weights = torch.cat([in_effective, spike_effective])
@@ -187,6 +182,9 @@ class XyloSim(nn.Module):
             "signed_projection",
             torch.cat([drive_weights.clamp(min=0), drive_weights.clamp(max=0)], 1).double(),
         )
+        self.register_buffer("input_projection", torch.empty(0))
+        self.register_buffer("spike_projection", torch.empty(0))
+        self._use_product(scaled=bool(largest_sum >= 2**24))
 
         def population(hidden: Tensor, output: Tensor) -> Tensor:
             return torch.cat([hidden, output]).to(torch.int32)
@@ -214,8 +212,6 @@ class XyloSim(nn.Module):
         self.register_buffer(
             "threshold_divisor", torch.where(threshold > 0, threshold, 1).to(torch.float32)
         )
-        self.register_buffer("spike_cap_float", self.spike_cap.to(torch.float32))
-        self.register_buffer("zero_float", torch.zeros(n_all))
         self._has_bias = bool(self.bias.any())
         self._has_dash_mem_zero = bool((self.dash_mem == 0).any())
         nonpositive = torch.nonzero(threshold <= 0).flatten()
@@ -241,6 +237,27 @@ class XyloSim(nn.Module):
             )
 
         self._state: dict[str, Tensor] | None = None
+
+    def _use_product(self, scaled: bool) -> None:
+        """Build the step's products from `drive_weights`: on the effective weights, or on the
+        weights divided by 2^shift when ``scaled`` (then `_run_steps` scales the sums).
+
+        ``input_projection`` (Nin, 2P) maps input events onto the 2P currents;
+        ``spike_projection`` (P, 2P) maps the previous step's spike counts of the whole
+        population onto them (the rows of output neurons are 0, as their spikes go nowhere).
+        """
+        n_in, n_hidden = self.spec.n_inputs, self.spec.n_hidden
+        weights = self.drive_weights
+        if scaled:
+            weights = torch.cat(
+                [weights[:n_in] // self.input_shift, weights[n_in:] // self.spike_shift]
+            )
+        self.input_projection = weights[:n_in].to(torch.float32)
+        self.spike_projection = torch.zeros(
+            (weights.shape[1] // 2, weights.shape[1]), device=weights.device
+        )
+        self.spike_projection[:n_hidden] = weights[n_in:]
+        self._scaled_product = scaled
 
     @classmethod
     def from_specification(
@@ -363,39 +380,30 @@ class XyloSim(nn.Module):
         events, batched = self._events(x)
         batch, steps, _ = events.shape
         n_hidden = self.spec.n_hidden
-        state = self._initial_state(batch)
-        isyn, vmem, spikes = state["isyn"], state["vmem"], state["spikes"]
-
-        # (B, T, P, 3) int16 trace of vmem, isyn, isyn2 when recorded; spike counts (B, T, P).
         n_all = self.threshold.shape[0]
-        spike_trace = torch.zeros((batch, steps, n_all), dtype=torch.int16, device=events.device)
+        # Traces of every neuron when recording, else of the output neurons only: spike counts
+        # (B, T, M) and, when kept, vmem, isyn, isyn2 (B, T, M, 3), all int16.
+        first_traced = 0 if record else n_hidden
+        spike_trace = torch.zeros(
+            (batch, steps, n_all - first_traced), dtype=torch.int16, device=events.device
+        )
         keep_states = record or self.output_mode != "Spike"
-        state_trace = spike_trace.new_zeros((batch, steps, n_all, 3) if keep_states else (0,))
+        state_trace = spike_trace.new_zeros((*spike_trace.shape, 3) if keep_states else (0,))
+        self._state = self._run_steps(
+            events,
+            self._initial_state(batch),
+            first_traced,
+            spike_trace,
+            state_trace if keep_states else None,
+        )
+        isyn, vmem, spikes = self._state["isyn"], self._state["vmem"], self._state["spikes"]
 
-        n_in = self.spec.n_inputs
-        product_dtype = _exact_product_dtype(events.device)
-        # One product per step: the event sums onto every current, then the two counters.
-        projection = torch.cat([self.drive_projection, self.drive_counters], 1).to(product_dtype)
-        # (B, Nin + N): this step's input events, then the previous step's spikes.
-        drive = torch.zeros((batch, n_in + n_hidden), dtype=product_dtype, device=events.device)
-        drive[:, n_in:] = spikes[:, :n_hidden]
-        drive_events = events.to(product_dtype)
-        for step in range(steps):
-            drive[:, :n_in] = drive_events[:, step]
-            isyn = self._deliver(isyn, spikes[:, :n_hidden], events[:, step], drive, projection)
-            isyn, vmem, spikes = self._evolve(isyn, vmem)
-            drive[:, n_in:] = spikes[:, :n_hidden]
-            spike_trace[:, step] = spikes
-            if keep_states:
-                state_trace[:, step, :, 0] = vmem
-                state_trace[:, step, :, 1:] = isyn.transpose(1, 2)
-
-        self._state = {"isyn": isyn, "vmem": vmem, "spikes": spikes}
         hidden, output = slice(0, n_hidden), slice(n_hidden, n_all)
+        traced_output = slice(n_hidden - first_traced, n_all - first_traced)
         if self.output_mode == "Spike":
-            out = spike_trace[:, :, output]
+            out = spike_trace[:, :, traced_output]
         else:
-            out = state_trace[:, :, output, 0 if self.output_mode == "Vmem" else 1]
+            out = state_trace[:, :, traced_output, 0 if self.output_mode == "Vmem" else 1]
         recording = {}
         if record:
             recording = {
@@ -421,63 +429,207 @@ class XyloSim(nn.Module):
             final_state = {key: value[0] for key, value in final_state.items()}
         return out, final_state, recording
 
-    def _deliver(
+    def _run_steps(
         self,
-        isyn: Tensor,
-        spikes: Tensor,
-        step_events: Tensor,
-        drive: Tensor,
-        projection: Tensor,
-    ) -> Tensor:
-        """Add one step's input events and the previous step's hidden spikes to the currents.
+        events: Tensor,
+        state: dict[str, Tensor],
+        first_traced: int,
+        spike_trace: Tensor,
+        state_trace: Tensor | None,
+    ) -> dict[str, Tensor]:
+        """The sequential step loop: deliver each step's events, then evolve every neuron.
 
-        isyn:             (B, 2, P) int32 currents of the whole population
-        spikes:           (B, N) int32 previous step's hidden spike counts
-        step_events:      (B, Nin) int32 clipped input events of this step
-        drive:            (B, Nin + N) float, step_events then spikes
-        projection:       (Nin + N, 2P + 2) `drive_projection` then `drive_counters`, in the
-                          dtype of ``drive``
-        returns the updated isyn (B, 2, P)
+        events:       (B, T, Nin) int32 clipped input event counts
+        state:        carried ``isyn`` (B, 2, P), ``vmem`` (B, P), ``spikes`` (B, P), int32
+        first_traced: first neuron of the traces; they hold neurons first_traced … P − 1
+        spike_trace:  (B, T, M) int16, filled with the spike counts of each step
+        state_trace:  (B, T, M, 3) int16, filled with vmem, isyn, isyn2 after each step, or None
+        returns the state after the last step, as ``state``
+
+        The step works in place on preallocated buffers, with constants expanded to full shape
+        (numpy's broadcasting loops are about twice as slow as its contiguous ones). Input
+        events are projected onto the currents a chunk of steps at a time, in one product.
+        """
+        batch, steps, _ = events.shape
+        dtype = _exact_product_dtype(events.device)
+        isyn_t = state["isyn"].to(dtype)
+        vmem_t = state["vmem"].to(dtype)
+        # The spike counts of the last step, which drive the next step's product.
+        spikes_t = state["spikes"].to(dtype)
+        if batch and steps:
+            self._loop(events, isyn_t, vmem_t, spikes_t, first_traced, spike_trace, state_trace)
+        return {
+            "isyn": isyn_t.to(torch.int32),
+            "vmem": vmem_t.to(torch.int32),
+            "spikes": spikes_t.to(torch.int32),
+        }
+
+    def _loop(
+        self,
+        events: Tensor,
+        isyn_t: Tensor,
+        vmem_t: Tensor,
+        spikes_t: Tensor,
+        first_traced: int,
+        spike_trace: Tensor,
+        state_trace: Tensor | None,
+    ) -> None:
+        """`_run_steps` on float buffers isyn (B, 2, P), vmem (B, P), spikes (B, P), in place."""
+        batch, steps, n_in = events.shape
+        n_hidden, n_all = self.spec.n_hidden, self.threshold.shape[0]
+        width = 2 * n_all
+        dtype = isyn_t.dtype
+        xp, arrays = array_namespace(isyn_t)
+        syn_shape, mem_shape = (batch, 2, n_all), (batch, n_all)
+
+        def full(values: Tensor | float, shape: tuple[int, ...]) -> Any:
+            """A contiguous (B, ...) array of ``values`` broadcast to ``shape``."""
+            return arrays(torch.as_tensor(values).to(isyn_t).expand(shape).contiguous())
+
+        syn_scale = full(2.0 ** -self.dash_syn.double(), syn_shape)
+        syn_one = full(1.0, syn_shape)
+        mem_scale = full(2.0 ** -self.dash_mem.double(), mem_shape)
+        mem_one, zero = full(1.0, mem_shape), full(0.0, mem_shape)
+        low, high = full(float(INT16_MIN), mem_shape), full(float(INT16_MAX), mem_shape)
+        bias, divisor = full(self.bias, mem_shape), full(self.threshold_divisor, mem_shape)
+        threshold, cap = full(self.threshold, mem_shape), full(self.spike_cap, mem_shape)
+        isyn, vmem, spikes = arrays(isyn_t), arrays(vmem_t), arrays(spikes_t)
+        current_t = isyn_t.view(batch, width)
+        current, isyn_first, isyn_second = arrays(current_t), isyn[:, 0], isyn[:, 1]
+        syn_scratch, syn_decay = xp.empty_like(isyn), xp.empty_like(isyn)
+        decay, mem_scratch, dv = xp.empty_like(vmem), xp.empty_like(vmem), xp.empty_like(vmem)
+
+        input_projection = self.input_projection.to(dtype)
+        spike_projection = self.spike_projection.to(dtype)
+        sums_t = isyn_t.new_empty((batch, width))
+        sums = arrays(sums_t)
+        spike_scale = full(self.spike_shift, (batch, width))
+        input_scale = float(self.input_shift)
+        hidden_spikes = spikes[:, :n_hidden]
+        spike_counts = xp.empty_like(spikes[:, 0])
+        # Per step, (largest event count of a sample) × (largest |input weight|).
+        event_reach = (events.sum(2).amax(0) * self._input_bound_max).tolist()
+        spike_reach = self._spike_bound_max
+        # A bound on |current|, exact after a reduction and raised by each step's reach until
+        # the next (the decay never raises a magnitude); it saves the reduction on most steps.
+        current_bound = float("inf")
+        chunk = min(steps, segment_length(batch, width, 1))
+        staged = isyn_t.new_empty((chunk, batch, width))
+
+        traced_spikes = spikes[:, first_traced:]
+        spike_record = arrays(spike_trace)
+        state_record = None if state_trace is None else arrays(state_trace)
+        traced_vmem = vmem[:, first_traced:]
+        traced_isyn = isyn[:, :, first_traced:].swapaxes(1, 2)
+        settle = self._has_aliases or self._has_nonpositive_threshold
+        scaled_product, has_bias = self._scaled_product, self._has_bias
+        has_dash_mem_zero = self._has_dash_mem_zero
+        add, subtract, multiply, divide = xp.add, xp.subtract, xp.multiply, xp.divide
+        minimum, maximum, floor, row_sum = xp.minimum, xp.maximum, xp.floor, xp.sum
+
+        for start in range(0, steps, chunk):
+            n_steps = min(chunk, steps - start)
+            inputs = torch.matmul(
+                events[:, start : start + n_steps].transpose(0, 1).to(dtype),
+                input_projection,
+                out=staged[:n_steps],
+            )
+            if scaled_product:
+                inputs.mul_(input_scale)
+            input_sums = inputs.unbind(0)
+            for k in range(n_steps):
+                step = start + k
+                # deliver this step's events and the previous step's spikes
+                if scaled_product:
+                    torch.matmul(spikes_t, spike_projection, out=sums_t)
+                    multiply(sums, spike_scale, out=sums)
+                    add(sums, arrays(input_sums[k]), out=sums)
+                else:
+                    torch.addmm(input_sums[k], spikes_t, spike_projection, out=sums_t)
+                row_sum(hidden_spikes, 1, out=spike_counts)
+                reach = event_reach[step] + spike_reach * float(spike_counts.max())
+                if current_bound + reach > INT16_MAX:
+                    current_bound = max(float(current.max()), -float(current.min()))
+                if current_bound + reach <= INT16_MAX:
+                    add(current, sums, out=current)
+                    current_bound += reach
+                else:
+                    self._deliver_exactly(
+                        current_t, sums_t, events[:, step], spikes_t[:, :n_hidden]
+                    )
+                    current_bound = -INT16_MIN
+
+                # evolve: decays, integration with saturation, spikes
+                bitshift_decay(isyn, syn_scale, syn_one, syn_decay, syn_scratch, xp)
+                subtract(isyn, syn_decay, out=isyn)
+                bitshift_decay(vmem, mem_scale, mem_one, decay, mem_scratch, xp)
+                if has_dash_mem_zero:
+                    # xylosim negates the decay in int16: −(−32768) (dash 0) wraps back to
+                    # −32768, as if the decay were +32768.
+                    decay[decay == INT16_MIN] = -INT16_MIN
+                add(isyn_first, isyn_second, out=dv)
+                subtract(dv, decay, out=dv)
+                maximum(dv, low, out=dv)
+                minimum(dv, high, out=dv)
+                if has_bias:
+                    add(dv, bias, out=dv)
+                    maximum(dv, low, out=dv)
+                    minimum(dv, high, out=dv)
+                add(vmem, dv, out=vmem)
+                maximum(vmem, low, out=vmem)
+                minimum(vmem, high, out=vmem)
+                # floor(v / θ) is exact for int16 v and 0 < θ ≤ 32767; clamped to [0, cap]
+                # first, the floor is the count.
+                divide(vmem, divisor, out=spikes)
+                maximum(spikes, zero, out=spikes)
+                minimum(spikes, cap, out=spikes)
+                floor(spikes, out=spikes)
+                if settle:
+                    self._settle_spikes(vmem_t, spikes_t)
+                else:
+                    multiply(spikes, threshold, out=mem_scratch)
+                    subtract(vmem, mem_scratch, out=vmem)
+
+                spike_record[:, step] = traced_spikes
+                if state_record is not None:
+                    state_record[:, step, :, 0] = traced_vmem
+                    state_record[:, step, :, 1:] = traced_isyn
+
+    def _deliver_exactly(
+        self, current: Tensor, sums: Tensor, step_events: Tensor, spikes: Tensor
+    ) -> None:
+        """Add one step's events to the currents where some partial sum may leave int16.
+
+        current:     (B, 2P) float currents of the whole population, updated in place
+        sums:        (B, 2P) float the step's sums of events onto each current, exact wherever
+                     no partial sum leaves int16
+        step_events: (B, Nin) int32 clipped input events of this step
+        spikes:      (B, N) float previous step's hidden spike counts
 
         Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
         exact. Elsewhere the events are replayed in xylosim's order (input channels ascending,
         then hidden neurons ascending) with per-event saturation.
         """
-        batch, _, n_all = isyn.shape
-        current = isyn.reshape(batch, 2 * n_all)
-        width = 2 * n_all
-        if self._scaled_product:
-            n_in = step_events.shape[1]
-            in_full = (drive[:, :n_in] @ projection[:n_in]).to(torch.int32)
-            spike_full = (drive[:, n_in:] @ projection[n_in:]).to(torch.int32)
-            sums = torch.addcmul(
-                in_full[:, :width] * self.input_shift, spike_full[:, :width], self.spike_shift
-            )
-            counts = in_full[:, width:] + spike_full[:, width:]
-        else:
-            full = (drive @ projection).to(torch.int32)
-            sums, counts = full[:, :width], full[:, width:]
-        event_count, spike_count = counts[:, :1], counts[:, 1:]
-        total = current + sums
-        bound = torch.addcmul(event_count * self.input_bound, spike_count, self.spike_bound)
+        width = current.shape[1]
+        drive_counts = torch.cat([step_events, spikes.to(torch.int32)], 1)
+        n_in = step_events.shape[1]
+        whole = current.to(torch.int64)
+        event_count = drive_counts[:, :n_in].sum(1, keepdim=True)
+        spike_count = drive_counts[:, n_in:].sum(1, keepdim=True)
+        bound = event_count * self.input_bound + spike_count * self.spike_bound
         # |current| + bound > 32767 also flags current = −32768 with no events; replaying an
         # empty event list there is harmless.
-        reach = current.abs() + bound
-        # one reduction, no boolean tensor (which costs several integer ops on CPU)
-        if reach.numel() == 0 or int(reach.max()) <= INT16_MAX:
-            return total.reshape(batch, 2, n_all)
-        may_saturate = reach > INT16_MAX
-        rows, cols = torch.nonzero(may_saturate, as_tuple=True)
+        rows, cols = torch.nonzero(whole.abs() + bound > INT16_MAX, as_tuple=True)
         if rows.numel() > _TIGHT_BOUND_AFTER:
             # Many candidates: bound each current by its own positive and negative event sums.
-            signed = (drive.double() @ self.signed_projection).to(torch.int64)
-            upper = current + signed[:, : 2 * n_all]
-            lower = current + signed[:, 2 * n_all :]
+            signed = (drive_counts.double() @ self.signed_projection).to(torch.int64)
+            upper = whole + signed[:, :width]
+            lower = whole + signed[:, width:]
             rows, cols = torch.nonzero((upper > INT16_MAX) | (lower < INT16_MIN), as_tuple=True)
+        current.add_(sums)
         if rows.numel():
-            exact = self._replay_events(current, rows, cols, torch.cat([step_events, spikes], 1))
-            total = total.index_put((rows, cols), exact.to(torch.int32))
-        return total.reshape(batch, 2, n_all)
+            exact = self._replay_events(whole, rows, cols, drive_counts)
+            current[rows, cols] = exact.to(current.dtype)
 
     def _replay_events(
         self, current: Tensor, rows: Tensor, cols: Tensor, drive_counts: Tensor
@@ -495,39 +647,28 @@ class XyloSim(nn.Module):
         ordered_events = counts[:, active].to(torch.int64) * self.drive_weights[active][:, cols].T
         return ordered_saturating_sum(current[rows, cols].to(torch.int64), ordered_events)
 
-    def _evolve(self, isyn: Tensor, vmem: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """One step of every neuron after delivery, as xylosim's neuron update.
+    def _settle_spikes(self, vmem: Tensor, spikes: Tensor) -> None:
+        """Spike counts and discharge with aliases or θ ≤ 0 neurons, as xylosim, in place.
 
-        isyn: (B, 2, P) int32; vmem: (B, P) int32
-        returns decayed isyn (B, 2, P), post-spike vmem (B, P), spike counts (B, P) incl. aliases
+        vmem:   (B, P) float membranes before the discharge; replaced by the discharged ones
+        spikes: (B, P) float floor(v / θ) clamped to [0, cap] (meaningful where θ > 0);
+                replaced by the step's spike counts including aliases
         """
-        isyn = isyn - bitshift_decay(isyn, self.dash_syn)
-        decay = bitshift_decay(vmem, self.dash_mem)
-        if self._has_dash_mem_zero:
-            # xylosim negates the decay in int16: −(−32768) (dash 0) wraps back to −32768, as if
-            # the decay were +32768.
-            decay = torch.where(decay == INT16_MIN, -INT16_MIN, decay)
-        dv = saturate_int16(isyn[:, 0] + isyn[:, 1] - decay)
-        if self._has_bias:
-            dv = saturate_int16(dv + self.bias)
-        vmem = saturate_int16(vmem + dv)
-
-        # Clamped to [0, cap] first, the conversion's truncation is the floor.
-        quotient = vmem.to(torch.float32) / self.threshold_divisor
-        counts = torch.clamp(quotient, self.zero_float, self.spike_cap_float).to(torch.int32)
+        v = vmem.to(torch.int32)
+        counts = spikes.to(torch.int32)
+        cap = self.spike_cap
         if self._has_nonpositive_threshold:
             counts = counts.index_copy(
-                1, self.nonpositive_neurons, self._nonpositive_loop(vmem, self.spike_cap)[0]
+                1, self.nonpositive_neurons, self._nonpositive_loop(v, cap)[0]
             )
-        if not self._has_aliases:
-            return isyn, self._discharge(vmem, counts, self.spike_cap), counts
-        cap = self.spike_cap
-        total = counts
-        for _ in range(self._alias_depth):
-            total = torch.minimum(counts + self._alias_inflow(total, self.alias_forward), cap)
-        before = torch.minimum(self._alias_inflow(total, self.alias_forward), cap)
-        final = torch.minimum(total + self._alias_inflow(total, self.alias_late), cap)
-        return isyn, self._discharge(vmem, total - before, cap - before), final
+        total, before, final = counts, torch.zeros_like(counts), counts
+        if self._has_aliases:
+            for _ in range(self._alias_depth):
+                total = torch.minimum(counts + self._alias_inflow(total, self.alias_forward), cap)
+            before = torch.minimum(self._alias_inflow(total, self.alias_forward), cap)
+            final = torch.minimum(total + self._alias_inflow(total, self.alias_late), cap)
+        vmem.copy_(self._discharge(v, total - before, cap - before))
+        spikes.copy_(final)
 
     @staticmethod
     def _alias_inflow(counts: Tensor, edges: Tensor) -> Tensor:
