@@ -242,9 +242,11 @@ class XyloSim(nn.Module):
         """Build the step's products from `drive_weights`: on the effective weights, or on the
         weights divided by 2^shift when ``scaled`` (then `_run_steps` scales the sums).
 
-        ``input_projection`` (Nin, 2P) maps input events onto the 2P currents;
-        ``spike_projection`` (P, 2P) maps the previous step's spike counts of the whole
-        population onto them (the rows of output neurons are 0, as their spikes go nowhere).
+        The step runs neuron-major, so the products are transposed: ``input_projection``
+        (2P + 1, Nin) maps input events onto the 2P currents; ``spike_projection`` (2P + 1, P)
+        maps the previous step's spike counts of the whole population onto them (the columns
+        of output neurons are 0, as their spikes go nowhere) and counts each sample's hidden
+        spikes in its last row (the last row of ``input_projection`` is 0).
         """
         n_in, n_hidden = self.spec.n_inputs, self.spec.n_hidden
         weights = self.drive_weights
@@ -252,11 +254,12 @@ class XyloSim(nn.Module):
             weights = torch.cat(
                 [weights[:n_in] // self.input_shift, weights[n_in:] // self.spike_shift]
             )
-        self.input_projection = weights[:n_in].to(torch.float32)
-        self.spike_projection = torch.zeros(
-            (weights.shape[1] // 2, weights.shape[1]), device=weights.device
-        )
-        self.spike_projection[:n_hidden] = weights[n_in:]
+        width = weights.shape[1]
+        self.input_projection = torch.zeros((width + 1, n_in), device=weights.device)
+        self.input_projection[:width] = weights[:n_in].T
+        self.spike_projection = torch.zeros((width + 1, width // 2), device=weights.device)
+        self.spike_projection[:width, :n_hidden] = weights[n_in:].T
+        self.spike_projection[width, :n_hidden] = 1
         self._scaled_product = scaled
 
     @classmethod
@@ -446,92 +449,99 @@ class XyloSim(nn.Module):
         state_trace:  (B, T, M, 3) int16, filled with vmem, isyn, isyn2 after each step, or None
         returns the state after the last step, as ``state``
 
-        The step works in place on preallocated buffers, with constants expanded to full shape
-        (numpy's broadcasting loops are about twice as slow as its contiguous ones). Input
-        events are projected onto the currents a chunk of steps at a time, in one product.
+        The loop holds the state neuron-major: ``neurons`` (3, P, B) stacks the two synaptic
+        currents and the membranes, whose decays then take one set of operations, and the
+        step's sums (2P + 1, B) end with a contiguous row of hidden spike counts.
         """
         batch, steps, _ = events.shape
+        n_all = self.threshold.shape[0]
         dtype = _exact_product_dtype(events.device)
-        isyn_t = state["isyn"].to(dtype)
-        vmem_t = state["vmem"].to(dtype)
+        neurons = events.new_empty((3, n_all, batch), dtype=dtype)
+        neurons[:2] = state["isyn"].permute(1, 2, 0)
+        neurons[2] = state["vmem"].T
         # The spike counts of the last step, which drive the next step's product.
-        spikes_t = state["spikes"].to(dtype)
+        spikes = state["spikes"].T.to(dtype).contiguous()
         if batch and steps:
-            self._loop(events, isyn_t, vmem_t, spikes_t, first_traced, spike_trace, state_trace)
+            self._loop(events, neurons, spikes, first_traced, spike_trace, state_trace)
         return {
-            "isyn": isyn_t.to(torch.int32),
-            "vmem": vmem_t.to(torch.int32),
-            "spikes": spikes_t.to(torch.int32),
+            "isyn": neurons[:2].permute(2, 0, 1).to(torch.int32).contiguous(),
+            "vmem": neurons[2].T.to(torch.int32).contiguous(),
+            "spikes": spikes.T.to(torch.int32).contiguous(),
         }
 
     def _loop(
         self,
         events: Tensor,
-        isyn_t: Tensor,
-        vmem_t: Tensor,
+        neurons_t: Tensor,
         spikes_t: Tensor,
         first_traced: int,
         spike_trace: Tensor,
         state_trace: Tensor | None,
     ) -> None:
-        """`_run_steps` on float buffers isyn (B, 2, P), vmem (B, P), spikes (B, P), in place."""
+        """`_run_steps` in place on float neurons (3, P, B) and spikes (P, B).
+
+        The step works in place on preallocated buffers, with constants expanded to full shape
+        (numpy's broadcasting loops are about twice as slow as its contiguous ones). Input
+        events are projected onto the currents a chunk of steps at a time, in one product.
+        """
         batch, steps, n_in = events.shape
         n_hidden, n_all = self.spec.n_hidden, self.threshold.shape[0]
         width = 2 * n_all
-        dtype = isyn_t.dtype
-        xp, arrays = array_namespace(isyn_t)
-        syn_shape, mem_shape = (batch, 2, n_all), (batch, n_all)
+        dtype = neurons_t.dtype
+        xp, arrays = array_namespace(neurons_t)
 
         def full(values: Tensor | float, shape: tuple[int, ...]) -> Any:
-            """A contiguous (B, ...) array of ``values`` broadcast to ``shape``."""
-            return arrays(torch.as_tensor(values).to(isyn_t).expand(shape).contiguous())
+            """A contiguous (..., B) array of ``values`` (...) broadcast over the batch."""
+            values = torch.as_tensor(values).to(neurons_t)
+            return arrays(values[..., None].expand(*shape, batch).contiguous())
 
-        syn_scale = full(2.0 ** -self.dash_syn.double(), syn_shape)
-        syn_one = full(1.0, syn_shape)
-        mem_scale = full(2.0 ** -self.dash_mem.double(), mem_shape)
-        mem_one, zero = full(1.0, mem_shape), full(0.0, mem_shape)
-        low, high = full(float(INT16_MIN), mem_shape), full(float(INT16_MAX), mem_shape)
-        bias, divisor = full(self.bias, mem_shape), full(self.threshold_divisor, mem_shape)
-        threshold, cap = full(self.threshold, mem_shape), full(self.spike_cap, mem_shape)
-        isyn, vmem, spikes = arrays(isyn_t), arrays(vmem_t), arrays(spikes_t)
-        current_t = isyn_t.view(batch, width)
-        current, isyn_first, isyn_second = arrays(current_t), isyn[:, 0], isyn[:, 1]
-        syn_scratch, syn_decay = xp.empty_like(isyn), xp.empty_like(isyn)
-        decay, mem_scratch, dv = xp.empty_like(vmem), xp.empty_like(vmem), xp.empty_like(vmem)
+        dashes = torch.cat([self.dash_syn, self.dash_mem[None]]).double()
+        scale, one = full(2.0**-dashes, (3, n_all)), full(1.0, (3, n_all))
+        zero = full(0.0, (n_all,))
+        low, high = full(float(INT16_MIN), (n_all,)), full(float(INT16_MAX), (n_all,))
+        bias, divisor = full(self.bias, (n_all,)), full(self.threshold_divisor, (n_all,))
+        threshold, cap = full(self.threshold, (n_all,)), full(self.spike_cap, (n_all,))
+        neurons, spikes = arrays(neurons_t), arrays(spikes_t)
+        isyn, isyn_first, isyn_second, vmem = neurons[:2], neurons[0], neurons[1], neurons[2]
+        current_t = neurons_t[:2].view(width, batch)
+        current = arrays(current_t)
+        decays, scratch = xp.empty_like(neurons), xp.empty_like(neurons)
+        syn_decay, decay = decays[:2], decays[2]
+        mem_scratch, dv = xp.empty_like(vmem), xp.empty_like(vmem)
 
         input_projection = self.input_projection.to(dtype)
         spike_projection = self.spike_projection.to(dtype)
-        sums_t = isyn_t.new_empty((batch, width))
-        sums = arrays(sums_t)
-        spike_scale = full(self.spike_shift, (batch, width))
+        product_t = neurons_t.new_empty((width + 1, batch))
+        product = arrays(product_t)
+        sums_t, sums, spike_counts = product_t[:width], product[:width], product[width]
+        counted_shift = torch.cat([self.spike_shift, self.spike_shift.new_ones(1)])
+        spike_scale = full(counted_shift, (width + 1,))
         input_scale = float(self.input_shift)
-        hidden_spikes = spikes[:, :n_hidden]
-        spike_counts = xp.empty_like(spikes[:, 0])
         # Per step, (largest event count of a sample) × (largest |input weight|).
         event_reach = (events.sum(2).amax(0) * self._input_bound_max).tolist()
         spike_reach = self._spike_bound_max
         # A bound on |current|, exact after a reduction and raised by each step's reach until
         # the next (the decay never raises a magnitude); it saves the reduction on most steps.
         current_bound = float("inf")
-        chunk = min(steps, segment_length(batch, width, 1))
-        staged = isyn_t.new_empty((chunk, batch, width))
+        chunk = min(steps, segment_length(batch, width + 1, 1))
+        staged = neurons_t.new_empty((chunk, width + 1, batch))
 
-        traced_spikes = spikes[:, first_traced:]
+        traced_spikes = spikes[first_traced:].T
         spike_record = arrays(spike_trace)
         state_record = None if state_trace is None else arrays(state_trace)
-        traced_vmem = vmem[:, first_traced:]
-        traced_isyn = isyn[:, :, first_traced:].swapaxes(1, 2)
+        traced_vmem = vmem[first_traced:].T
+        traced_isyn = arrays(neurons_t[:2, first_traced:].permute(2, 1, 0))
         settle = self._has_aliases or self._has_nonpositive_threshold
         scaled_product, has_bias = self._scaled_product, self._has_bias
         has_dash_mem_zero = self._has_dash_mem_zero
         add, subtract, multiply, divide = xp.add, xp.subtract, xp.multiply, xp.divide
-        minimum, maximum, floor, row_sum = xp.minimum, xp.maximum, xp.floor, xp.sum
+        minimum, maximum, floor = xp.minimum, xp.maximum, xp.floor
 
         for start in range(0, steps, chunk):
             n_steps = min(chunk, steps - start)
             inputs = torch.matmul(
-                events[:, start : start + n_steps].transpose(0, 1).to(dtype),
                 input_projection,
+                events[:, start : start + n_steps].permute(1, 2, 0).to(dtype),
                 out=staged[:n_steps],
             )
             if scaled_product:
@@ -541,12 +551,11 @@ class XyloSim(nn.Module):
                 step = start + k
                 # deliver this step's events and the previous step's spikes
                 if scaled_product:
-                    torch.matmul(spikes_t, spike_projection, out=sums_t)
-                    multiply(sums, spike_scale, out=sums)
-                    add(sums, arrays(input_sums[k]), out=sums)
+                    torch.matmul(spike_projection, spikes_t, out=product_t)
+                    multiply(product, spike_scale, out=product)
+                    add(product, arrays(input_sums[k]), out=product)
                 else:
-                    torch.addmm(input_sums[k], spikes_t, spike_projection, out=sums_t)
-                row_sum(hidden_spikes, 1, out=spike_counts)
+                    torch.addmm(input_sums[k], spike_projection, spikes_t, out=product_t)
                 reach = event_reach[step] + spike_reach * float(spike_counts.max())
                 if current_bound + reach > INT16_MAX:
                     current_bound = max(float(current.max()), -float(current.min()))
@@ -555,14 +564,13 @@ class XyloSim(nn.Module):
                     current_bound += reach
                 else:
                     self._deliver_exactly(
-                        current_t, sums_t, events[:, step], spikes_t[:, :n_hidden]
+                        current_t.T, sums_t.T, events[:, step], spikes_t[:n_hidden].T
                     )
                     current_bound = -INT16_MIN
 
                 # evolve: decays, integration with saturation, spikes
-                bitshift_decay(isyn, syn_scale, syn_one, syn_decay, syn_scratch, xp)
+                bitshift_decay(neurons, scale, one, decays, scratch, xp)
                 subtract(isyn, syn_decay, out=isyn)
-                bitshift_decay(vmem, mem_scale, mem_one, decay, mem_scratch, xp)
                 if has_dash_mem_zero:
                     # xylosim negates the decay in int16: −(−32768) (dash 0) wraps back to
                     # −32768, as if the decay were +32768.
@@ -585,7 +593,7 @@ class XyloSim(nn.Module):
                 minimum(spikes, cap, out=spikes)
                 floor(spikes, out=spikes)
                 if settle:
-                    self._settle_spikes(vmem_t, spikes_t)
+                    self._settle_spikes(neurons_t[2].T, spikes_t.T)
                 else:
                     multiply(spikes, threshold, out=mem_scratch)
                     subtract(vmem, mem_scratch, out=vmem)
