@@ -16,17 +16,18 @@ Semantics follow SynSense's `xylosim.v2` C++ simulator as Rockpool 3.1's
 
 The loop over time is sequential; every step is vectorised over batch and neurons. A step's
 events are summed with matrix products (integer values in a float dtype where the sums are
-exact). Saturation stays exact: a cheap bound, (events of the sample) × (largest |weight| onto
-the current), shows where no partial sum can leave int16; where one might (and, when those are
-many, where the sums of its positive or negative events say so), the events are replayed one by
-one in xylosim's order with an associative saturating-add reduction.
+exact). Saturation stays exact: a cheap bound, (events of the sample) × (largest |weight|) plus
+the largest |current|, shows on most steps that no partial sum can leave int16; otherwise the
+same bound per current (and, when those are many, the sums of its positive or negative events)
+picks the currents where one might, and their events are replayed one by one in xylosim's
+order with an associative saturating-add reduction.
 
-States are integers held in that same float dtype: every value of the step stays below 2^24 in
-magnitude, so additions, clamps, products with spike counts, divisions by powers of two and
-floors are exact, and ``x >> d`` is ``floor(x · 2^−d)``. On the CPU the step runs numpy's
-ufuncs in place on memory shared with the torch buffers (a step of a small network costs
-per-operation overhead, about three times less in numpy); elsewhere the same operations run
-in torch. Both give identical results.
+States are integers held in that same float dtype: the states and every sum the step keeps
+stay below 2^24 in magnitude, so additions, clamps, products with spike counts, divisions by
+powers of two and floors are exact, and ``x >> d`` is ``floor(x · 2^−d)``. On the CPU the step
+runs numpy's ufuncs in place on memory shared with the torch buffers (a step of a small
+network costs per-operation overhead, about three times less in numpy); elsewhere the same
+operations run in torch. Both give identical results.
 """
 
 from __future__ import annotations
@@ -172,8 +173,6 @@ class XyloSim(nn.Module):
         # onto the current), for input events and spikes.
         self.register_buffer("input_bound", in_effective.abs().amax(dim=0).to(torch.int32))
         self.register_buffer("spike_bound", spike_effective.abs().amax(dim=0).to(torch.int32))
-        self._input_bound_max = int(self.input_bound.max())
-        self._spike_bound_max = int(self.spike_bound.max())
         # Effective weights (Nin + N, 2P) for replaying events one by one, and their positive and
         # negative parts in float64 (exact for any sum) for a tight bound on the partial sums.
         drive_weights = torch.cat([in_effective, spike_effective])
@@ -240,13 +239,13 @@ class XyloSim(nn.Module):
 
     def _use_product(self, scaled: bool) -> None:
         """Build the step's products from `drive_weights`: on the effective weights, or on the
-        weights divided by 2^shift when ``scaled`` (then `_run_steps` scales the sums).
+        weights divided by 2^shift when ``scaled`` (then `_loop` scales the sums).
 
         The step runs neuron-major, so the products are transposed: ``input_projection``
-        (2P + 1, Nin) maps input events onto the 2P currents; ``spike_projection`` (2P + 1, P)
-        maps the previous step's spike counts of the whole population onto them (the columns
-        of output neurons are 0, as their spikes go nowhere) and counts each sample's hidden
-        spikes in its last row (the last row of ``input_projection`` is 0).
+        (2P + 1, Nin) maps input events onto the 2P currents; ``spike_projection`` (2P + 1, N)
+        maps the previous step's hidden spike counts onto them. Their last rows hold the
+        largest |effective weight| of inputs and spikes, so the last row of the step's sums is
+        each sample's bound on how far the events can move any current (see `_loop`).
         """
         n_in, n_hidden = self.spec.n_inputs, self.spec.n_hidden
         weights = self.drive_weights
@@ -255,11 +254,14 @@ class XyloSim(nn.Module):
                 [weights[:n_in] // self.input_shift, weights[n_in:] // self.spike_shift]
             )
         width = weights.shape[1]
-        self.input_projection = torch.zeros((width + 1, n_in), device=weights.device)
+        self.input_projection = torch.full(
+            (width + 1, n_in), float(self.input_bound.max()), device=weights.device
+        )
         self.input_projection[:width] = weights[:n_in].T
-        self.spike_projection = torch.zeros((width + 1, width // 2), device=weights.device)
-        self.spike_projection[:width, :n_hidden] = weights[n_in:].T
-        self.spike_projection[width, :n_hidden] = 1
+        self.spike_projection = torch.full(
+            (width + 1, n_hidden), float(self.spike_bound.max()), device=weights.device
+        )
+        self.spike_projection[:width] = weights[n_in:].T
         self._scaled_product = scaled
 
     @classmethod
@@ -450,8 +452,8 @@ class XyloSim(nn.Module):
         returns the state after the last step, as ``state``
 
         The loop holds the state neuron-major: ``neurons`` (3, P, B) stacks the two synaptic
-        currents and the membranes, whose decays then take one set of operations, and the
-        step's sums (2P + 1, B) end with a contiguous row of hidden spike counts.
+        currents and the membranes, whose decays then take one set of operations, and every
+        operand is contiguous, including the per-sample row that ends the step's sums.
         """
         batch, steps, _ = events.shape
         n_all = self.threshold.shape[0]
@@ -502,6 +504,7 @@ class XyloSim(nn.Module):
         bias, divisor = full(self.bias, (n_all,)), full(self.threshold_divisor, (n_all,))
         threshold, cap = full(self.threshold, (n_all,)), full(self.spike_cap, (n_all,))
         neurons, spikes = arrays(neurons_t), arrays(spikes_t)
+        hidden_spikes_t = spikes_t[:n_hidden]
         isyn, isyn_first, isyn_second, vmem = neurons[:2], neurons[0], neurons[1], neurons[2]
         current_t = neurons_t[:2].view(width, batch)
         current = arrays(current_t)
@@ -513,13 +516,15 @@ class XyloSim(nn.Module):
         spike_projection = self.spike_projection.to(dtype)
         product_t = neurons_t.new_empty((width + 1, batch))
         product = arrays(product_t)
-        sums_t, sums, spike_counts = product_t[:width], product[:width], product[width]
-        counted_shift = torch.cat([self.spike_shift, self.spike_shift.new_ones(1)])
-        spike_scale = full(counted_shift, (width + 1,))
-        input_scale = float(self.input_shift)
-        # Per step, (largest event count of a sample) × (largest |input weight|).
-        event_reach = (events.sum(2).amax(0) * self._input_bound_max).tolist()
-        spike_reach = self._spike_bound_max
+        # The last row of the sums is, per sample, (input events) × (largest |input weight|) +
+        # (hidden spikes) × (largest |spike weight|): no partial sum of the step's events onto
+        # any current exceeds it. A sum of non-negative integers in float32 (float64) is exact
+        # below 2^24 (2^53) and stays at least that above, in any order, so comparing it with
+        # the int16 range is exact.
+        sums_t, sums, reaches = product_t[:width], product[:width], product[width]
+        unscaled = self.spike_shift.new_ones(1)
+        spike_scale = full(torch.cat([self.spike_shift, unscaled]), (width + 1,))
+        input_scale = torch.cat([self.input_shift.expand(width), unscaled]).to(dtype)[:, None]
         # A bound on |current|, exact after a reduction and raised by each step's reach until
         # the next (the decay never raises a magnitude); it saves the reduction on most steps.
         current_bound = float("inf")
@@ -551,12 +556,12 @@ class XyloSim(nn.Module):
                 step = start + k
                 # deliver this step's events and the previous step's spikes
                 if scaled_product:
-                    torch.matmul(spike_projection, spikes_t, out=product_t)
+                    torch.matmul(spike_projection, hidden_spikes_t, out=product_t)
                     multiply(product, spike_scale, out=product)
                     add(product, arrays(input_sums[k]), out=product)
                 else:
-                    torch.addmm(input_sums[k], spike_projection, spikes_t, out=product_t)
-                reach = event_reach[step] + spike_reach * float(spike_counts.max())
+                    torch.addmm(input_sums[k], spike_projection, hidden_spikes_t, out=product_t)
+                reach = float(reaches.max())
                 if current_bound + reach > INT16_MAX:
                     current_bound = max(float(current.max()), -float(current.min()))
                 if current_bound + reach <= INT16_MAX:
@@ -564,7 +569,7 @@ class XyloSim(nn.Module):
                     current_bound += reach
                 else:
                     self._deliver_exactly(
-                        current_t.T, sums_t.T, events[:, step], spikes_t[:n_hidden].T
+                        current_t.T, sums_t.T, events[:, step], hidden_spikes_t.T
                     )
                     current_bound = -INT16_MIN
 
