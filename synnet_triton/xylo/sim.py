@@ -649,7 +649,7 @@ class XyloSim(nn.Module):
     ) -> Tensor:
         """Apply the events of currents (rows[f], cols[f]) one by one, saturating each time.
 
-        current:      (B, 2P) int32 currents before the step's events
+        current:      (B, 2P) int64 currents before the step's events
         rows, cols:   (F,) int64 batch rows and current columns to replay
         drive_counts: (B, Nin + N) int32 input events then spike counts, in xylosim's order
         returns (F,) int64 exact currents after the events
