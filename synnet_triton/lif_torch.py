@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from synnet_triton.arrays import steps_per_chunk
 from synnet_triton.backend import ForwardResult, Gradients, NeedsGrad
-from synnet_triton.lif_torch_steps import run_steps, segment_bounds, segment_length
+from synnet_triton.lif_torch_steps import run_steps, segment_bounds
 from synnet_triton.lif_torch_sweep import (
     SweepBuffers,
     feedforward_sweep,
@@ -55,7 +56,7 @@ def forward(
     if not save or checkpoint_every > 0:
         # u is scratch, one segment at a time; with checkpointing the state before each
         # segment is what the backward keeps
-        length = checkpoint_every if save else segment_length(batch, n_neurons, n_synapses)
+        length = checkpoint_every if save else steps_per_chunk(batch * n_neurons * n_synapses)
         scratch = x.new_empty((min(steps, length), batch, n_neurons), dtype=torch.float32)
         v, i, s = v0, i0, s0
         checkpoints: list[tuple[Tensor, Tensor, Tensor]] = []
@@ -155,8 +156,8 @@ def backward(
     carry_r = i0.new_zeros(i0.shape)
     g_x_all = v0.new_empty((batch, steps, n_neurons, n_synapses))
 
-    length = checkpoint_every if checkpoint_every > 0 else segment_length(batch, n_neurons,
-                                                                         n_synapses)
+    per_step = batch * n_neurons * n_synapses
+    length = checkpoint_every if checkpoint_every > 0 else steps_per_chunk(per_step)
     segments = segment_bounds(steps, length)
     buf = SweepBuffers(v0, min(length, steps), batch, n_neurons, n_synapses,
                         recompute=checkpoint_every > 0, g_vmem=grad_vmem is not None,

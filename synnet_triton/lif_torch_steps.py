@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SWEEP_STEPS = 128
-SWEEP_ELEMENTS = 2**18
+from synnet_triton.arrays import array_namespace, steps_per_chunk
+
 # u/θ from here on (2²³, a margin for the rounding of u/θ) may reach counts of 2²⁴
 EXACT_COUNT_BOUND = 2.0**23
 
@@ -63,7 +63,7 @@ def run_steps(
     v_a, i_a, s_a = arrays(v), arrays(i), arrays(s)
     alpha_a, beta_a, threshold_a, bias_a = (arrays(t) for t in (alpha, beta, threshold, bias))
     has_bias = bool(bias.any())
-    chunk = min(steps, segment_length(batch, n_neurons, n_synapses))
+    chunk = min(steps, steps_per_chunk(batch * n_neurons * n_synapses))
 
     def staging(source: Tensor | None) -> tuple[Any, Any] | None:
         """(the (B, T, ...) array, a (chunk, B, ...) time-major buffer) for one stream."""
@@ -143,25 +143,6 @@ def run_steps(
     return v, i, s
 
 
-def array_namespace(t: Tensor):  # type: ignore[no-untyped-def]
-    """(numpy, Tensor → ndarray view) for CPU tensors, (torch, identity) otherwise."""
-    if t.device.type == "cpu":
-        return np, lambda a: a.detach().numpy()
-    return torch, lambda a: a
-
-
 def segment_bounds(steps: int, length: int) -> list[tuple[int, int]]:
     """[start, stop) bounds of consecutive segments of ``length`` steps covering ``steps``."""
     return [(start, min(start + length, steps)) for start in range(0, steps, length)]
-
-
-
-def segment_length(batch: int, n_neurons: int, n_synapses: int) -> int:
-    """Steps per segment of the step loop's staging and of the backward's sweep: about
-    SWEEP_ELEMENTS per buffer, at most SWEEP_STEPS.
-
-    The sweep streams a dozen segment-sized buffers; kept near 1 MiB each they stay in cache,
-    while fewer, longer segments save per-op overhead on small layers (measured on the
-    2-core EPYC: 128 steps best at 1 024 neurons·batch, 32 at 16 384).
-    """
-    return max(1, min(SWEEP_STEPS, SWEEP_ELEMENTS // (batch * n_neurons * n_synapses)))

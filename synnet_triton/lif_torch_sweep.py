@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synnet_triton import lif_torch_steps
+from synnet_triton.arrays import array_namespace
 
 
 class SweepBuffers:
@@ -73,7 +73,7 @@ def reverse_scan(coef: Tensor, drive: Tensor, out: Tensor, last: Tensor,
     broadcasts against ``out``. The loop runs on numpy views for CPU tensors (lower per-op
     overhead than torch's, same IEEE float32 operations).
     """
-    xp, arrays = lif_torch_steps.array_namespace(out)
+    xp, arrays = array_namespace(out)
     out_a, drive_a, coef_a = arrays(out), arrays(drive), arrays(coef)
     out_a[-1] = arrays(last)
     for t in range(out_a.shape[0] - 2, -1, -1):

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synnet_triton import lif_torch_steps
+from synnet_triton import lif_torch_steps, lif_torch_sweep
 from synnet_triton.functional import lif, lif_decays
 from synnet_triton.naive import naive_lif
 from synnet_triton.types import LIFState, Surrogate
@@ -258,7 +258,11 @@ def test_torch_operations_path_equals_the_numpy_path(cfg):
     same IEEE float32 operations give the same forward, bit for bit, and the same gradients
     up to the order of float32 sums (a reduction over synapses and BLAS)."""
     out, final, grads = _run(cfg, torch.float32, ours=True)
-    with patch.object(lif_torch_steps, "array_namespace", lambda t: (torch, lambda a: a)):
+    def torch_ops(t: torch.Tensor):  # type: ignore[no-untyped-def]
+        return torch, lambda a: a
+
+    with patch.object(lif_torch_steps, "array_namespace", torch_ops), \
+            patch.object(lif_torch_sweep, "array_namespace", torch_ops):
         t_out, t_final, t_grads = _run(cfg, torch.float32, ours=True)
     assert torch.equal(out.spikes, t_out.spikes)
     for a, b in zip((*out, *final), (*t_out, *t_final)):

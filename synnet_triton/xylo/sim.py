@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from synnet_triton.lif_torch_steps import array_namespace, segment_length
+from synnet_triton.arrays import array_namespace, steps_per_chunk
 from synnet_triton.xylo.saturating import (
     INT16_MAX,
     INT16_MIN,
@@ -528,7 +528,7 @@ class XyloSim(nn.Module):
         # A bound on |current|, exact after a reduction and raised by each step's reach until
         # the next (the decay never raises a magnitude); it saves the reduction on most steps.
         current_bound = float("inf")
-        chunk = min(steps, segment_length(batch, width + 1, 1))
+        chunk = min(steps, steps_per_chunk(batch * (width + 1)))
         staged = neurons_t.new_empty((chunk, width + 1, batch))
 
         traced_spikes = spikes[first_traced:].T
