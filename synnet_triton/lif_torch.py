@@ -154,7 +154,7 @@ def backward(
     carry_i = i0.new_zeros(i0.shape) if grad_final_isyn is None else grad_final_isyn.float()
     carry_s = s0.new_zeros(s0.shape) if grad_final_spikes is None else grad_final_spikes.float()
     carry_r = i0.new_zeros(i0.shape)
-    g_x_all = v0.new_empty((batch, steps, n_neurons, n_synapses))
+    g_x_all = v0.new_empty((batch, steps, n_neurons, n_synapses)) if needs_grad.x else None
 
     per_step = batch * n_neurons * n_synapses
     length = checkpoint_every if checkpoint_every > 0 else steps_per_chunk(per_step)
@@ -211,7 +211,8 @@ def backward(
         else:
             carry_s = recurrent_sweep(buf, n_steps, alpha, beta, w_rec, carry_v, carry_i)
         g_u, g_v, g_x = buf.g_u[:n_steps], buf.g_v[:n_steps], buf.g_x[:n_steps]
-        g_x_all[:, seg].copy_(g_x.transpose(0, 1))
+        if g_x_all is not None:
+            g_x_all[:, seg].copy_(g_x.transpose(0, 1))
 
         if needs_grad.bias:
             acc["bias"] += g_u.sum((0, 1))
@@ -248,7 +249,7 @@ def backward(
     if needs_grad.beta and steps:
         acc["beta"] += (i0 * carry_r).sum(0)
     return Gradients(
-        x=g_x_all.view(x.shape).to(x.dtype) if needs_grad.x else None,
+        x=None if g_x_all is None else g_x_all.view(x.shape).to(x.dtype),
         alpha=acc["alpha"] if needs_grad.alpha else None,
         beta=acc["beta"] if needs_grad.beta else None,
         threshold=acc["threshold"] if needs_grad.threshold else None,
