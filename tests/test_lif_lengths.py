@@ -66,13 +66,18 @@ def test_padded_batch_equals_each_sample_alone(lengths, synapses, recurrent, che
             allow_unused=True, materialize_grads=True,
         )
         # float32 rounding of the recurrent matmul differs with the batch size (BLAS kernels)
-        torch.testing.assert_close(alone_grads[0][b], grads[0][b], rtol=1e-5, atol=1e-6)
+        # and travels through the recurrence: bounded relative to the sample's gradient scale
+        scale = alone_grads[0][b].abs().max().item() if recurrent else 0.0
+        torch.testing.assert_close(alone_grads[0][b], grads[0][b], rtol=1e-5,
+                                   atol=1e-6 + 1e-5 * scale)
         for total, size, g_alone in zip(summed, magnitude, alone_grads[1:]):
             total += g_alone
             size += g_alone.abs()
-    # samples' parameter gradients may cancel: float32 rounding scales with their magnitudes
+    # samples' parameter gradients may cancel: float32 rounding scales with their magnitudes;
+    # with recurrence the batch-dependent matmul rounding also builds up over the steps
+    rel = 1e-4 if recurrent else 1e-5
     for total, size, g_batch in zip(summed, magnitude, grads[1:]):
-        assert ((total - g_batch).abs() <= 1e-6 + 1e-5 * size).all(), (total, g_batch)
+        assert ((total - g_batch).abs() <= 1e-6 + rel * size).all(), (total, g_batch)
 
 
 def test_module_accepts_lengths():
