@@ -97,11 +97,21 @@ def assert_forward_and_gradients_match_rockpool(config: dict[str, Any], backend:
         assert their_output.sum() > 0, "the test input must make the readout spike"
         assert torch.equal(our_output, their_output)
 
+    their_parameters = assert_gradients_match(ours, theirs, our_output, their_output)
+    for key, parameter in ours.named_parameters():
+        assert parameter.grad is not None, key
+        assert their_parameters[key].grad.abs().max() > 0, f"{key}: Rockpool gradient is zero"
+
+
+def assert_gradients_match(ours: torch.nn.Module, theirs: torch.nn.Module,
+                           our_output: torch.Tensor, their_output: torch.Tensor
+                           ) -> dict[str, torch.Tensor]:
+    """Backpropagate the same random weighting of both outputs; every parameter gradient of
+    ours within 1e-4 (relative to the largest) of Rockpool's. Returns Rockpool's parameters."""
     weights = torch.randn(our_output.shape, generator=torch.Generator().manual_seed(2))
     (our_output * weights).sum().backward()
     (their_output * weights).sum().backward()
     their_parameters = dict(theirs.named_parameters())
     for key, parameter in ours.named_parameters():
-        assert parameter.grad is not None, key
-        assert their_parameters[key].grad.abs().max() > 0, f"{key}: Rockpool gradient is zero"
         assert_relative_close(parameter.grad, their_parameters[key].grad, 1e-4, key)
+    return their_parameters

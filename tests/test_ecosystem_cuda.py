@@ -9,22 +9,14 @@ README "Ecosystem"); fp16 keeps more mantissa bits than bf16, so it must do at l
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from cuda_only import COMPILED_CUDA_ONLY
 from torch import nn
 
 from synnet_triton import LIF, LIFState, lif
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-    pytest.mark.skipif(
-        os.environ.get("TRITON_INTERPRET") == "1",
-        reason="compiled kernels only: run with TRITON_INTERPRET=0 (benchmarks/gpu_check.sh)",
-    ),
-]
+pytestmark = COMPILED_CUDA_ONLY
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:

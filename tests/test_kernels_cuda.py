@@ -7,24 +7,16 @@ CUDA or under the interpreter. Spike counts and records must be bitwise the torc
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from cuda_only import COMPILED_CUDA_ONLY
 
 from synnet_triton import lif_torch
 from synnet_triton.backend import NeedsGrad
 from synnet_triton.functional import lif_decays
 from synnet_triton.types import LIFState, Surrogate
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-    pytest.mark.skipif(
-        os.environ.get("TRITON_INTERPRET") == "1",
-        reason="compiled kernels only: run with TRITON_INTERPRET=0 (benchmarks/gpu_check.sh)",
-    ),
-]
+pytestmark = COMPILED_CUDA_ONLY
 ALL = NeedsGrad(True, True, True, True, True, True, True, False, False)
 
 
