@@ -161,7 +161,8 @@ def backward(
     segments = segment_bounds(steps, length)
     buf = SweepBuffers(v0, min(length, steps), batch, n_neurons, n_synapses,
                         recompute=checkpoint_every > 0, g_vmem=grad_vmem is not None,
-                        g_isyn=grad_isyn is not None, pre=need_pre, recurrent=w_rec is not None)
+                        g_isyn=grad_isyn is not None, pre=need_pre,
+                       beta_scan=needs_grad.beta, recurrent=w_rec is not None)
     if checkpoint_every > 0:
         ckpt_v, ckpt_i, ckpt_s = saved
         recomputed_spikes = v0.new_empty((batch, min(length, steps), n_neurons))
@@ -227,7 +228,7 @@ def backward(
             torch.mul(s[:-1], threshold, out=v_prev[1:])
             torch.sub(u[:-1], v_prev[1:], out=v_prev[1:])
             acc["alpha"] += v_prev.mul_(g_u).sum((0, 1))
-        if need_pre and buf.pre is not None and buf.r is not None:
+        if buf.pre is not None:
             pre = time_major(buf.pre, xs[:, seg])
             if w_rec is not None and buf.s_prev is not None:
                 s_prev = buf.s_prev[:n_steps]
@@ -237,7 +238,7 @@ def backward(
                 pre.view(n_steps * batch, -1).addmm_(s_rows, w_rec)
                 if needs_grad.w_rec:
                     acc["w_rec"].addmm_(s_rows.t(), g_x.reshape(n_steps * batch, -1))
-            if needs_grad.beta:
+            if buf.r is not None:
                 r = buf.r[:n_steps]
                 g_i = buf.g_i[:n_steps]
                 reverse_scan(beta, g_i, r, g_i[-1] + beta * carry_r, varying=False)

@@ -23,13 +23,13 @@ class SweepBuffers:
 
     (L, B, N): q = u/θ, s, sigma = ∂s/∂u, oms = 1 − θσ, coef = α(1 − θσ), drive (gU's own
     drive), g_s, g_u, g_v, v_prev, scratch, and u when checkpointed segments are recomputed;
-    (L, B, N, S): g_i, g_x and, when β or W_rec needs a gradient, pre (x plus recurrent input)
-    and r (the β accumulator); g_v_ext and g_i_ext hold incoming record gradients; s_prev the
-    spikes of the step before (W_rec).
+    (L, B, N, S): g_i, g_x, pre (x plus recurrent input) when β or W_rec needs a gradient,
+    r (the β accumulator) when β does; g_v_ext and g_i_ext hold incoming record gradients;
+    s_prev the spikes of the step before (W_rec).
     """
 
     def __init__(self, like: Tensor, length: int, batch: int, n_neurons: int, n_synapses: int,
-                 *, recompute: bool, g_vmem: bool, g_isyn: bool, pre: bool,
+                 *, recompute: bool, g_vmem: bool, g_isyn: bool, pre: bool, beta_scan: bool,
                  recurrent: bool) -> None:
         def new(*shape: int) -> Tensor:
             return like.new_empty(shape, dtype=torch.float32)
@@ -41,7 +41,7 @@ class SweepBuffers:
         self.u = new(*per_neuron) if recompute else None
         self.g_i, self.g_x = new(*per_synapse), new(*per_synapse)
         self.pre = new(*per_synapse) if pre else None
-        self.r = new(*per_synapse) if pre else None
+        self.r = new(*per_synapse) if beta_scan else None
         self.g_v_ext = new(*per_neuron) if g_vmem else None
         self.g_i_ext = new(*per_synapse) if g_isyn else None
         self.s_prev = new(*per_neuron) if recurrent else None
