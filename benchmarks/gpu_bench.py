@@ -103,7 +103,7 @@ def long_workload(
     """fwd+bwd of one LIF layer (B, T, N) = ``sizes`` for the contenders in ``names``."""
     import torch
 
-    from synnet_triton.functional import lif
+    from synnet_triton.ops.lif.functional import lif
 
     batch, steps, n = sizes
     gen = torch.Generator(device=device).manual_seed(0)
@@ -154,7 +154,7 @@ def long_workload(
 def linear_workload(device: Any, batch: int, steps: int, n: int, repeats: int) -> list[dict]:
     import torch
 
-    from synnet_triton.functional import lif
+    from synnet_triton.ops.lif.functional import lif
 
     gen = torch.Generator(device=device).manual_seed(1)
     x = torch.randn(batch, steps, n, generator=gen, device=device).requires_grad_()

@@ -5,7 +5,7 @@
 # matplotlib optional); installs nothing and takes a few minutes (each step has a timeout,
 # under 8 minutes in all). Writes into OUT_DIR (default gpu-results/):
 #   env.txt            GPU, driver, python/torch/triton versions
-#   cuda-tests.txt/xml the CUDA test subset (tests/test_kernels_cuda.py, compiled kernels)
+#   cuda-tests.txt/xml the CUDA test subset (tests/kernels/test_kernels_cuda.py, compiled kernels)
 #   gpu_bench.json/png the benchmark (benchmarks/gpu_bench.py)
 #   summary.txt        the exit status of every step
 set -uo pipefail
@@ -35,7 +35,7 @@ fi
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-timeout 300 "$PY" -m pytest -q -m cuda tests/test_kernels_cuda.py tests/test_ecosystem_cuda.py -p no:cacheprovider \
+timeout 300 "$PY" -m pytest -q -m cuda tests/kernels/test_kernels_cuda.py tests/ecosystem/test_ecosystem_cuda.py -p no:cacheprovider \
     -o addopts="" -rs --junitxml="$OUT/cuda-tests.xml" 2>&1 | tee "$OUT/cuda-tests.txt"
 TESTS=${PIPESTATUS[0]}
 

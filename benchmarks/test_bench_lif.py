@@ -14,7 +14,7 @@ from synnet_triton.bench import (
     pass_call,
     synchronized,
 )
-from synnet_triton.modules import LIF
+from synnet_triton.nn.lif import LIF
 
 ROUNDS = 5
 CPU_SIZES = [(8, 1000, 128, 1), (8, 1000, 128, 2), (32, 500, 512, 1), (4, 10_000, 64, 1)]

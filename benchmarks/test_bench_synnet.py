@@ -1,5 +1,5 @@
 """One SynNet training step (forward, cross-entropy on the time-averaged readout membrane,
-backward, Adam update): ours (``synnet_triton.synnet.SynNet``) and Rockpool's ``SynNet`` with
+backward, Adam update): ours (``synnet_triton.nn.synnet.SynNet``) and Rockpool's ``SynNet`` with
 the same constructor arguments, in one pytest-benchmark group."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ SYNNET_ARGS = dict(n_classes=CLASSES, n_channels=CHANNELS, size_hidden_layers=[6
 
 
 def _ours(device: torch.device) -> tuple[nn.Module, Callable[[Tensor], Tensor]]:
-    from synnet_triton.synnet import SynNet
+    from synnet_triton.nn.synnet import SynNet
 
     net = SynNet(**SYNNET_ARGS).to(device)
     return net, net
@@ -40,7 +40,7 @@ def _rockpool(device: torch.device) -> tuple[nn.Module, Callable[[Tensor], Tenso
     return net, forward
 
 
-BUILDERS = {"synnet_triton SynNet": ("synnet_triton.synnet", _ours),
+BUILDERS = {"synnet_triton SynNet": ("synnet_triton.nn.synnet", _ours),
             "rockpool SynNet": ("rockpool", _rockpool)}
 
 

@@ -13,8 +13,8 @@ import torch
 from rockpool.nn.modules.torch.lif_torch import PeriodicExponential, StepPWL
 from torch import Tensor
 
-from synnet_triton.backend import NeedsGrad
-from synnet_triton.types import Surrogate
+from synnet_triton.ops.lif.backend import NeedsGrad
+from synnet_triton.ops.lif.types import Surrogate
 
 ROCKPOOL_SURROGATE = {
     Surrogate.PERIODIC_EXPONENTIAL: PeriodicExponential,

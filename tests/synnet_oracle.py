@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from synnet_triton.synnet import SynNet
+from synnet_triton.nn.synnet import SynNet
 
 with warnings.catch_warnings():
     # rockpool.nn.networks warns about modules it has not ported; SynNet is not one of them.

@@ -1,4 +1,8 @@
-"""Interoperability with Rockpool 3.1 (an optional dependency)."""
+"""Interoperability with Rockpool 3.1 (an optional dependency).
+
+- ``lif``: :class:`LIFTriton`, a drop-in for Rockpool's ``LIFTorch``;
+- ``synnet``: conversion between :class:`synnet_triton.nn.SynNet` and Rockpool's ``SynNet``.
+"""
 
 try:
     import rockpool  # noqa: F401
@@ -9,5 +13,6 @@ except ImportError as error:
     ) from error
 
 from synnet_triton.rockpool.lif import LIFTriton  # noqa: E402
+from synnet_triton.rockpool.synnet import synnet_from_rockpool, synnet_to_rockpool  # noqa: E402
 
-__all__ = ["LIFTriton"]
+__all__ = ["LIFTriton", "synnet_from_rockpool", "synnet_to_rockpool"]

@@ -3,7 +3,7 @@
 Same constructor, parameters (names, shapes, ``Constant`` handling, leak modes ``"taus"``,
 ``"decays"``, ``"bitshifts"``), state, record keys and graph export as ``LIFTorch`` — it
 subclasses Rockpool's ``LIFBaseTorch`` — plus ``backend``. Only ``forward`` differs: instead of
-a Python loop over time it calls :func:`synnet_triton.functional.lif_decays`.
+a Python loop over time it calls :func:`synnet_triton.ops.lif.functional.lif_decays`.
 
 Rockpool quirks reproduced on purpose:
 - the state kept after a call is batch element 0's (``LIFTorch`` stores ``vmem[0]``); the next
@@ -21,8 +21,8 @@ import torch
 from rockpool.nn.modules.torch.lif_torch import LIFBaseTorch, PeriodicExponential, StepPWL
 from torch import Tensor
 
-from synnet_triton.functional import lif_decays
-from synnet_triton.types import LIFState, Surrogate
+from synnet_triton.ops.lif.functional import lif_decays
+from synnet_triton.ops.lif.types import LIFState, Surrogate
 
 _SURROGATES = {PeriodicExponential.apply: Surrogate.PERIODIC_EXPONENTIAL,
                StepPWL.apply: Surrogate.STEP_PWL}

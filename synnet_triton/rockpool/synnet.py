@@ -16,9 +16,9 @@ from rockpool.nn.networks import SynNet as RockpoolSynNet
 from rockpool.parameters import Constant
 from torch import Tensor, nn
 
-from synnet_triton.modules import LIF
-from synnet_triton.synnet import SynNet
-from synnet_triton.types import Surrogate
+from synnet_triton.nn.lif import LIF
+from synnet_triton.nn.synnet import SynNet
+from synnet_triton.ops.lif.types import Surrogate
 
 ROCKPOOL_SURROGATES = {"periodic_exponential": PeriodicExponential, "step_pwl": StepPWL}
 """Our surrogate names to Rockpool's ``spike_generation_fn`` classes."""

@@ -1,0 +1,336 @@
+"""The ``synnet-triton`` command line: demo, train, eval, bench, kernels, info.
+
+``demo`` is the whole path in one command: synthesise a keyword-spotting set, turn it into
+front-end events, train a Xylo-sized SynNet, measure float accuracy on held-out clips,
+convert to Xylo and measure accuracy on the Xylo-parity simulation, and write a JSON summary,
+a checkpoint and PNG plots. ``train`` and ``eval`` are its halves, joined by the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from synnet_triton.kws.runs import (
+    DEMO_DIR,
+    SUMMARY_NAME,
+    device_name,
+    headline,
+    held_out_set,
+    long_audio_run,
+    parse_device,
+    plot_first_clip,
+    resolved_backend,
+    train_run,
+    write_summary,
+)
+
+__all__ = ["main", "build_parser"]
+
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder with one subfolder of WAV files per class; default: the embedded "
+        "synthetic keyword set",
+    )
+    group.add_argument(
+        "--test-data",
+        type=Path,
+        default=None,
+        help="held-out WAV folder (with --data); default: every 5th file of --data",
+    )
+    group.add_argument("--seconds", type=float, default=0.5, help="clip length in s (1 ms steps)")
+    group.add_argument("--classes", type=int, default=4, help="synthetic words (≤ 8 for Xylo)")
+    group.add_argument("--train-clips", type=int, default=256, help="synthetic training clips")
+    group.add_argument("--test-clips", type=int, default=128, help="synthetic held-out clips")
+    group.add_argument(
+        "--data-seed",
+        type=int,
+        default=0,
+        help="synthetic clips: the training set uses seed 2·s, the held-out set 2·s + 1",
+    )
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("network and training")
+    group.add_argument("--hidden", type=int, default=64, help="hidden neurons (≤ 1000 for Xylo)")
+    group.add_argument(
+        "--time-constants",
+        type=int,
+        default=4,
+        help="distinct synaptic time constants in the hidden layer (2, 4, 8, … ms)",
+    )
+    group.add_argument("--epochs", type=int, default=6)
+    group.add_argument("--batch-size", type=int, default=32)
+    group.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
+    group.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order")
+    group.add_argument("--init-gain", type=float, default=0.4, help="factor on the initial weights")
+
+
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("runtime")
+    group.add_argument(
+        "--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'"
+    )
+    group.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "triton"),
+        help="LIF backend; 'auto' is Triton on CUDA, torch on CPU",
+    )
+    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _add_training_run_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_data_arguments(parser)
+    _add_model_arguments(parser)
+    _add_runtime_arguments(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``synnet-triton`` with all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="synnet-triton",
+        description="Train and run SynNet spiking networks fast, in float and Xylo-parity.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="train a Xylo-sized SynNet on the embedded keyword set, evaluate float and Xylo",
+        description="Train a SynNet on synthetic keyword audio, evaluate it in float and on the "
+        "Xylo-parity simulation, write summary.json, a checkpoint and PNG plots.",
+    )
+    demo.add_argument("--out", type=Path, default=Path(DEMO_DIR), help="output folder")
+    _add_training_run_arguments(demo)
+    long_audio = demo.add_argument_group("long audio (synthetic data only)")
+    long_audio.add_argument(
+        "--long-seconds",
+        type=float,
+        default=10.0,
+        help="also score the trained network on clips this long, one word per second; 0: skip",
+    )
+    long_audio.add_argument("--long-clips", type=int, default=16, help="number of long clips")
+    long_audio.add_argument(
+        "--long-xylo",
+        action="store_true",
+        help="score the long clips on the Xylo-parity simulation too (a sequential loop over "
+        "time steps: minutes on a CPU for 10 s clips)",
+    )
+
+    train = commands.add_parser(
+        "train",
+        help="train a SynNet and write a checkpoint",
+        description="Train a SynNet on the synthetic set (or --data WAV folders); writes "
+        "OUT/checkpoint.pt, OUT/summary.json and OUT/training_curve.png.",
+    )
+    train.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_training_run_arguments(train)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a checkpoint on held-out clips (float, or --xylo)",
+        description="Evaluate a checkpoint written by `train` or `demo` on its held-out set "
+        "(the same synthetic clips it was scored on, unless data options are given).",
+    )
+    evaluate.add_argument("checkpoint", type=Path, help="checkpoint.pt written by train/demo")
+    evaluate.add_argument(
+        "--xylo", action="store_true", help="convert to Xylo and run the Xylo-parity simulation"
+    )
+    evaluate.add_argument("--data", type=Path, default=None, help="WAV folder to evaluate on")
+    evaluate.add_argument("--seconds", type=float, default=None, help="clip length override")
+    evaluate.add_argument("--test-clips", type=int, default=None, help="synthetic clip count")
+    evaluate.add_argument("--data-seed", type=int, default=None, help="synthetic data seed")
+    evaluate.add_argument("--json", type=Path, default=None, help="also write the result here")
+    _add_runtime_arguments(evaluate)
+
+    commands.add_parser(
+        "bench",
+        add_help=False,
+        help="side-by-side LIF benchmark against peer libraries (see `bench --help`)",
+        description="Forwarded to synnet_triton.bench.",
+    )
+
+    kernels = commands.add_parser(
+        "kernels",
+        help="compile the Triton kernels ahead of time and report registers/spills",
+        description="Build PTX/cubin for a CUDA capability without a GPU and report resource "
+        "use per kernel.",
+    )
+    kernels.add_argument(
+        "--capability", type=int, default=90, help="CUDA compute capability, e.g. 80 or 90"
+    )
+
+    commands.add_parser(
+        "info",
+        help="versions, device and available backends",
+        description="Print versions, the compute device and the LIF backends available, as JSON.",
+    )
+    return parser
+
+
+def _command_train(args: argparse.Namespace) -> int:
+    run = train_run(args)
+    summary = run["summary"]
+    write_summary(summary, args.out / SUMMARY_NAME)
+    print(headline(summary))
+    print(f"wrote {args.out / SUMMARY_NAME}")
+    return 0
+
+
+def _command_demo(args: argparse.Namespace) -> int:
+    from synnet_triton.kws.training import evaluate_xylo
+
+    start = time.perf_counter()
+    run = train_run(args)
+    summary, net, test_set = run["summary"], run["net"], run["test_set"]
+    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress)
+    summary["xylo_accuracy"] = xylo.accuracy
+    summary["xylo_clips_per_second"] = xylo.clips_per_second
+    summary["float_xylo_agreement"] = (
+        (xylo.predictions == run["float"].predictions).double().mean().item()
+    )
+    summary["plots"].append(str(plot_first_clip(net, test_set, args.out / "clip.png")))
+    if args.long_seconds > 0 and args.data is None:
+        summary["long_audio"] = long_audio_run(net, args)
+        summary["plots"].append(summary["long_audio"]["plot"])
+    summary["total_seconds"] = time.perf_counter() - start
+    write_summary(summary, args.out / SUMMARY_NAME)
+    print(headline(summary))
+    if "long_audio" in summary:
+        long_audio = summary["long_audio"]
+        print(
+            f"long audio ({long_audio['clips']} clips of {long_audio['seconds']} s): "
+            + headline(long_audio)
+        )
+    print(
+        f"wrote {args.out / SUMMARY_NAME}, {summary['checkpoint']}, " + ", ".join(summary["plots"])
+    )
+    return 0
+
+
+def _command_eval(args: argparse.Namespace) -> int:
+    from synnet_triton.kws.training import evaluate, evaluate_xylo, load_checkpoint
+
+    device = parse_device(args.device)
+    backend = resolved_backend(args.backend, device)
+    net, _, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
+    test_set = held_out_set(extra["source"], args)
+    if args.xylo:
+        result = evaluate_xylo(net, test_set, progress=not args.no_progress)
+    else:
+        result = evaluate(net, test_set, progress=not args.no_progress)
+    report = {
+        "checkpoint": str(args.checkpoint),
+        "mode": "xylo" if args.xylo else "float",
+        "accuracy": result.accuracy,
+        "predictions": result.predictions.tolist(),
+        "readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
+        "clips": len(test_set),
+        "clips_per_second": result.clips_per_second,
+        "backend": "xylo-sim" if args.xylo else backend,
+        "device": device_name(device),
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json is not None:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+def _command_bench(argv: Sequence[str]) -> int:
+    from synnet_triton.bench import main as bench_main
+
+    return int(bench_main(list(argv)) or 0)
+
+
+def _command_kernels(args: argparse.Namespace) -> int:
+    from synnet_triton.kernels.compile_report import compile_report, format_compile_report
+
+    print(format_compile_report(compile_report(args.capability)))
+    return 0
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def info() -> dict[str, Any]:
+    """Versions, compute device and LIF backends available, as a JSON-able dict."""
+    from synnet_triton.ops.lif import triton_available
+
+    cuda = torch.cuda.is_available()
+    devices = [
+        {
+            "index": k,
+            "name": torch.cuda.get_device_name(k),
+            "capability": ".".join(map(str, torch.cuda.get_device_capability(k))),
+        }
+        for k in range(torch.cuda.device_count())
+    ]
+    backends = ["torch"] + (["triton"] if triton_available() and cuda else [])
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {
+            name: _version(name)
+            for name in (
+                "synnet-triton",
+                "torch",
+                "triton",
+                "numpy",
+                "scipy",
+                "rockpool",
+                "xylosim",
+            )
+        },
+        "cuda_available": cuda,
+        "cuda_version": torch.version.cuda,
+        "devices": devices,
+        "default_device": "cuda" if cuda else "cpu",
+        "backends_available": backends,
+        "backend_auto": resolved_backend("auto", parse_device("auto")),
+        "triton_importable": triton_available(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``synnet-triton`` console script; returns the exit status."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return _command_bench(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "info":
+        print(json.dumps(info(), indent=2))
+        return 0
+    if args.command == "kernels":
+        return _command_kernels(args)
+    if args.command == "eval":
+        return _command_eval(args)
+    if args.command == "train":
+        return _command_train(args)
+    return _command_demo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

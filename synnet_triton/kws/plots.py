@@ -1,0 +1,116 @@
+"""PNG figures of a keyword-spotting run: the training curve and one clip through the network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from synnet_triton.kws.training import EpochRecord
+
+__all__ = ["plot_training_curve", "plot_clip"]
+
+
+def plot_training_curve(history: Sequence[EpochRecord], path: str | Path) -> Path:
+    """Loss and accuracies per epoch, written as a PNG to ``path``."""
+    if not history:
+        raise ValueError("history must hold at least one epoch")
+    epochs = [record.epoch for record in history]
+    # A bare Figure (no pyplot) renders with Agg and keeps no global state between calls.
+    figure = Figure(figsize=(9, 3.2))
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
+    loss_axis.plot(epochs, [record.loss for record in history], marker="o")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("cross-entropy")
+    loss_axis.set_title("training loss")
+    accuracy_axis.plot(
+        epochs, [record.train_accuracy for record in history], marker="o", label="train"
+    )
+    accuracy_axis.plot(
+        epochs, [record.test_accuracy for record in history], marker="s", label="held-out"
+    )
+    accuracy_axis.set_ylim(0, 1.02)
+    accuracy_axis.set_xlabel("epoch")
+    accuracy_axis.set_ylabel("accuracy")
+    accuracy_axis.set_title("accuracy (spike-count readout)")
+    accuracy_axis.legend(loc="lower right")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_clip(
+    events: Tensor,
+    hidden_spikes: Tensor,
+    output_spikes: Tensor,
+    class_names: Sequence[str],
+    label: int,
+    path: str | Path,
+    dt: float = 1e-3,
+) -> Path:
+    """One clip through the network, as three panels sharing the time axis.
+
+    Args:
+        events:        (T, C) input event counts from the front-end, shown as an image.
+        hidden_spikes: (T, H) hidden spike counts, shown as a raster (one dot per active step).
+        output_spikes: (T, n_classes) readout spikes, shown as running spike counts per class.
+        class_names:   name of each readout neuron.
+        label:         the clip's true class.
+        path:          where to write the PNG.
+        dt:            time step in seconds (for the time axis).
+    """
+    n_steps = events.shape[0]
+    if hidden_spikes.shape[0] != n_steps or output_spikes.shape[0] != n_steps:
+        raise ValueError(
+            "events, hidden_spikes and output_spikes must have the same number of steps, got "
+            f"{events.shape[0]}, {hidden_spikes.shape[0]} and {output_spikes.shape[0]}"
+        )
+    if output_spikes.shape[1] != len(class_names):
+        raise ValueError(
+            f"class_names must name every readout neuron ({output_spikes.shape[1]}), "
+            f"got {len(class_names)}"
+        )
+    seconds = n_steps * dt
+    figure = Figure(figsize=(9, 7))
+    axes = figure.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.4, 1]})
+    input_axis, hidden_axis, output_axis = axes
+    image = input_axis.imshow(
+        events.detach().cpu().numpy().T,
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        extent=(0, seconds, -0.5, events.shape[1] - 0.5),
+        cmap="magma",
+    )
+    # An inset colour bar keeps the three panels the same width, so their time axes line up.
+    colour_axis = input_axis.inset_axes((1.01, 0.0, 0.015, 1.0))
+    figure.colorbar(image, cax=colour_axis, label="events / step")
+    input_axis.set_ylabel("band (low → high)")
+    input_axis.set_title(f"input: front-end events of a clip of class '{class_names[label]}'")
+
+    steps, neurons = np.nonzero(hidden_spikes.detach().cpu().numpy())
+    hidden_axis.scatter(steps * dt, neurons, s=1.0, marker="|", color="black")
+    hidden_axis.set_ylim(-0.5, hidden_spikes.shape[1] - 0.5)
+    hidden_axis.set_ylabel("hidden neuron")
+    hidden_axis.set_title("hidden spikes")
+
+    running = np.cumsum(output_spikes.detach().cpu().numpy(), axis=0)
+    time_axis = np.arange(1, n_steps + 1) * dt
+    for index, name in enumerate(class_names):
+        style = "-" if index == label else "--"
+        output_axis.plot(time_axis, running[:, index], style, label=name)
+    output_axis.set_xlabel("time (s)")
+    output_axis.set_ylabel("readout spikes so far")
+    output_axis.set_title("readout: running spike count per class (solid: true class)")
+    output_axis.legend(loc="upper left", ncol=min(4, len(class_names)), fontsize="small")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path

@@ -1,0 +1,242 @@
+"""The runs behind the ``synnet-triton`` commands: data sets, the training run, the long-clip
+run, summaries and figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import torch
+
+from synnet_triton.kws.audio import FrontEndConfig
+from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set, wav_event_set
+
+if TYPE_CHECKING:
+    from synnet_triton.nn.synnet import SynNet, SynNetResult
+
+DEMO_DIR = "synnet-demo"
+CHECKPOINT_NAME = "checkpoint.pt"
+SUMMARY_NAME = "summary.json"
+
+
+def parse_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def resolved_backend(backend: str, device: torch.device) -> str:
+    from synnet_triton.ops.lif import resolve_backend
+
+    return resolve_backend(backend, device, recurrent=False)
+
+
+def split_every_fifth(everything: EventSet) -> tuple[EventSet, EventSet]:
+    """(training, held-out): every fifth clip (4, 9, 14, …) is held out."""
+    held_out = torch.arange(len(everything)) % 5 == 4
+    return (
+        EventSet(
+            everything.events[~held_out], everything.labels[~held_out], everything.class_names
+        ),
+        EventSet(everything.events[held_out], everything.labels[held_out], everything.class_names),
+    )
+
+
+def load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, Any]]:
+    """Training and held-out event sets, and a JSON-able description of how to remake them."""
+    front_end = FrontEndConfig()
+    if args.data is not None:
+        if not args.data.is_dir():
+            raise SystemExit(f"--data {args.data}: not a directory")
+        everything = wav_event_set(args.data, args.seconds, front_end)
+        if args.test_data is not None:
+            test = wav_event_set(args.test_data, args.seconds, front_end)
+            if test.class_names != everything.class_names:
+                raise SystemExit(
+                    f"--test-data classes {test.class_names} differ from --data classes "
+                    f"{everything.class_names}"
+                )
+            train = everything
+        else:
+            train, test = split_every_fifth(everything)
+        source = {
+            "kind": "wav",
+            "data": str(args.data),
+            "test_data": None if args.test_data is None else str(args.test_data),
+            "seconds": args.seconds,
+        }
+        return train, test, source
+    config = KeywordSetConfig(n_classes=args.classes, seconds=args.seconds)
+    progress = not args.no_progress
+    train = synthetic_event_set(args.train_clips, 2 * args.data_seed, config, front_end, progress)
+    test = synthetic_event_set(args.test_clips, 2 * args.data_seed + 1, config, front_end, progress)
+    source = {
+        "kind": "synthetic",
+        "classes": args.classes,
+        "seconds": args.seconds,
+        "train_clips": args.train_clips,
+        "test_clips": args.test_clips,
+        "data_seed": args.data_seed,
+    }
+    return train, test, source
+
+
+def held_out_set(source: dict[str, Any], args: argparse.Namespace) -> EventSet:
+    """The held-out set of a checkpoint's data ``source``, with the overrides given to eval."""
+    seconds = args.seconds if args.seconds is not None else source["seconds"]
+    if args.data is not None:
+        return wav_event_set(args.data, seconds)
+    if source["kind"] == "wav":
+        if source["test_data"] is not None:
+            return wav_event_set(source["test_data"], seconds)
+        return split_every_fifth(wav_event_set(source["data"], seconds))[1]
+    config = KeywordSetConfig(n_classes=source["classes"], seconds=seconds)
+    clips = args.test_clips if args.test_clips is not None else source["test_clips"]
+    seed = args.data_seed if args.data_seed is not None else source["data_seed"]
+    return synthetic_event_set(clips, 2 * seed + 1, config)
+
+
+def train_run(args: argparse.Namespace) -> dict[str, Any]:
+    """Shared by demo and train: data, training, float evaluation, checkpoint, curve plot."""
+    from synnet_triton.kws.plots import plot_training_curve
+    from synnet_triton.kws.training import (
+        NetworkConfig,
+        TrainConfig,
+        build_network,
+        evaluate,
+        save_checkpoint,
+        train,
+    )
+
+    device = parse_device(args.device)
+    backend = resolved_backend(args.backend, device)
+    progress = not args.no_progress
+    start = time.perf_counter()
+    train_set, test_set, source = load_sets(args)
+    data_seconds = time.perf_counter() - start
+    network = NetworkConfig(
+        n_classes=len(train_set.class_names),
+        n_channels=train_set.events.shape[-1],
+        hidden=(args.hidden,),
+        time_constants=(args.time_constants,),
+    )
+    if not network.fits_xylo():
+        print(
+            f"note: {network} does not fit Xylo Audio 2 (16 inputs, ≤ 1000 hidden, ≤ 8 outputs)",
+            file=sys.stderr,
+        )
+    settings = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        init_gain=args.init_gain,
+    )
+    net = build_network(network, backend=backend, seed=args.seed, init_gain=args.init_gain)
+    net = net.to(device)
+    start = time.perf_counter()
+    history = train(net, train_set, test_set, settings, progress=progress)
+    train_seconds = time.perf_counter() - start
+    result = evaluate(net, test_set, progress=progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.out / CHECKPOINT_NAME
+    save_checkpoint(
+        checkpoint,
+        net,
+        network,
+        {"source": source, "class_names": train_set.class_names, "float_accuracy": result.accuracy},
+    )
+    curve = plot_training_curve(history, args.out / "training_curve.png")
+    summary = {
+        "float_accuracy": result.accuracy,
+        "float_predictions": result.predictions.tolist(),
+        "float_readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
+        "backend": backend,
+        "device": device_name(device),
+        "train_seconds": train_seconds,
+        "data_seconds": data_seconds,
+        "clips_per_second": result.clips_per_second,
+        "train_clips": len(train_set),
+        "test_clips": len(test_set),
+        "time_steps": train_set.events.shape[1],
+        "network": asdict(network),
+        "training": asdict(settings),
+        "data": source,
+        "history": [asdict(record) for record in history],
+        "checkpoint": str(checkpoint),
+        "plots": [str(curve)],
+    }
+    return {"summary": summary, "net": net, "test_set": test_set, "float": result}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def write_summary(summary: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def headline(summary: dict[str, Any]) -> str:
+    keys = ("float_accuracy", "xylo_accuracy", "backend", "device", "train_seconds")
+    parts = []
+    for key in keys:
+        if key in summary:
+            value = summary[key]
+            parts.append(f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}")
+    return "  ".join(parts)
+
+
+def plot_first_clip(net: SynNet, data: EventSet, path: Path) -> Path:
+    """Input raster, hidden raster and readout trace of the first clip of ``data``."""
+    from synnet_triton.kws.plots import plot_clip
+
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        result = cast("SynNetResult", net(data.events[:1].float().to(device), record=True))
+    assert result.record is not None  # record=True always fills it
+    return plot_clip(
+        data.events[0],
+        result.record[net.lif_names[0]].spikes[0],
+        result.output[0],
+        data.class_names,
+        int(data.labels[0]),
+        path,
+    )
+
+
+def long_audio_run(net: SynNet, args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate the trained network on long synthetic clips (one word per second)."""
+    from synnet_triton.kws.training import evaluate, evaluate_xylo
+
+    config = KeywordSetConfig(n_classes=args.classes, seconds=args.long_seconds)
+    progress = not args.no_progress
+    long_set = synthetic_event_set(
+        args.long_clips, 2 * args.data_seed + 1, config, progress=progress
+    )
+    float_result = evaluate(net, long_set, batch_size=args.long_clips, progress=progress)
+    plot = plot_first_clip(net, long_set, args.out / "long_clip.png")
+    report: dict[str, Any] = {
+        "seconds": args.long_seconds,
+        "time_steps": long_set.events.shape[1],
+        "clips": len(long_set),
+        "float_accuracy": float_result.accuracy,
+        "float_clips_per_second": float_result.clips_per_second,
+        "plot": str(plot),
+    }
+    if args.long_xylo:
+        xylo_result = evaluate_xylo(net, long_set, batch_size=args.long_clips, progress=progress)
+        report["xylo_accuracy"] = xylo_result.accuracy
+        report["xylo_clips_per_second"] = xylo_result.clips_per_second
+    return report

@@ -1,0 +1,324 @@
+"""Training and evaluation of a keyword-spotting SynNet, and its checkpoints.
+
+The readout is a spike count: a clip's class is the readout neuron that spiked most over the
+clip (ties go to the lowest index), and training minimises the cross-entropy of
+``logit_scale * spike_count``. Counting spikes, rather than reading the readout membrane, keeps
+the readout threshold at the hidden threshold's scale, so global weight quantisation for Xylo
+does not crush the weights (a ``vmem`` readout sets the readout threshold to 2**15 - 1), and
+the one-step delay Xylo adds on each hidden→readout link barely moves a count.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from synnet_triton.kws.data import EventSet
+from synnet_triton.nn.linear import Linear
+from synnet_triton.nn.synnet import SynNet
+
+__all__ = [
+    "NetworkConfig",
+    "TrainConfig",
+    "EpochRecord",
+    "Evaluation",
+    "build_network",
+    "spike_count_logits",
+    "train",
+    "evaluate",
+    "evaluate_xylo",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+XYLO_MAX_HIDDEN = 1000
+XYLO_MAX_OUTPUTS = 8
+XYLO_INPUTS = 16
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture of the keyword-spotting SynNet (a subset of ``SynNet``'s arguments).
+
+    n_classes:          readout neurons, one per class.
+    n_channels:         input channels (the front-end's bands).
+    hidden:             neurons per hidden layer.
+    time_constants:     distinct synaptic time constants per hidden layer (2, 4, 8, … ms).
+    dt:                 time step in seconds.
+    """
+
+    n_classes: int = 4
+    n_channels: int = XYLO_INPUTS
+    hidden: tuple[int, ...] = (64,)
+    time_constants: tuple[int, ...] = (4,)
+    dt: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if len(self.hidden) != len(self.time_constants):
+            raise ValueError(
+                f"hidden and time_constants must have the same length, got {self.hidden} "
+                f"and {self.time_constants}"
+            )
+
+    def fits_xylo(self) -> bool:
+        """Whether the network fits Xylo Audio 2: 16 inputs, ≤ 1000 hidden, ≤ 8 outputs."""
+        return (
+            self.n_channels <= XYLO_INPUTS
+            and sum(self.hidden) <= XYLO_MAX_HIDDEN
+            and self.n_classes <= XYLO_MAX_OUTPUTS
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings.
+
+    epochs:      passes over the training set.
+    batch_size:  clips per optimiser step.
+    lr:          Adam learning rate.
+    logit_scale: spike counts are multiplied by this before the softmax cross-entropy.
+    seed:        seeds the weight initialisation and the batch order.
+    init_gain:   factor on SynNet's initial weights (see :func:`build_network`). At 1.0 the
+                 front-end's event rates drive Rockpool's Kaiming initialisation to hidden
+                 activity near saturation and a silent readout; 0.4 starts sparse.
+    """
+
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 1e-2
+    logit_scale: float = 0.1
+    seed: int = 0
+    init_gain: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.init_gain <= 0:
+            raise ValueError(f"init_gain must be positive, got {self.init_gain}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.logit_scale <= 0:
+            raise ValueError(f"logit_scale must be positive, got {self.logit_scale}")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of training: mean loss, accuracy on the training batches, held-out accuracy."""
+
+    epoch: int
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy of a network on a labelled set.
+
+    predictions: int64 (N,) predicted class per clip.
+    counts:      float32 (N, n_classes) readout spike counts per clip.
+    """
+
+    accuracy: float
+    predictions: Tensor = field(repr=False)
+    counts: Tensor = field(repr=False)
+    seconds: float
+    clips_per_second: float
+
+
+def build_network(
+    config: NetworkConfig, backend: str = "auto", seed: int = 0, init_gain: float = 1.0
+) -> SynNet:
+    """A spike-output SynNet for ``config`` with weights drawn from torch seed ``seed``.
+
+    SynNet draws Rockpool's initial weights (Kaiming-uniform, scaled by dt / tau_syn); every
+    weight is then multiplied by ``init_gain``. The global torch generator is forked, so
+    building a network leaves its state untouched.
+    """
+    if init_gain <= 0:
+        raise ValueError(f"init_gain must be positive, got {init_gain}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = SynNet(
+            n_classes=config.n_classes,
+            n_channels=config.n_channels,
+            size_hidden_layers=list(config.hidden),
+            time_constants_per_layer=list(config.time_constants),
+            dt=config.dt,
+            output="spikes",
+            backend=backend,
+        )
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, Linear):
+                module.weight.mul_(init_gain)
+    return net
+
+
+def spike_count_logits(output: Tensor, logit_scale: float) -> Tensor:
+    """Logits (B, n_classes) from readout spikes (B, T, n_classes): scaled counts over time."""
+    return output.sum(dim=1) * logit_scale
+
+
+def _network_device(net: SynNet) -> torch.device:
+    return next(net.parameters()).device
+
+
+def _progress_batches(
+    data: EventSet,
+    batch_size: int,
+    description: str,
+    progress: bool,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """``data.batches`` behind a tqdm bar (hidden unless ``progress``)."""
+    yield from tqdm(
+        data.batches(batch_size, generator),
+        total=-(-len(data) // batch_size),
+        desc=description,
+        disable=not progress,
+        leave=False,
+    )
+
+
+def evaluate(
+    net: SynNet, data: EventSet, batch_size: int = 64, progress: bool = False
+) -> Evaluation:
+    """Float accuracy of ``net`` on ``data`` by the spike-count readout."""
+    device = _network_device(net)
+    counts = []
+    start = time.perf_counter()
+    net.eval()
+    with torch.no_grad():
+        for events, _ in _progress_batches(data, batch_size, "eval float", progress):
+            counts.append(net(events.to(device)).sum(dim=1).float().cpu())
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    return _evaluation(torch.cat(counts), data.labels, seconds)
+
+
+def _evaluation(counts: Tensor, labels: Tensor, seconds: float) -> Evaluation:
+    predictions = counts.argmax(dim=1)
+    accuracy = (predictions == labels).double().mean().item()
+    return Evaluation(accuracy, predictions, counts, seconds, len(labels) / max(seconds, 1e-9))
+
+
+def evaluate_xylo(
+    net: SynNet, data: EventSet, batch_size: int = 64, progress: bool = False
+) -> Evaluation:
+    """Accuracy of ``net`` converted to Xylo (global quantisation) on the Xylo-parity simulation.
+
+    The event counts go to the simulation as integers; the readout is the same spike count.
+    """
+    from synnet_triton.xylo import XyloSim
+
+    device = _network_device(net)
+    spec = net.to_xylo(quantize="global")
+    # Integer torch arithmetic: the simulation gives the same result on CPU and CUDA.
+    sim = XyloSim.from_specification(**spec).to(device)
+    counts = []
+    start = time.perf_counter()
+    for events, _ in _progress_batches(data, batch_size, "eval xylo", progress):
+        # The simulator carries state between calls, like the chip; each batch starts fresh.
+        sim.reset_state()
+        output, _, _ = sim(events.to(device=device, dtype=torch.int64))
+        counts.append(torch.as_tensor(output).sum(dim=1).float().cpu())
+    seconds = time.perf_counter() - start
+    return _evaluation(torch.cat(counts), data.labels, seconds)
+
+
+def train(
+    net: SynNet,
+    train_set: EventSet,
+    test_set: EventSet,
+    config: TrainConfig,
+    progress: bool = True,
+) -> list[EpochRecord]:
+    """Train ``net`` in place with Adam on the spike-count cross-entropy.
+
+    Returns one :class:`EpochRecord` per epoch; held-out accuracy is measured after each epoch.
+    """
+    device = _network_device(net)
+    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+    order = torch.Generator().manual_seed(config.seed)
+    history = []
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        net.train()
+        total_loss, correct = 0.0, 0
+        description = f"epoch {epoch + 1}/{config.epochs}"
+        for events, labels in _progress_batches(
+            train_set, config.batch_size, description, progress, order
+        ):
+            events, labels = events.to(device), labels.to(device)
+            logits = spike_count_logits(net(events), config.logit_scale)
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total_loss += loss.item() * len(labels)
+            correct += int((logits.argmax(dim=1) == labels).sum())
+        test_accuracy = evaluate(net, test_set, batch_size=max(config.batch_size, 64)).accuracy
+        history.append(
+            EpochRecord(
+                epoch=epoch + 1,
+                loss=total_loss / len(train_set),
+                train_accuracy=correct / len(train_set),
+                test_accuracy=test_accuracy,
+                seconds=time.perf_counter() - start,
+            )
+        )
+        if progress:
+            tqdm.write(
+                f"epoch {epoch + 1}: loss {history[-1].loss:.3f}  "
+                f"train {history[-1].train_accuracy:.3f}  held-out {test_accuracy:.3f}"
+            )
+    return history
+
+
+def save_checkpoint(
+    path: str | Path,
+    net: SynNet,
+    network: NetworkConfig,
+    extra: dict[str, Any],
+) -> None:
+    """Write the network's weights, its architecture and ``extra`` (JSON-able) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "network": asdict(network),
+            "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
+            "extra": json.loads(json.dumps(extra)),
+        },
+        path,
+    )
+
+
+def load_checkpoint(
+    path: str | Path, backend: str = "auto", device: str | torch.device = "cpu"
+) -> tuple[SynNet, NetworkConfig, dict[str, Any]]:
+    """Rebuild the network saved by :func:`save_checkpoint`: (net, its config, ``extra``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} does not exist")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    stored = dict(payload["network"])
+    stored["hidden"] = tuple(stored["hidden"])
+    stored["time_constants"] = tuple(stored["time_constants"])
+    network = NetworkConfig(**stored)
+    net = build_network(network, backend=backend)
+    net.load_state_dict(payload["state_dict"])
+    return net.to(device), network, payload["extra"]

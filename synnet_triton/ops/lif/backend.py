@@ -1,0 +1,126 @@
+"""The contract every backend of the LIF operation implements.
+
+A backend is a module with two functions, ``forward`` and ``backward``, that take raw tensors
+already validated, broadcast and made contiguous by :mod:`synnet_triton.ops.lif.functional`. Shapes:
+
+    x        (B, T, N*S)  input current per synapse; column k is neuron k // S, synapse k % S
+    alpha    (N,)         membrane decay exp(-dt / tau_mem), float32
+    beta     (N, S)       synaptic decay exp(-dt / tau_syn), float32
+    threshold(N,)         float32, > 0
+    bias     (N,)         float32
+    noise    (B, T, N)    float32 membrane noise already scaled, or None
+    w_rec    (N, N*S)     recurrent weights (Rockpool layout) or None
+    v0       (B, N)       float32 initial membrane
+    i0       (B, N, S)    float32 initial synaptic currents
+    s0       (B, N)       float32 spike counts of the step before the first one
+
+Forward semantics: DESIGN §3. Backward: the reverse sweep of DESIGN §4.
+
+With ``save=False`` (no gradient will be asked for) ``saved`` is empty and the forward keeps
+no per-step memory beyond its outputs.
+
+``ForwardResult.saved`` is private to the backend that made it (only its own ``backward`` reads
+it); for the memory budget it holds at most:
+    checkpoint_every == 0: (u,)  u float32 pre-spike membrane, (T, B, N) time-major from the
+        torch backend, (B, T, N) from the Triton kernels
+    checkpoint_every == K: (ckpt_v, ckpt_i)  (B, ceil(T/K), N) and (B, ceil(T/K), N, S):
+        the state (v, i) *before* steps 0, K, 2K, ... ; segments are recomputed from x.
+
+In ``backward``, ``x`` is a stride-0 stand-in with only the right shape and dtype when no
+recomputation needs it (checkpoint_every == 0 and neither β nor W_rec needs a gradient):
+the op does not keep the input alive for nothing.
+
+``backward`` returns a :class:`Gradients` whose entries are None where ``needs_grad`` says so
+(order of ``needs_grad``: x, alpha, beta, threshold, bias, v0, i0, s0, w_rec). Parameter
+gradients are reduced over the batch: alpha (N,), beta (N, S), threshold (N,), bias (N,).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from torch import Tensor
+
+from synnet_triton.ops.lif.types import Surrogate
+
+
+class ForwardResult(NamedTuple):
+    spikes: Tensor  # (B, T, N) in x.dtype
+    vmem: Tensor | None  # (B, T, N) in x.dtype when record
+    isyn: Tensor | None  # (B, T, N, S) in x.dtype when record
+    final_vmem: Tensor  # (B, N) float32
+    final_isyn: Tensor  # (B, N, S) float32
+    final_spikes: Tensor  # (B, N) float32
+    saved: tuple[Tensor, ...]
+
+
+class Gradients(NamedTuple):
+    x: Tensor | None
+    alpha: Tensor | None
+    beta: Tensor | None
+    threshold: Tensor | None
+    bias: Tensor | None
+    v0: Tensor | None
+    i0: Tensor | None
+    s0: Tensor | None
+    w_rec: Tensor | None
+
+
+class NeedsGrad(NamedTuple):
+    x: bool
+    alpha: bool
+    beta: bool
+    threshold: bool
+    bias: bool
+    v0: bool
+    i0: bool
+    s0: bool
+    w_rec: bool
+
+
+class Backend(Protocol):
+    def forward(
+        self,
+        x: Tensor,
+        alpha: Tensor,
+        beta: Tensor,
+        threshold: Tensor,
+        bias: Tensor,
+        noise: Tensor | None,
+        w_rec: Tensor | None,
+        v0: Tensor,
+        i0: Tensor,
+        s0: Tensor,
+        *,
+        max_spikes: float,
+        record: bool,
+        checkpoint_every: int,
+        save: bool = True,
+    ) -> ForwardResult: ...
+
+    def backward(
+        self,
+        saved: tuple[Tensor, ...],
+        grad_spikes: Tensor | None,
+        grad_vmem: Tensor | None,
+        grad_isyn: Tensor | None,
+        grad_final_vmem: Tensor | None,
+        grad_final_isyn: Tensor | None,
+        grad_final_spikes: Tensor | None,
+        x: Tensor,
+        alpha: Tensor,
+        beta: Tensor,
+        threshold: Tensor,
+        bias: Tensor,
+        noise: Tensor | None,
+        w_rec: Tensor | None,
+        v0: Tensor,
+        i0: Tensor,
+        s0: Tensor,
+        *,
+        surrogate: Surrogate,
+        window: float,
+        max_spikes: float,
+        checkpoint_every: int,
+        needs_grad: NeedsGrad,
+    ) -> Gradients: ...

@@ -1,0 +1,252 @@
+"""The LIF operation as ``torch.library`` custom ops, their autograd, and backend dispatch.
+
+``synnet_triton::lif_forward`` and ``synnet_triton::lif_backward`` take the raw tensors of the
+backend contract (:mod:`synnet_triton.ops.lif.backend`) and run the backend named by
+``backend`` (``"torch"`` or ``"triton"``, see :func:`resolve_backend`). Registering them (custom
+op + fake + autograd) lets ``torch.compile(fullgraph=True)`` trace through the op. Argument
+checking, broadcasting and ``lengths`` live in :mod:`synnet_triton.ops.lif.functional`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+from torch import Tensor
+
+from synnet_triton.ops.lif import torch_backend
+from synnet_triton.ops.lif.backend import NeedsGrad
+from synnet_triton.ops.lif.types import Surrogate
+
+BACKENDS = ("auto", "torch", "triton")
+_warned_recurrent_fallback = False
+
+
+def triton_available() -> bool:
+    """True when the ``triton`` package imports."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
+    """The concrete backend (``"torch"`` or ``"triton"``) for a call.
+
+    ``"auto"`` picks Triton for CUDA tensors when Triton imports, the torch reference otherwise.
+    ``"triton"`` on CPU runs only under ``TRITON_INTERPRET=1`` (the Triton interpreter).
+    The kernels have no recurrence: with ``w_rec`` the Triton backend falls back to the torch
+    reference, with a warning the first time.
+    """
+    global _warned_recurrent_fallback
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        backend = "triton" if device.type == "cuda" and triton_available() else "torch"
+    if backend == "triton":
+        if not triton_available():
+            raise RuntimeError("backend='triton' needs the triton package (pip install triton)")
+        if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+            raise RuntimeError(
+                f"backend='triton' needs CUDA tensors (x is on {device}); on CPU it runs only "
+                "under the Triton interpreter (set TRITON_INTERPRET=1 before importing triton), "
+                "or use backend='torch'"
+            )
+        if recurrent:
+            if not _warned_recurrent_fallback:
+                warnings.warn(
+                    "the Triton kernels do not fuse recurrent weights (w_rec); this call and "
+                    "later recurrent ones run on the torch reference backend",
+                    stacklevel=3,
+                )
+                _warned_recurrent_fallback = True
+            backend = "torch"
+    return backend
+
+
+def _backend_module(name: str):  # type: ignore[no-untyped-def]
+    if name == "triton":
+        from synnet_triton.ops.lif import triton_backend
+
+        return triton_backend
+    return torch_backend
+
+
+@torch.library.custom_op("synnet_triton::lif_forward", mutates_args=())
+def lif_forward_op(
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    s0: Tensor,
+    max_spikes: float,
+    record: bool,
+    checkpoint_every: int,
+    backend: str,
+    surrogate: str,
+    window: float,
+    save: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, list[Tensor]]:
+    """Forward of the LIF op; ``surrogate`` and ``window`` are kept for the backward only;
+    ``save=False`` (no gradient needed) keeps nothing for it."""
+    result = _backend_module(backend).forward(
+        x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        max_spikes=max_spikes, record=record, checkpoint_every=checkpoint_every, save=save,
+    )
+    empty = x.new_empty(0)
+    return (
+        result.spikes,
+        empty if result.vmem is None else result.vmem,
+        empty.clone() if result.isyn is None else result.isyn,
+        result.final_vmem,
+        result.final_isyn,
+        result.final_spikes,
+        list(result.saved),
+    )
+
+
+@lif_forward_op.register_fake
+def _lif_forward_fake(
+    x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, max_spikes, record,
+    checkpoint_every, backend, surrogate, window, save,
+):  # type: ignore[no-untyped-def]
+    batch, steps, _ = x.shape
+    n_neurons, n_synapses = beta.shape
+    f32 = torch.float32
+    if not save:
+        saved = []
+    elif checkpoint_every > 0:
+        n_ckpt = -(-steps // checkpoint_every)
+        saved = [
+            x.new_empty((batch, n_ckpt, n_neurons), dtype=f32),
+            x.new_empty((batch, n_ckpt, n_neurons, n_synapses), dtype=f32),
+            x.new_empty((batch, n_ckpt, n_neurons), dtype=f32),
+        ]
+    else:
+        # the torch backend keeps u time-major, the kernels batch-major (backend.py)
+        u_shape = (steps, batch, n_neurons) if backend == "torch" else (batch, steps, n_neurons)
+        saved = [x.new_empty(u_shape, dtype=f32)]
+    return (
+        x.new_empty((batch, steps, n_neurons)),
+        x.new_empty((batch, steps, n_neurons) if record else (0,)),
+        x.new_empty((batch, steps, n_neurons, n_synapses) if record else (0,)),
+        x.new_empty((batch, n_neurons), dtype=f32),
+        x.new_empty((batch, n_neurons, n_synapses), dtype=f32),
+        x.new_empty((batch, n_neurons), dtype=f32),
+        saved,
+    )
+
+
+@torch.library.custom_op("synnet_triton::lif_backward", mutates_args=())
+def lif_backward_op(
+    saved: list[Tensor],
+    grad_spikes: Tensor | None,
+    grad_vmem: Tensor | None,
+    grad_isyn: Tensor | None,
+    grad_final_vmem: Tensor | None,
+    grad_final_isyn: Tensor | None,
+    grad_final_spikes: Tensor | None,
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor,
+    bias: Tensor,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    v0: Tensor,
+    i0: Tensor,
+    s0: Tensor,
+    surrogate: str,
+    window: float,
+    max_spikes: float,
+    checkpoint_every: int,
+    needs_grad: list[bool],
+    backend: str,
+) -> list[Tensor]:
+    grads = _backend_module(backend).backward(
+        tuple(saved), grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn,
+        grad_final_spikes, x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        surrogate=Surrogate(surrogate), window=window, max_spikes=max_spikes,
+        checkpoint_every=checkpoint_every, needs_grad=NeedsGrad(*needs_grad),
+    )
+    return [x.new_empty(0) if g is None else g for g in grads]
+
+
+@lif_backward_op.register_fake
+def _lif_backward_fake(
+    saved, grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn,
+    grad_final_spikes, x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0, surrogate,
+    window, max_spikes, checkpoint_every, needs_grad, backend,
+):  # type: ignore[no-untyped-def]
+    like = (x, alpha, beta, threshold, bias, v0, i0, s0, w_rec)
+    return [
+        torch.empty_like(ref) if need and ref is not None else x.new_empty(0)
+        for need, ref in zip(needs_grad, like)
+    ]
+
+
+def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    (x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+     max_spikes, record, checkpoint_every, backend, surrogate, window, save) = inputs
+    saved = list(output[6])
+    needs = [bool(t is not None and t.requires_grad)
+             for t in (x, alpha, beta, threshold, bias, v0, i0, s0, w_rec)]
+    # x is only read back when the synaptic currents must be recomputed
+    keep_x = checkpoint_every > 0 or needs[2] or needs[8]
+    ctx.n_saved = len(saved)
+    ctx.has_noise = noise is not None
+    ctx.has_w_rec = w_rec is not None
+    ctx.keep_x = keep_x
+    ctx.x_meta = (x.shape, x.dtype)
+    tensors = [*saved, alpha, beta, threshold, bias, v0, i0, s0]
+    if keep_x:
+        tensors.append(x)
+    if noise is not None:
+        tensors.append(noise)
+    if w_rec is not None:
+        tensors.append(w_rec)
+    ctx.save_for_backward(*tensors)
+    ctx.needs = needs
+    ctx.max_spikes = max_spikes
+    ctx.checkpoint_every = checkpoint_every
+    ctx.backend = backend
+    ctx.surrogate = surrogate
+    ctx.window = window
+
+
+def _backward(ctx, grad_spikes, grad_vmem, grad_isyn, g_vT, g_iT, g_sT, _grad_saved):  # type: ignore[no-untyped-def]
+    tensors = list(ctx.saved_tensors)
+    saved = tensors[: ctx.n_saved]
+    alpha, beta, threshold, bias, v0, i0, s0 = tensors[ctx.n_saved: ctx.n_saved + 7]
+    rest = tensors[ctx.n_saved + 7:]
+    x = rest.pop(0) if ctx.keep_x else None
+    noise = rest.pop(0) if ctx.has_noise else None
+    w_rec = rest.pop(0) if ctx.has_w_rec else None
+    if x is None:
+        # the backward reads only the shape and dtype of x here: a stride-0 stand-in, no memory
+        shape, dtype = ctx.x_meta
+        x = v0.new_zeros((), dtype=dtype).expand(shape)
+    grads = lif_backward_op(
+        saved, grad_spikes, _nonempty(grad_vmem), _nonempty(grad_isyn), g_vT, g_iT, g_sT,
+        x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        ctx.surrogate, ctx.window, ctx.max_spikes, ctx.checkpoint_every, ctx.needs,
+        ctx.backend,
+    )
+    out = [g if need else None for g, need in zip(grads, ctx.needs)]
+    gx, galpha, gbeta, gthreshold, gbias, gv0, gi0, gs0, gw_rec = out
+    return (gx, galpha, gbeta, gthreshold, gbias, None, gw_rec, gv0, gi0, gs0,
+            None, None, None, None, None, None, None)
+
+
+def _nonempty(t: Tensor | None) -> Tensor | None:
+    return None if t is None or t.numel() == 0 else t
+
+
+lif_forward_op.register_autograd(_backward, setup_context=_setup_context)

@@ -1,0 +1,185 @@
+"""The package layout: dependencies point one way, no import cycles, every package imports.
+
+Read from the source with ``ast`` (every ``import`` statement, including those inside
+functions), so a lazy import cannot hide a dependency that runs the wrong way.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ALLOWED: dict[str, set[str]] = {
+    "synnet_triton.kernels": set(),
+    "synnet_triton.arrays": set(),
+    "synnet_triton.ops": {"synnet_triton.kernels", "synnet_triton.arrays"},
+    "synnet_triton.xylo": {"synnet_triton.arrays"},
+    "synnet_triton.nn": {"synnet_triton.ops", "synnet_triton.xylo"},
+    "synnet_triton.rockpool": {"synnet_triton.ops", "synnet_triton.nn", "synnet_triton.xylo"},
+    "synnet_triton.bench": {"synnet_triton.ops", "synnet_triton.nn"},
+    "synnet_triton.kws": {
+        "synnet_triton.kernels", "synnet_triton.ops", "synnet_triton.nn", "synnet_triton.xylo",
+        "synnet_triton.bench",
+    },
+}
+"""Each layer and the layers it may import (besides itself). The top-level ``__init__`` and
+the deprecated top-level modules (``DEPRECATED_MODULES``) may import anything."""
+
+DEPRECATED_MODULES = {
+    "synnet_triton.synnet": "synnet_triton.nn.synnet",
+    "synnet_triton.audio": "synnet_triton.kws.audio",
+    "synnet_triton.data": "synnet_triton.kws.data",
+}
+"""Old import paths the README documented, kept for one release with a DeprecationWarning."""
+
+DEPRECATED_EDGES = {("synnet_triton.nn.synnet", "synnet_triton.rockpool.synnet")}
+"""``SynNet.from_rockpool`` / ``to_rockpool``: deprecated forwarding methods (removed in 0.2),
+the one place where a lower layer reaches the interop layer."""
+
+
+def _module_files() -> dict[str, Path]:
+    """Module name → source file, for the package and ``kernels/`` (shipped as
+    ``synnet_triton.kernels``)."""
+    files = {}
+    for base, package in ((ROOT / "synnet_triton", "synnet_triton"),
+                          (ROOT / "kernels", "synnet_triton.kernels")):
+        for path in base.rglob("*.py"):
+            parts = list(path.relative_to(base).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            files[".".join([package, *parts])] = path
+    return files
+
+
+MODULES = _module_files()
+PACKAGES = {name for name, path in MODULES.items() if path.name == "__init__.py"}
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> str:
+    """The absolute module named by a (possibly relative) ``from ... import``."""
+    if node.level == 0:
+        return node.module or ""
+    package = module if module in PACKAGES else module.rsplit(".", 1)[0]
+    for _ in range(node.level - 1):
+        package = package.rsplit(".", 1)[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+def _in_type_checking(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            return True
+    return False
+
+
+def imports_of(module: str, *, module_level_only: bool = False) -> set[str]:
+    """The project modules ``module`` imports: ``from pkg import submodule`` names the
+    submodule, ``from pkg import name`` the package."""
+    tree = ast.parse(MODULES[module].read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found: set[str] = set()
+    body = tree.body if module_level_only else list(ast.walk(tree))
+    for node in body:
+        if _in_type_checking(node, parents):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(module, node)
+            for alias in node.names:
+                submodule = f"{target}.{alias.name}"
+                found.add(submodule if submodule in MODULES else target)
+    return {name for name in found if name in MODULES}
+
+
+def layer_of(module: str) -> str | None:
+    """The layer (key of ``ALLOWED``) holding ``module``, or None for the top level."""
+    return next((layer for layer in ALLOWED
+                 if module == layer or module.startswith(layer + ".")), None)
+
+
+def test_every_module_is_in_a_layer_or_is_the_top_level() -> None:
+    strays = [m for m in MODULES if layer_of(m) is None
+              and m != "synnet_triton" and m not in DEPRECATED_MODULES]
+    assert strays == []
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_point_one_way(module: str) -> None:
+    layer = layer_of(module)
+    if layer is None:
+        return
+    wrong = sorted(
+        target for target in imports_of(module)
+        if layer_of(target) not in {layer, *ALLOWED[layer]}
+        and (module, target) not in DEPRECATED_EDGES
+    )
+    assert wrong == [], f"{module} ({layer}) may import only {sorted(ALLOWED[layer])}"
+
+
+def test_the_dependency_check_sees_a_wrong_way_import() -> None:
+    """The checker itself: a lazy import of the application from the op would be caught."""
+    tree = ast.parse("def f():\n    from synnet_triton.kws.cli import main\n")
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
+    target = _resolve("synnet_triton.ops.lif.functional", node)
+    assert layer_of(target) == "synnet_triton.kws"
+    assert layer_of(target) not in ALLOWED["synnet_triton.ops"]
+
+
+def test_no_import_cycles_at_module_level() -> None:
+    graph = {m: imports_of(m, module_level_only=True) - {m} for m in MODULES}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_every_layer_imports(package: str) -> None:
+    if package == "synnet_triton.rockpool":
+        pytest.importorskip("rockpool")
+    importlib.import_module(package)
+
+
+@pytest.mark.parametrize("old", sorted(DEPRECATED_MODULES))
+def test_documented_old_paths_warn_and_forward(old: str) -> None:
+    new = importlib.import_module(DEPRECATED_MODULES[old])
+    public = [name for name in vars(new) if not name.startswith("_")
+              and getattr(getattr(new, name), "__module__", None) == new.__name__]
+    assert public
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=DEPRECATED_MODULES[old]):
+        module = importlib.import_module(old)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in public:
+            assert getattr(module, name) is getattr(new, name)
+
+
+def test_the_top_level_exports_the_public_api() -> None:
+    import synnet_triton
+    from synnet_triton.nn import LIF, SynNet
+    from synnet_triton.ops.lif import LIFState, lif
+
+    assert (synnet_triton.LIF, synnet_triton.SynNet) == (LIF, SynNet)
+    assert (synnet_triton.lif, synnet_triton.LIFState) == (lif, LIFState)

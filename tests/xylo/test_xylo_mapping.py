@@ -1,0 +1,190 @@
+"""SynNet → Xylo spec against Rockpool's `mapper` + `global_quantize` / `channel_quantize`,
+and the resulting integer networks simulated by both simulators."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from xylo_oracle import (
+    RockpoolXyloSim,
+    rockpool_channel_quantize,
+    rockpool_global_quantize,
+    rockpool_mapper,
+)
+
+from synnet_triton.xylo import XyloSim
+from synnet_triton.xylo.mapping import (
+    evaluate_on_xylo,
+    synnet_float_specification,
+    synnet_specification,
+)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from rockpool.nn.combinators import Sequential
+    from rockpool.nn.modules import LIFTorch, LinearTorch
+    from rockpool.nn.networks import SynNet as RockpoolSynNet
+
+SPEC_KEYS = (
+    "weights_in", "weights_rec", "weights_out", "dash_mem", "dash_mem_out", "dash_syn",
+    "dash_syn_2", "dash_syn_out", "threshold", "threshold_out", "bias", "bias_out",
+    "weight_shift_in", "weight_shift_rec", "weight_shift_out", "aliases", "dt",
+)  # fmt: skip
+
+
+def plain_layers(seq: Any) -> dict[str, list]:
+    """Per LIF layer: the preceding linear weights (in, out) and the neuron parameters expanded to
+    (N,) / (N, S), read from a Rockpool sequential network of alternating linear and LIF modules."""
+    layers: dict[str, list] = {
+        k: [] for k in ("weights", "tau_mem", "tau_syn", "threshold", "bias")
+    }
+    modules = [m for _, m in seq.named_children()] if hasattr(seq, "named_children") else []
+    for linear, neurons in zip(modules[0::2], modules[1::2]):
+        n_out, n_syn = neurons.size_out, neurons.n_synapses
+        layers["weights"].append(linear.weight.detach())
+        layers["tau_mem"].append(neurons.tau_mem.expand((n_out,)).detach())
+        layers["tau_syn"].append(neurons.tau_syn.expand((n_out, n_syn)).detach())
+        layers["threshold"].append(neurons.threshold.expand((n_out,)).detach())
+        layers["bias"].append(neurons.bias.expand((n_out,)).detach())
+    return layers
+
+
+def rockpool_float_spec(net: Any) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = rockpool_mapper(net.as_graph())
+    spec.pop("mapped_graph")
+    return spec
+
+
+def assert_specs_equal(ours: dict[str, Any], reference: dict[str, Any]) -> None:
+    for key in SPEC_KEYS:
+        if key in ("aliases", "dt") or key.startswith("weight_shift"):
+            assert ours[key] == reference[key], key
+        else:
+            assert np.shape(ours[key]) == np.shape(reference[key]), key
+            assert np.array_equal(ours[key], reference[key]), key
+
+
+def synnet(output: str, seed: int) -> Any:
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return RockpoolSynNet(
+            n_classes=3,
+            n_channels=5,
+            size_hidden_layers=[7, 6],
+            time_constants_per_layer=[2, 3],
+            output=output,
+        )
+
+
+def two_synapse_network(seed: int) -> Any:
+    """16 → 12 hidden neurons with 2 synapses each → 4 readout neurons, non-zero biases."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    hidden = LIFTorch(
+        (24, 12),
+        tau_mem=torch.tensor(rng.uniform(2e-3, 3e-2, 12), dtype=torch.float32),
+        tau_syn=torch.tensor(rng.uniform(2e-3, 6e-2, (12, 2)), dtype=torch.float32),
+        threshold=torch.tensor(rng.uniform(0.5, 2.0, 12), dtype=torch.float32),
+        bias=torch.tensor(rng.uniform(-0.1, 0.1, 12), dtype=torch.float32),
+        dt=1e-3,
+    )
+    readout = LIFTorch(
+        (4, 4),
+        tau_mem=torch.tensor(rng.uniform(2e-3, 3e-2, 4), dtype=torch.float32),
+        tau_syn=torch.tensor(rng.uniform(2e-3, 3e-2, 4), dtype=torch.float32),
+        bias=torch.tensor(rng.uniform(-0.1, 0.1, 4), dtype=torch.float32),
+        dt=1e-3,
+    )
+    return Sequential(LinearTorch((16, 24)), hidden, LinearTorch((12, 4)), readout)
+
+
+NETWORKS = {
+    "synnet-spikes": lambda: synnet("spikes", 0),
+    "synnet-vmem": lambda: synnet("vmem", 1),
+    "two-synapses-bias": lambda: two_synapse_network(2),
+}
+
+
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_float_spec_equals_rockpool_mapper(network: str) -> None:
+    net = NETWORKS[network]()
+    seq = net.seq if hasattr(net, "seq") else net
+    ours = synnet_float_specification(**plain_layers(seq), dt=1e-3)
+    assert_specs_equal(ours, rockpool_float_spec(net))
+
+
+@pytest.mark.parametrize("network", list(NETWORKS))
+@pytest.mark.parametrize("quantize", ["global", "channel"])
+def test_quantised_spec_equals_rockpool_and_simulates_identically(
+    network: str, quantize: str
+) -> None:
+    net = NETWORKS[network]()
+    seq = net.seq if hasattr(net, "seq") else net
+    reference = rockpool_float_spec(net)
+    quantizer = rockpool_global_quantize if quantize == "global" else rockpool_channel_quantize
+    reference.update(quantizer(**copy.deepcopy(reference)))
+    ours = synnet_specification(**plain_layers(seq), dt=1e-3, quantize=quantize)
+    assert_specs_equal(ours, reference)
+
+    rng = np.random.default_rng(4)
+    n_in = reference["weights_in"].shape[0]
+    events = rng.integers(0, 4, (2, 40, n_in)) * (rng.random((2, 40, n_in)) < 0.5)
+    output, _, record = evaluate_on_xylo(ours, torch.from_numpy(events), record=True)
+    for sample in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            simulator = RockpoolXyloSim.from_specification(**reference)
+        ref_output, _, ref_record = simulator(events[sample], record=True)
+        assert np.array_equal(output[sample].numpy(), ref_output)
+        for key, trace in ref_record.items():
+            assert np.array_equal(record[key][sample].numpy(), trace), key
+
+
+def test_vmem_readout_crushes_weights_under_global_quantisation() -> None:
+    """The documented pitfall: θ_out = 32767 forces the readout and recurrent weights down."""
+    spec = synnet_specification(**plain_layers(synnet("vmem", 1).seq), dt=1e-3)
+    spiking = synnet_specification(**plain_layers(synnet("spikes", 1).seq), dt=1e-3)
+    assert np.abs(spec["weights_out"]).max() <= 1 < np.abs(spiking["weights_out"]).max()
+
+
+def test_inconsistent_layers_are_rejected() -> None:
+    layers = plain_layers(synnet("spikes", 0).seq)
+    with pytest.raises(ValueError, match="at least two layers"):
+        synnet_float_specification(**{k: v[:1] for k, v in layers.items()}, dt=1e-3)
+    with pytest.raises(ValueError, match="must exceed dt"):
+        synnet_float_specification(**layers, dt=0.5)
+    with pytest.raises(ValueError, match=r"weights\[1\] has 5 inputs"):
+        broken = {
+            **layers,
+            "weights": [layers["weights"][0], torch.ones(5, 6), layers["weights"][2]],
+        }
+        synnet_float_specification(**broken, dt=1e-3)
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        synnet_specification(**layers, dt=1e-3, quantize="none")
+
+
+def test_simulator_runs_the_spec_from_plain_tensors() -> None:
+    spec = synnet_specification(**plain_layers(synnet("spikes", 3).seq), dt=1e-3)
+    simulator = XyloSim.from_specification(**spec)
+    assert simulator.spec.n_hidden == 13 and simulator.spec.n_outputs == 3
+
+
+@pytest.mark.parametrize("output", ["spikes", "vmem"])
+@pytest.mark.parametrize("quantize", ["global", "channel"])
+def test_synnet_to_xylo_equals_rockpool_flow(output: str, quantize: str) -> None:
+    from synnet_triton.rockpool import synnet_from_rockpool
+
+    rockpool_net = synnet(output, 5)
+    reference = rockpool_float_spec(rockpool_net)
+    quantizer = rockpool_global_quantize if quantize == "global" else rockpool_channel_quantize
+    reference.update(quantizer(**copy.deepcopy(reference)))
+    ours = synnet_from_rockpool(rockpool_net).to_xylo(quantize=quantize)
+    assert_specs_equal(ours, reference)
