@@ -225,6 +225,21 @@ def plot(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def headline(report: dict) -> list[str]:
+    """The figures a reader needs first: the Triton backend on the long-audio layer, achieved
+    bandwidth under the byte model against the copy measured in the same run."""
+    copy = report["copy_bandwidth"]
+    lines = [f"device {report['device'] or 'cpu'}{' (dry run)' if report['dry_run'] else ''}: "
+             f"copy {copy / 1e9:.1f} GB/s"]
+    batch, steps, neurons = report["long"]["sizes"]
+    for row in report["long"]["rows"]:
+        if row["contender"] == "triton" and row["steps"] == steps:
+            lines.append(f"triton fwd+bwd B={batch} T={steps} N={neurons}: {row['ms']:.3f} ms, "
+                         f"{row['bandwidth'] / 1e9:.1f} GB/s = {row['bandwidth'] / copy:.1%} "
+                         "of copy")
+    return lines
+
+
 def main() -> None:
     args = parse_args()
     if args.dry_run:
@@ -252,6 +267,7 @@ def main() -> None:
     def save() -> None:
         """Written after every stage, so a timeout keeps what was measured."""
         (args.out / "gpu_bench.json").write_text(json.dumps(report, indent=2))
+        (args.out / "headline.txt").write_text("\n".join(headline(report)) + "\n")
         plot(report, args.out / "gpu_bench.png")
 
     def show(rows: list[dict]) -> None:

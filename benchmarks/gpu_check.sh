@@ -1,46 +1,149 @@
 #!/usr/bin/env bash
-# One-call GPU check of the fused Triton kernels: ./benchmarks/gpu_check.sh [OUT_DIR]
+# One-call GPU check of the fused Triton kernels, and its rehearsal on a CPU machine.
 #
-# Needs one CUDA GPU with python, torch and triton already installed (rockpool and
-# matplotlib optional); installs nothing and takes a few minutes (each step has a timeout,
-# under 8 minutes in all). Writes into OUT_DIR (default gpu-results/):
-#   env.txt            GPU, driver, python/torch/triton versions
-#   cuda-tests.txt/xml the CUDA test subset (tests/kernels/test_kernels_cuda.py, compiled kernels)
-#   gpu_bench.json/png the benchmark (benchmarks/gpu_bench.py)
-#   summary.txt        the exit status of every step
+#   benchmarks/gpu_check.sh [OUT]             on the GPU server (default OUT: gpu-results/)
+#   benchmarks/gpu_check.sh --rehearse OUT    the same steps on a CPU: kernels under the Triton
+#                                             interpreter, the benchmark's dry run for timings
+#
+# Needs python3 (or $PYTHON) with torch and triton; pytest for the test steps; matplotlib,
+# rockpool optional. Installs nothing and imports the package from this checkout, never from
+# site-packages: a folder of symlinks under OUT maps kernels/ to synnet_triton.kernels (as
+# pyproject's package-dir does), every Python step runs from OUT/work with PYTHONSAFEPATH=1 so
+# the checkout's own synnet_triton/ (which has no kernels/) cannot shadow it. Writes nothing
+# outside OUT: Triton, inductor and matplotlib caches, hypothesis' database and $HOME go under
+# OUT/.cache, no bytecode, the shim is removed at the end.
+#
+# Steps and their time limits in seconds, 445 in all: under the 8-minute call with a minute to
+# spare even if every step ran to its limit. On a 2-core CPU (rehearsal) they took 2-3, 2-3,
+# 22-27, 10-11, 4 and 15 s. On the GPU the compile steps are the same CPU work; cuda-tests
+# (hypothesis cases, a >2^31-element call, one torch.compile) and the benchmark (Triton and
+# the torch reference at B=64 T=10 000 N=512, Linear+LIF up to n=16 384) get the rest:
+#   env 15 · import 30 · compile-report 60 (AOT builds for sm_80 and sm_90a, no GPU needed)
+#   · kernel-structure 60 (tests/kernels/test_kernels_compile.py) · cuda-tests 180
+#   · benchmark 100
+# Writes into OUT: env.txt, import.txt, compile-report.txt, kernel-structure.txt/.xml,
+# cuda-tests.txt/.xml, gpu_bench.txt/.json/.png, headline.txt, and summary.txt, always (also
+# when the first step fails): the benchmark's headline (achieved bandwidth against the copy
+# measured in the same run), one line per step with its status, time and limit, then the
+# first failure and the last line of its log.
 set -uo pipefail
 
+MODE=gpu
+if [ "${1:-}" = "--rehearse" ]; then
+    MODE=rehearsal
+    shift
+    [ -n "${1:-}" ] || { echo "usage: $0 --rehearse OUT" >&2; exit 2; }
+fi
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$(mkdir -p "${1:-gpu-results}" && cd "${1:-gpu-results}" && pwd)"
-PY="${PYTHON:-python}"
-cd "$REPO"
 
-# The compiled kernels, not the interpreter that tests/conftest.py picks by default.
-export TRITON_INTERPRET=0
+if [ -n "${PYTHON:-}" ]; then
+    PY="$PYTHON"
+elif command -v python3 >/dev/null 2>&1; then
+    PY=python3
+else
+    PY=python
+fi
+# a relative interpreter path must survive the steps' change of directory
+case "$PY" in /*) ;; */*) PY="$PWD/$PY" ;; esac
 
-# Without an installed package, make `synnet_triton.kernels` (the kernels/ folder, mapped by
-# pyproject's package-dir) importable through a folder of symlinks; nothing is installed.
-if ! "$PY" -c "import synnet_triton.kernels" 2>/dev/null; then
-    SHIM="$(mktemp -d)"
-    mkdir "$SHIM/synnet_triton"
-    for entry in "$REPO"/synnet_triton/*; do ln -s "$entry" "$SHIM/synnet_triton/"; done
-    ln -s "$REPO/kernels" "$SHIM/synnet_triton/kernels"
-    export PYTHONPATH="$SHIM${PYTHONPATH:+:$PYTHONPATH}"
+SHIM="$OUT/.shim"
+WORK="$OUT/work"
+CACHE="$OUT/.cache"
+SUMMARY="$OUT/summary.txt"
+STEPS=()
+FIRST_FAILURE=""
+rm -rf "$SHIM"
+mkdir -p "$SHIM/synnet_triton" "$WORK" "$CACHE/home" "$CACHE/triton" "$CACHE/matplotlib" \
+    "$CACHE/inductor" "$CACHE/hypothesis"
+
+write_summary() {
+    {
+        echo "gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) mode=$MODE python=$PY repo=$REPO"
+        [ -f "$OUT/headline.txt" ] && cat "$OUT/headline.txt"
+        printf '%-18s %-24s %8s %6s\n' step status seconds limit
+        for line in "${STEPS[@]}"; do echo "$line"; done
+        if [ -n "$FIRST_FAILURE" ]; then
+            echo "first failure: $FIRST_FAILURE"
+        else
+            echo "all steps passed"
+        fi
+    } > "$SUMMARY"
+    cat "$SUMMARY"
+}
+cleanup() {
+    rm -rf "$SHIM"
+    write_summary
+}
+trap cleanup EXIT
+
+for entry in "$REPO"/synnet_triton/*; do
+    [ "$(basename "$entry")" = "__pycache__" ] || ln -s "$entry" "$SHIM/synnet_triton/"
+done
+ln -s "$REPO/kernels" "$SHIM/synnet_triton/kernels"
+
+export PYTHONPATH="$SHIM${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONSAFEPATH=1 PYTHONDONTWRITEBYTECODE=1
+export HOME="$CACHE/home" XDG_CACHE_HOME="$CACHE" MPLCONFIGDIR="$CACHE/matplotlib"
+export TRITON_HOME="$CACHE/triton" TRITON_CACHE_DIR="$CACHE/triton/cache"
+export TORCHINDUCTOR_CACHE_DIR="$CACHE/inductor" HYPOTHESIS_STORAGE_DIRECTORY="$CACHE/hypothesis"
+if [ "$MODE" = gpu ]; then
+    export TRITON_INTERPRET=0   # the compiled kernels, not the interpreter tests/conftest.py picks
+else
+    export TRITON_INTERPRET=1
 fi
 
-{
+# step NAME LIMIT LOG COMMAND...: run COMMAND from OUT/work with a time limit, log to LOG
+# (and the terminal), record the status. Later steps run after a failure: each says something.
+step() {
+    local name="$1" limit="$2" log="$3"
+    shift 3
+    local start end status code
+    start=$(date +%s%N)
+    (cd "$WORK" && timeout "$limit" "$@") 2>&1 | tee "$log"
+    code=${PIPESTATUS[0]}
+    end=$(date +%s%N)
+    if [ "$code" -eq 0 ]; then
+        status=ok
+    elif [ "$code" -eq 124 ]; then
+        status="timed out"
+    else
+        status="failed (exit $code)"
+    fi
+    local tenths=$(( (end - start) / 100000000 ))
+    STEPS+=("$(printf '%-18s %-24s %6d.%d %6s' "$name" "$status" $((tenths / 10)) $((tenths % 10)) "$limit")")
+    if [ "$code" -ne 0 ] && [ -z "$FIRST_FAILURE" ]; then
+        FIRST_FAILURE="$name: $status: $(grep -v '^\s*$' "$log" | tail -n 1)"
+    fi
+    return 0
+}
+
+env_report() {
     date -u +"%Y-%m-%dT%H:%M:%SZ"
-    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-    "$PY" -c "import sys, torch, triton; print('python', sys.version.split()[0]); print('torch', torch.__version__, 'cuda', torch.version.cuda); print('triton', triton.__version__)"
-} > "$OUT/env.txt" 2>&1
-cat "$OUT/env.txt"
+    echo "mode $MODE"
+    if command -v nvidia-smi >/dev/null 2>&1; then
+        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    else
+        echo "nvidia-smi: not found"
+    fi
+    "$PY" -c "import sys, numpy, torch, triton; print('python', sys.version.split()[0]); print('numpy', numpy.__version__); print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available()); print('triton', triton.__version__)"
+}
+export -f env_report
+export MODE PY
 
-timeout 300 "$PY" -m pytest -q -m cuda tests/kernels/test_kernels_cuda.py tests/ecosystem/test_ecosystem_cuda.py -p no:cacheprovider \
-    -o addopts="" -rs --junitxml="$OUT/cuda-tests.xml" 2>&1 | tee "$OUT/cuda-tests.txt"
-TESTS=${PIPESTATUS[0]}
+step env 15 "$OUT/env.txt" bash -c env_report
+step import 30 "$OUT/import.txt" "$PY" -c "import synnet_triton, synnet_triton.kernels as k, synnet_triton.ops.lif.triton_backend; print('synnet_triton from', synnet_triton.__file__); print('kernels from', k.__file__)"
+step compile-report 60 "$OUT/compile-report.txt" bash -c \
+    "'$PY' -m synnet_triton.kws.cli kernels --capability 80 && '$PY' -m synnet_triton.kws.cli kernels --capability 90"
+PYTEST=("$PY" -m pytest -q -p no:cacheprovider -o addopts= -rs --rootdir "$REPO" -c "$REPO/pyproject.toml")
+step kernel-structure 60 "$OUT/kernel-structure.txt" "${PYTEST[@]}" \
+    --junitxml="$OUT/kernel-structure.xml" "$REPO/tests/kernels/test_kernels_compile.py"
+step cuda-tests 180 "$OUT/cuda-tests.txt" "${PYTEST[@]}" -m cuda --junitxml="$OUT/cuda-tests.xml" \
+    "$REPO/tests/kernels/test_kernels_cuda.py" "$REPO/tests/ecosystem/test_ecosystem_cuda.py"
+if [ "$MODE" = gpu ]; then
+    step benchmark 100 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --out "$OUT"
+else
+    step benchmark 100 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --dry-run --out "$OUT"
+fi
 
-timeout 150 "$PY" benchmarks/gpu_bench.py --out "$OUT" 2>&1 | tee "$OUT/gpu_bench.txt"
-BENCH=${PIPESTATUS[0]}
-
-printf 'cuda tests exit %s\nbenchmark exit %s\n' "$TESTS" "$BENCH" | tee "$OUT/summary.txt"
-[ "$TESTS" -eq 0 ] && [ "$BENCH" -eq 0 ]
+[ -z "$FIRST_FAILURE" ]

@@ -290,10 +290,12 @@ def info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": {
+            # the imported torch build (e.g. 2.11.0+cu130); its distribution metadata says 2.11.0
+            "torch": torch.__version__,
+        } | {
             name: _version(name)
             for name in (
                 "synnet-triton",
-                "torch",
                 "triton",
                 "numpy",
                 "scipy",
