@@ -18,7 +18,11 @@ live values, so they bound register use and spills of the lighter flag combinati
 from __future__ import annotations
 
 import base64
+import concurrent.futures
+import functools
+import itertools
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -30,10 +34,18 @@ from typing import Any
 
 import torch
 import triton
+from torch import Tensor
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource, make_backend
 from triton.runtime.jit import JITFunction
 
+from .compiled_code import (
+    global_stores_bytes,
+    lone_warp_cycles_per_step,
+    pipelined_streams,
+    sync_loads,
+    time_loop,
+)
 from .launch import LaunchPlan
 from .lif_backward import (
     PERIODIC_EXPONENTIAL,
@@ -79,10 +91,19 @@ def specialize(kernel: Any, plan: LaunchPlan, target: GPUTarget) -> tuple[ASTSou
     return source, compile_options, key
 
 
+FORWARD_BUILDS = ("train", "inference", "records", "checkpoints", "noise", "recompute")
+"""The forward's flag combinations the launchers pick: a training call (spikes, saved u,
+final state), inference (no save), records (+ vmem, isyn), a checkpointed training call,
+membrane noise, and the backward's recomputation of one checkpoint segment (u only)."""
+BACKWARD_BUILDS = ("x", "x+tau", "all")
+"""The backward's gradient sets: x only (SynNet's default), x and both time constants, and
+every gradient with every incoming gradient."""
+SURROGATES = (("periodic_exponential", PERIODIC_EXPONENTIAL), ("step_pwl", STEP_PWL))
+
+
 def forward_plans(n_neurons: int, n_synapses: int) -> Iterator[tuple[str, LaunchPlan]]:
-    """The forward's launch plans for one layer shape: training default and everything on."""
+    """The forward's launch plans for one layer shape, one per entry of FORWARD_BUILDS."""
     batch, steps = 2, 8
-    f32 = torch.float32
     x = torch.zeros(batch, steps, n_neurons * n_synapses)
     params = (
         torch.ones(n_neurons),
@@ -95,49 +116,73 @@ def forward_plans(n_neurons: int, n_synapses: int) -> Iterator[tuple[str, Launch
         torch.zeros(batch, n_neurons, n_synapses),
         torch.zeros(batch, n_neurons),
     )
-    final: dict[str, Any] = dict(
-        final_v=torch.zeros(batch, n_neurons),
-        final_i=torch.zeros(batch, n_neurons, n_synapses),
-        final_s=torch.zeros(batch, n_neurons),
-    )
-    per_step = torch.zeros(batch, steps, n_neurons, dtype=f32)
-    yield "train", lif_forward_arguments(
-        x, None, *params, *state, n_steps=steps, seq_start=0, max_spikes=31.0,
-        spikes=per_step, u=per_step.clone(), **final,
-    )  # fmt: skip
-    yield "all", lif_forward_arguments(
-        x, per_step, *params, *state, n_steps=steps, seq_start=0, max_spikes=31.0,
-        spikes=per_step.clone(), vmem=per_step.clone(),
-        isyn=torch.zeros(batch, steps, n_neurons, n_synapses),
+
+    def per_step() -> Tensor:
+        return torch.zeros(batch, steps, n_neurons)
+
+    def final() -> dict[str, Tensor]:
+        return dict(final_v=torch.zeros(batch, n_neurons),
+                    final_i=torch.zeros(batch, n_neurons, n_synapses),
+                    final_s=torch.zeros(batch, n_neurons))
+
+    def plan(noise: Tensor | None = None, **outputs: Any) -> LaunchPlan:
+        return lif_forward_arguments(x, noise, *params, *state, n_steps=steps, seq_start=0,
+                                     max_spikes=31.0, **outputs)
+
+    checkpoints: dict[str, Any] = dict(
         ckpt_v=torch.zeros(batch, 2, n_neurons),
         ckpt_i=torch.zeros(batch, 2, n_neurons, n_synapses),
-        ckpt_s=torch.zeros(batch, 2, n_neurons), checkpoint_every=4, **final,
-    )  # fmt: skip
+        ckpt_s=torch.zeros(batch, 2, n_neurons), checkpoint_every=4,
+    )
+    plans = {
+        "train": plan(spikes=per_step(), u=per_step(), **final()),
+        "inference": plan(spikes=per_step(), **final()),
+        "records": plan(spikes=per_step(), vmem=per_step(),
+                        isyn=torch.zeros(batch, steps, n_neurons, n_synapses), u=per_step(),
+                        **final()),
+        "checkpoints": plan(spikes=per_step(), **checkpoints, **final()),
+        "noise": plan(per_step(), spikes=per_step(), u=per_step(), **final()),
+        "recompute": plan(u=per_step()),
+    }
+    yield from ((name, plans[name]) for name in FORWARD_BUILDS)
 
 
 def backward_plans(n_neurons: int, n_synapses: int) -> Iterator[tuple[str, LaunchPlan]]:
-    """The backward's launch plans for one layer shape with every gradient, per surrogate."""
+    """The backward's launch plans for one layer shape: BACKWARD_BUILDS × SURROGATES."""
     batch, steps = 2, 8
     x = torch.zeros(batch, steps, n_neurons * n_synapses)
-    per_step = torch.zeros(batch, steps, n_neurons)
-    per_syn = torch.zeros(batch, steps, n_neurons, n_synapses)
-    state = torch.zeros(batch, n_neurons)
-    state_syn = torch.zeros(batch, n_neurons, n_synapses)
-    for name, code in (("periodic_exponential", PERIODIC_EXPONENTIAL), ("step_pwl", STEP_PWL)):
-        yield name, lif_backward_arguments(
-            per_step, x, per_step.clone(), per_step.clone(), per_syn.clone(),
-            torch.ones(n_neurons), torch.ones(n_neurons, n_synapses), torch.ones(n_neurons),
-            state, state_syn, state.clone(), state.clone(), state_syn.clone(),
-            n_steps=steps, seq_start=0, max_spikes=31.0, window=0.5, surrogate=code,
-            grad_x=torch.zeros_like(x), partial_alpha=state.clone(),
-            partial_beta=state_syn.clone(), beta_scan=state_syn.clone(),
-            partial_threshold=state.clone(),
-            partial_bias=state.clone(),
-        )  # fmt: skip
+
+    def per_step() -> Tensor:
+        return torch.zeros(batch, steps, n_neurons)
+
+    def state() -> Tensor:
+        return torch.zeros(batch, n_neurons)
+
+    def state_syn() -> Tensor:
+        return torch.zeros(batch, n_neurons, n_synapses)
+
+    for surrogate, code in SURROGATES:
+        for build in BACKWARD_BUILDS:
+            everything = build == "all"
+            taus = build in ("x+tau", "all")
+            yield f"{build} {surrogate}", lif_backward_arguments(
+                per_step(), x, per_step(),
+                per_step() if everything else None,
+                torch.zeros(batch, steps, n_neurons, n_synapses) if everything else None,
+                torch.ones(n_neurons), torch.ones(n_neurons, n_synapses), torch.ones(n_neurons),
+                state(), state_syn(), state(), state(), state_syn(),
+                n_steps=steps, seq_start=0, max_spikes=31.0, window=0.5, surrogate=code,
+                grad_x=torch.zeros_like(x),
+                partial_alpha=state() if taus else None,
+                partial_beta=state_syn() if taus else None,
+                beta_scan=state_syn() if taus else None,
+                partial_threshold=state() if everything else None,
+                partial_bias=state() if everything else None,
+            )  # fmt: skip
 
 
 def all_builds() -> Iterator[tuple[str, Any, LaunchPlan]]:
-    """(build name, kernel, launch plan) of every reported configuration."""
+    """(build name, kernel, launch plan) of every configuration the launchers can pick."""
     for n_neurons in BUCKET_NEURONS:
         block_n, _ = block_config(n_neurons)
         for n_synapses in SYNAPSES:
@@ -156,21 +201,23 @@ def cuobjdump() -> Path:
     return path
 
 
+def run_cuobjdump(cubin: bytes, flag: str) -> str:
+    """``cuobjdump FLAG`` of a cubin: ``--dump-resource-usage`` or ``-sass``."""
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as handle:
+        handle.write(cubin)
+        handle.flush()
+        return subprocess.run(
+            [str(cuobjdump()), flag, handle.name], check=True, capture_output=True, text=True
+        ).stdout
+
+
 def resource_usage(cubin: bytes) -> dict[str, int]:
     """registers (per thread), spills, stack and shared (bytes) of a one-kernel cubin.
 
     cuobjdump reports local memory per thread as LOCAL: these kernels have no local arrays,
     so any local memory is register spill.
     """
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as handle:
-        handle.write(cubin)
-        handle.flush()
-        text = subprocess.run(
-            [str(cuobjdump()), "--dump-resource-usage", handle.name],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+    text = run_cuobjdump(cubin, "--dump-resource-usage")
 
     def field(name: str) -> int:
         match = re.search(rf"\b{name}:(\d+)", text)
@@ -186,13 +233,39 @@ def resource_usage(cubin: bytes) -> dict[str, int]:
     }
 
 
+def loop_analysis(ttgir: str, sass: str, num_warps: int) -> dict[str, Any]:
+    """The time loop's figures, read from the compiled code (see :mod:`.compiled_code`).
+
+    ``instructions_per_step``: SASS instructions in the loop (one iteration is one step);
+    ``steps_in_flight``: the shallowest pipelined input stream's depth (0: none pipelined);
+    ``bytes_in_flight``: per warp, over all pipelined streams; ``sync_loads_in_loop``: plain
+    ``LDG`` in the loop; ``streams``: pipelined input streams; ``load_bytes_per_step`` and
+    ``store_bytes_per_step``: per thread (one neuron per thread); ``lone_warp_cycles``: the
+    in-order issue model of one warp per step with its data ready.
+    """
+    loop = time_loop(sass)
+    streams = pipelined_streams(ttgir)
+    threads = 32 * num_warps
+    return {
+        "instructions_per_step": len(loop),
+        "steps_in_flight": min((st.depth for st in streams), default=0),
+        "bytes_in_flight": sum(st.depth * st.step_bytes for st in streams) // num_warps,
+        "sync_loads_in_loop": sync_loads(loop),
+        "streams": len(streams),
+        "load_bytes_per_step": sum(st.step_bytes for st in streams) // threads,
+        "store_bytes_per_step": global_stores_bytes(loop),
+        "lone_warp_cycles": lone_warp_cycles_per_step(loop),
+    }
+
+
 def compile_report(capability: int, with_asm: bool = False) -> list[dict[str, Any]]:
     """Compile every configuration for ``GPUTarget("cuda", capability, 32)``; one row each.
 
     Row keys: ``name``, ``capability``, ``registers`` (per thread), ``spills`` (local
     memory per thread, bytes), ``stack`` and ``shared`` (static, bytes; all from cuobjdump),
-    ``dynamic_shared`` (bytes Triton requests at launch: its pipelining buffers),
-    ``num_warps``, ``cubin`` (the binary, bytes); with ``with_asm`` also ``ttir`` and ``ptx``.
+    ``dynamic_shared`` (bytes Triton requests at launch: its pipelining rings),
+    ``num_warps``, ``block_n``, the time-loop figures of :func:`loop_analysis`, ``cubin``
+    (the binary, bytes); with ``with_asm`` also ``ttir``, ``ttgir``, ``ptx`` and ``sass``.
 
     Under ``TRITON_INTERPRET=1`` the kernels of this process are interpreter objects that
     cannot be compiled, so the builds then run in a child process without the interpreter.
@@ -216,44 +289,57 @@ def compile_report(capability: int, with_asm: bool = False) -> list[dict[str, An
 
 
 def _compile_rows(capability: int, with_asm: bool) -> list[dict[str, Any]]:
+    """Every build's row; builds are independent, so they compile in parallel processes."""
+    count = sum(1 for _ in all_builds())
+    workers = min(count, os.cpu_count() or 1)
+    compile_one = functools.partial(_compile_build, capability, with_asm)
+    if workers == 1:
+        return [compile_one(index) for index in range(count)]
+    # spawn, not fork: a forked torch process can hang in its thread pools
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(compile_one, range(count)))
+
+
+def _compile_build(capability: int, with_asm: bool, index: int) -> dict[str, Any]:
+    """The row of build number ``index`` of :func:`all_builds`."""
+    name, kernel, plan = next(itertools.islice(all_builds(), index, None))
     target = GPUTarget("cuda", capability, 32)
-    rows = []
-    for name, kernel, plan in all_builds():
-        source, options, _ = specialize(kernel, plan, target)
-        compiled = triton.compile(source, target=target, options=options.__dict__)
-        cubin = compiled.asm["cubin"]
-        rows.append(
-            {
-                "name": name,
-                "capability": capability,
-                **resource_usage(cubin),
-                "dynamic_shared": compiled.metadata.shared,
-                "num_warps": options.num_warps,
-                "cubin": cubin,
-            }
-        )
-        if with_asm:
-            rows[-1].update(ttir=compiled.asm["ttir"], ptx=compiled.asm["ptx"])
-    return rows
+    source, options, _ = specialize(kernel, plan, target)
+    compiled = triton.compile(source, target=target, options=options.__dict__)
+    cubin = compiled.asm["cubin"]
+    sass = run_cuobjdump(cubin, "-sass")
+    row = {
+        "name": name,
+        "capability": capability,
+        **resource_usage(cubin),
+        "dynamic_shared": compiled.metadata.shared,
+        "num_warps": options.num_warps,
+        "block_n": plan.options["BLOCK_N"],
+        **loop_analysis(compiled.asm["ttgir"], sass, options.num_warps),
+        "cubin": cubin,
+    }
+    if with_asm:
+        row.update(ttir=compiled.asm["ttir"], ttgir=compiled.asm["ttgir"],
+                   ptx=compiled.asm["ptx"], sass=sass)
+    return row
+
+
+REPORT_COLUMNS = (
+    ("kernel", "name"), ("sm", "capability"), ("warps", "num_warps"), ("regs", "registers"),
+    ("spills", "spills"), ("shared", "shared"), ("dyn shared", "dynamic_shared"),
+    ("instr/step", "instructions_per_step"), ("steps in flight", "steps_in_flight"),
+    ("bytes in flight/warp", "bytes_in_flight"), ("sync loads", "sync_loads_in_loop"),
+    ("cycles/step (1 warp)", "lone_warp_cycles"),
+)
 
 
 def format_compile_report(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of :func:`compile_report` rows."""
-    header = (
-        "kernel", "sm", "warps", "registers", "spills", "stack", "shared", "dyn shared", "cubin B",
-    )  # fmt: skip
+    header = tuple(title for title, _ in REPORT_COLUMNS)
     lines = [
-        (
-            row["name"],
-            str(row["capability"]),
-            str(row["num_warps"]),
-            str(row["registers"]),
-            str(row["spills"]),
-            str(row["stack"]),
-            str(row["shared"]),
-            str(row["dynamic_shared"]),
-            str(len(row["cubin"])),
-        )
+        tuple(f"{row[key]:g}" if isinstance(row[key], float) else str(row[key])
+              for _, key in REPORT_COLUMNS)
         for row in rows
     ]
     widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=True)]

@@ -41,6 +41,20 @@ def launcher(kernel: Any, plan: Callable[P, LaunchPlan]) -> Callable[P, None]:
     return launch
 
 
+def check_threshold(threshold: Tensor) -> None:
+    """θ > 0 everywhere (the spike count divides by θ). One device-to-host read."""
+    check(bool((threshold > 0).all()), "threshold must be > 0 for every neuron")
+
+
+COMPILE_OPTIONS = {
+    # Bitwise agreement with torch needs unfused multiply and add (DESIGN §3) ...
+    "enable_fp_fusion": False,
+    # ... and no flush of denormals to zero in libdevice calls (floor, exp): torch keeps them.
+    "enable_reflect_ftz": False,
+}
+"""Compile options of every launch of these kernels."""
+
+
 def layer_shape(x: Tensor, alpha: Tensor, beta: Tensor) -> tuple[int, int, int, int]:
     """(B, T, N, S) of x (B, T, N*S), alpha (N,) and beta (N, S), shapes checked."""
     check(x.dim() == 3, f"x must be (B, T, N*S), got shape {tuple(x.shape)}")

@@ -51,8 +51,21 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from .launch import LaunchPlan, check, check_tensors, launcher, layer_shape
-from .lif_forward import NUM_STAGES, block_config, multi_spike, padded_synapses
+from .launch import (
+    COMPILE_OPTIONS,
+    LaunchPlan,
+    check,
+    check_tensors,
+    check_threshold,
+    launcher,
+    layer_shape,
+)
+from .lif_forward import block_config, multi_spike, padded_synapses
+
+# Pipelining depth of the reverse time loop (see lif_forward.NUM_STAGES): 8 steps of each
+# input stream in flight; the lightest build (x only) reads u and the spike gradient, 256 B a
+# step per warp, so 2 KB per warp.
+NUM_STAGES = 9
 
 # Values of the SURROGATE constexpr (host ints; the kernel compares with the constexpr copy).
 PERIODIC_EXPONENTIAL = 0
@@ -82,6 +95,15 @@ def step_pwl_grad(u, threshold, inv_threshold, window):
     """(∂s/∂u, ∂s/∂θ) of Rockpool's StepPWL at membrane u (BLOCK_N,)."""
     inside = tl.where(u >= threshold - window, inv_threshold, 0.0)
     return inside, -u * inside * inv_threshold
+
+
+@triton.jit
+def surrogate_grad(u, threshold, inv_threshold, window, inv_window, max_spikes,
+                   SURROGATE: tl.constexpr):
+    """(∂s/∂u, ∂s/∂θ) of the surrogate selected by the SURROGATE constexpr."""
+    if SURROGATE == _PERIODIC_EXPONENTIAL:
+        return periodic_exponential_grad(u, threshold, inv_threshold, inv_window, max_spikes)
+    return step_pwl_grad(u, threshold, inv_threshold, window)
 
 
 @triton.jit(do_not_specialize=RUNTIME_INT_ARGS)
@@ -138,8 +160,9 @@ def lif_backward_kernel(
     alpha = tl.load(alpha_ptr + n, mask=n_mask, other=0.0)
     beta = tl.load(beta_ptr + ns, mask=ns_mask, other=0.0)
     threshold = tl.load(threshold_ptr + n, mask=n_mask, other=1.0)
-    inv_threshold = 1.0 / threshold
-    inv_window = 1.0 / window
+    # IEEE reciprocals once per program (an approximate division would change gradients)
+    inv_threshold = tl.math.div_rn(tl.full([BLOCK_N], 1.0, tl.float32), threshold)
+    inv_window = tl.math.div_rn(1.0, window)
     grad_v = tl.load(grad_v_ptr + state, mask=n_mask, other=0.0)
     grad_i = tl.load(grad_i_ptr + state_syn, mask=ns_mask, other=0.0)
     grad_s_extra = tl.load(grad_spikes_last_ptr + state, mask=n_mask, other=0.0)
@@ -164,6 +187,9 @@ def lif_backward_kernel(
     scratch_row = (b * scratch_len + n_steps - 1) * n_neurons
     u = tl.load(u_ptr + scratch_row + n, mask=tl.where(n_steps > 0, n_mask, False), other=0.0)
     spikes = multi_spike(u, threshold, max_spikes)
+    dsdu, dsdthreshold = surrogate_grad(
+        u, threshold, inv_threshold, window, inv_window, max_spikes, SURROGATE
+    )
 
     for k in tl.range(0, n_steps, num_stages=NUM_STAGES):
         has_prev = k < n_steps - 1  # step t - 1 exists inside this segment
@@ -177,17 +203,17 @@ def lif_backward_kernel(
                 tl.float32
             )
 
-        if SURROGATE == _PERIODIC_EXPONENTIAL:
-            dsdu, dsdthreshold = periodic_exponential_grad(
-                u, threshold, inv_threshold, inv_window, max_spikes
-            )
-        else:
-            dsdu, dsdthreshold = step_pwl_grad(u, threshold, inv_threshold, window)
         through_spikes = grad_s - threshold * grad_v
         grad_u = grad_v + through_spikes * dsdu
 
+        # Step t - 1's membrane is loaded and turned into what step t - 1 needs (surrogate,
+        # spike count) here, in the iteration that loads it: a load whose only use is a
+        # loop-carried value is not pipelined and would wait a DRAM round trip every step.
         u_prev = tl.load(
             u_ptr + (scratch_row - n_neurons) + n, mask=tl.where(has_prev, n_mask, False), other=0.0
+        )
+        dsdu_prev, dsdthreshold_prev = surrogate_grad(
+            u_prev, threshold, inv_threshold, window, inv_window, max_spikes, SURROGATE
         )
         spikes_prev = spikes
         if NEED_ALPHA or NEED_THRESHOLD:
@@ -213,7 +239,8 @@ def lif_backward_kernel(
 
         grad_v = alpha * grad_u
         grad_i = beta * grad_i
-        u = u_prev
+        dsdu = dsdu_prev
+        dsdthreshold = dsdthreshold_prev
         spikes = spikes_prev
         grad_s_extra = tl.zeros([BLOCK_N], dtype=tl.float32)
         seq_row -= n_neurons
@@ -319,6 +346,7 @@ def lif_backward_arguments(
         partial_bias,
     )
     check_tensors(expected, float32, x.device)
+    check_threshold(threshold)
 
     block_n, num_warps = block_config(n_neurons)
     grid = (batch, triton.cdiv(n_neurons, block_n))
@@ -366,8 +394,8 @@ def lif_backward_arguments(
         "NEED_BIAS": partial_bias is not None,
         "NUM_STAGES": NUM_STAGES,
         "num_warps": num_warps,
-        # The same unfused arithmetic as the forward, so recomputed spikes are the forward's.
-        "enable_fp_fusion": False,
+        # the same arithmetic as the forward, so recomputed spikes are the forward's
+        **COMPILE_OPTIONS,
     }
     return LaunchPlan(grid, args, options)
 

@@ -37,11 +37,21 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from .launch import LaunchPlan, check, check_tensors, launcher, layer_shape
+from .launch import (
+    COMPILE_OPTIONS,
+    LaunchPlan,
+    check,
+    check_tensors,
+    check_threshold,
+    launcher,
+    layer_shape,
+)
 
-# Loads of later steps are issued this many iterations ahead (software pipelining): the
-# per-step work is a few ALU operations, far less than one memory round trip.
-NUM_STAGES = 3
+# Software pipelining depth of the time loop: Triton's pipeliner keeps NUM_STAGES - 1 steps of
+# every input stream in a shared-memory ring, loaded asynchronously ahead of use. A step of
+# the forward is a few dozen instructions, far less than one DRAM round trip (~700 ns), so by
+# Little's law a warp needs >= 2 KB in flight: 16 steps of x at 32 neurons x 4 B (S = 1).
+NUM_STAGES = 17
 # Integers Triton must not specialise on (value 1, divisibility by 16): a new T, N or
 # segment must reuse the compiled kernel.
 RUNTIME_INT_ARGS = (
@@ -273,6 +283,7 @@ def lif_forward_arguments(
     }
     float32 = (alpha, beta, threshold, bias, v0, i0, s0, u, *checkpoints, *finals)
     check_tensors(expected, float32, x.device)
+    check_threshold(threshold)
 
     block_n, num_warps = block_config(n_neurons)
     grid = (batch, triton.cdiv(n_neurons, block_n))
@@ -319,8 +330,7 @@ def lif_forward_arguments(
         "WRITE_FINAL": final_v is not None,
         "NUM_STAGES": NUM_STAGES,
         "num_warps": num_warps,
-        # Bitwise agreement with torch needs unfused multiply and add (DESIGN §3).
-        "enable_fp_fusion": False,
+        **COMPILE_OPTIONS,
     }
     return LaunchPlan(grid, args, options)
 

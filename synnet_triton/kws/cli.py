@@ -167,12 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     kernels = commands.add_parser(
         "kernels",
-        help="compile the Triton kernels ahead of time and report registers/spills",
-        description="Build PTX/cubin for a CUDA capability without a GPU and report resource "
-        "use per kernel.",
+        help="compile the Triton kernels ahead of time and report what the GPU will execute",
+        description="Build TTGIR/PTX/cubin of every kernel build for a CUDA capability without "
+        "a GPU and report, read from the compiled code: registers, spills, shared memory, "
+        "SASS instructions per time step, steps and bytes in flight per warp, synchronous "
+        "loads in the time loop. --predict adds the performance model's fwd+bwd times.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     kernels.add_argument(
         "--capability", type=int, default=90, help="CUDA compute capability, e.g. 80 or 90"
+    )
+    kernels.add_argument(
+        "--predict", action="store_true",
+        help="also print the model's predicted fwd+bwd times against the HBM roofline "
+        "(sm_90 builds; H100 and H200 constants; a model, not a measurement)",
+    )
+    kernels.add_argument(
+        "--json", type=Path, default=None, help="also write the rows (and predictions) as JSON"
     )
 
     commands.add_parser(
@@ -260,8 +271,27 @@ def _command_bench(argv: Sequence[str]) -> int:
 
 def _command_kernels(args: argparse.Namespace) -> int:
     from synnet_triton.kernels.compile_report import compile_report, format_compile_report
+    from synnet_triton.kernels.performance_model import DEVICES, format_prediction, predict
 
-    print(format_compile_report(compile_report(args.capability)))
+    if args.capability < 80:
+        raise SystemExit(f"--capability {args.capability}: the kernels need sm_80 or newer "
+                         "(Ampere, e.g. 80, 86, 89, 90)")
+    if args.predict and args.capability != 90:
+        raise SystemExit("--predict models H100/H200: use it with --capability 90")
+    rows = compile_report(args.capability)
+    print(format_compile_report(rows))
+    report: dict[str, Any] = {"builds": [{k: v for k, v in row.items() if k != "cubin"}
+                                         for row in rows]}
+    if args.predict:
+        report["predictions"] = {}
+        for device in DEVICES:
+            table = predict(rows, device)
+            report["predictions"][device] = table
+            print()
+            print(format_prediction(table))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 
