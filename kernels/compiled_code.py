@@ -52,11 +52,9 @@ class Instruction:
 
     @property
     def opcode(self) -> str:
-        return self.text.split()[0]
-
-    @property
-    def family(self) -> str:
-        return self.opcode.split(".")[0]
+        """The opcode with its modifiers (``STG.E.64``), past any predicate guard."""
+        text = self.text.split(None, 1)[1] if self.text.startswith("@") else self.text
+        return text.split()[0]
 
 
 @dataclass(frozen=True)
@@ -94,23 +92,16 @@ def time_loop(sass: str) -> list[Instruction]:
     return code[best[0]: best[1] + 1]
 
 
-def _opcode(instruction: Instruction) -> str:
-    text = instruction.text
-    if text.startswith("@"):
-        text = text.split(None, 1)[1]
-    return text.split()[0]
-
-
 def sync_loads(loop: list[Instruction]) -> int:
     """Plain global loads in the loop (``LDG``, not the asynchronous ``LDGSTS``)."""
-    return sum(1 for i in loop if _opcode(i).split(".")[0] == "LDG")
+    return sum(1 for i in loop if i.opcode.split(".")[0] == "LDG")
 
 
 def global_stores_bytes(loop: list[Instruction]) -> int:
     """Bytes one thread stores to global memory per iteration (``STG.E``, ``.64``, ``.128``)."""
     total = 0
     for instruction in loop:
-        opcode = _opcode(instruction)
+        opcode = instruction.opcode
         if opcode.split(".")[0] != "STG":
             continue
         width = re.search(r"\.(64|128)\b", opcode)
