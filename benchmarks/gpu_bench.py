@@ -28,9 +28,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,24 +52,14 @@ def timed(fn: Callable[[], Any], device: Any, warmup: int, repeats: int) -> tupl
 
     for _ in range(warmup):
         fn()
+    from synnet_triton.bench.measure import median_ms
+
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeats):
-        if cuda:
-            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            stop.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(stop))
-        else:
-            begin = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - begin) * 1e3)
-    return statistics.median(times), torch.cuda.max_memory_allocated() if cuda else None
+    ms = median_ms(fn, device, repeats)
+    return ms, torch.cuda.max_memory_allocated() if cuda else None
 
 
 def copy_bandwidth(device: Any, n_bytes: int) -> float:

@@ -13,18 +13,23 @@
 # outside OUT: Triton, inductor and matplotlib caches, hypothesis' database and $HOME go under
 # OUT/.cache, no bytecode, the shim is removed at the end.
 #
-# Steps and their time limits in seconds, 455 in all: under the 8-minute call even if every
+# Steps and their time limits in seconds, 470 in all: under the 8-minute call even if every
 # step ran to its limit. On a 2-core CPU (rehearsal) the compile steps take 20-45 s (48
 # builds per capability, compiled in parallel processes: seconds on the server's 16 cores),
 # the others 2-15 s. On the GPU the compile steps are the same CPU work; cuda-tests
 # (hypothesis cases, a >2^31-element call, one torch.compile) and the benchmark (Triton and
-# the torch reference at B=64 T=10 000 N=512, Linear+LIF up to n=16 384) get the rest:
-#   env 15 · import 30 · compile-report 90 (AOT builds for sm_90a and the performance model)
-#   · kernel-structure 90 (tests/kernels/test_kernels_compile.py: sm_80 and sm_90a builds)
-#   · cuda-tests 140
-#   · benchmark 90
+# the torch reference at B=64 T=10 000 N=512, Linear+LIF up to n=16 384) and the launch
+# configurations side by side (benchmarks/kernel_configs.py: BLOCK_N 32/64 × num_stages 3 and
+# deeper, forward and x-only backward, on the model's workloads (a)-(c), each checked bitwise
+# against the default configuration before it is timed) get the rest:
+#   env 15 · import 30 · compile-report 80 (AOT builds for sm_90a and the performance model)
+#   · kernel-structure 75 (tests/kernels/test_kernels_compile.py: sm_80 and sm_90a builds)
+#   · cuda-tests 120
+#   · benchmark 75
+#   · kernel-configs 75 (16 configurations compiled and timed; rows saved as they come)
 # Writes into OUT: env.txt, import.txt, compile-report.txt, kernel-structure.txt/.xml,
-# cuda-tests.txt/.xml, gpu_bench.txt/.json/.png, headline.txt, and summary.txt, always (also
+# cuda-tests.txt/.xml, gpu_bench.txt/.json/.png, headline.txt, kernel_configs.txt/.json/.csv/.png,
+# winners.json (the fastest configuration per N bucket), and summary.txt, always (also
 # when the first step fails): the benchmark's headline (achieved bandwidth against the copy
 # measured in the same run), one line per step with its status, time and limit, then the
 # first failure and the last line of its log.
@@ -139,17 +144,21 @@ export MODE PY
 
 step env 15 "$OUT/env.txt" bash -c env_report
 step import 30 "$OUT/import.txt" "$PY" -c "import synnet_triton, synnet_triton.kernels as k, synnet_triton.ops.lif.triton_backend; print('synnet_triton from', synnet_triton.__file__); print('kernels from', k.__file__)"
-step compile-report 90 "$OUT/compile-report.txt" bash -c \
+step compile-report 80 "$OUT/compile-report.txt" bash -c \
     "'$PY' -m synnet_triton.kws.cli kernels --capability 90 --predict"
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -o addopts= -rs --rootdir "$REPO" -c "$REPO/pyproject.toml")
-step kernel-structure 90 "$OUT/kernel-structure.txt" "${PYTEST[@]}" \
+step kernel-structure 75 "$OUT/kernel-structure.txt" "${PYTEST[@]}" \
     --junitxml="$OUT/kernel-structure.xml" "$REPO/tests/kernels/test_kernels_compile.py"
-step cuda-tests 140 "$OUT/cuda-tests.txt" "${PYTEST[@]}" -m cuda --junitxml="$OUT/cuda-tests.xml" \
+step cuda-tests 120 "$OUT/cuda-tests.txt" "${PYTEST[@]}" -m cuda --junitxml="$OUT/cuda-tests.xml" \
     "$REPO/tests/kernels/test_kernels_cuda.py" "$REPO/tests/ecosystem/test_ecosystem_cuda.py"
 if [ "$MODE" = gpu ]; then
-    step benchmark 90 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --out "$OUT"
+    step benchmark 75 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --out "$OUT"
+    step kernel-configs 75 "$OUT/kernel_configs.txt" "$PY" "$REPO/benchmarks/kernel_configs.py" \
+        --out "$OUT"
 else
-    step benchmark 90 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --dry-run --out "$OUT"
+    step benchmark 75 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --dry-run --out "$OUT"
+    step kernel-configs 75 "$OUT/kernel_configs.txt" "$PY" "$REPO/benchmarks/kernel_configs.py" \
+        --dry-run --repeats 1 --out "$OUT"
 fi
 
 [ -z "$FIRST_FAILURE" ]

@@ -264,8 +264,9 @@ def compile_report(capability: int, with_asm: bool = False) -> list[dict[str, An
     Row keys: ``name``, ``capability``, ``registers`` (per thread), ``spills`` (local
     memory per thread, bytes), ``stack`` and ``shared`` (static, bytes; all from cuobjdump),
     ``dynamic_shared`` (bytes Triton requests at launch: its pipelining rings),
-    ``num_warps``, ``block_n``, the time-loop figures of :func:`loop_analysis`, ``cubin``
-    (the binary, bytes); with ``with_asm`` also ``ttir``, ``ttgir``, ``ptx`` and ``sass``.
+    ``num_warps``, ``block_n``, ``num_stages``, the time-loop figures of
+    :func:`loop_analysis`, ``cubin`` (the binary, bytes); with ``with_asm`` also ``ttir``,
+    ``ttgir``, ``ptx`` and ``sass``.
 
     Under ``TRITON_INTERPRET=1`` the kernels of this process are interpreter objects that
     cannot be compiled, so the builds then run in a child process without the interpreter.
@@ -307,16 +308,25 @@ def _compile_build(capability: int, with_asm: bool, index: int) -> dict[str, Any
     target = GPUTarget("cuda", capability, 32)
     source, options, _ = specialize(kernel, plan, target)
     compiled = triton.compile(source, target=target, options=options.__dict__)
+    return compiled_row(name, capability, compiled, plan, with_asm)
+
+
+def compiled_row(name: str, capability: int, compiled: Any, plan: LaunchPlan,
+                 with_asm: bool = False) -> dict[str, Any]:
+    """The report row of one compiled kernel: what ``triton.compile`` returns, or what a
+    launch ``kernel[grid](...)`` on a GPU returns (the same CompiledKernel)."""
     cubin = compiled.asm["cubin"]
     sass = run_cuobjdump(cubin, "-sass")
+    num_warps = plan.options["num_warps"]
     row = {
         "name": name,
         "capability": capability,
         **resource_usage(cubin),
         "dynamic_shared": compiled.metadata.shared,
-        "num_warps": options.num_warps,
+        "num_warps": num_warps,
         "block_n": plan.options["BLOCK_N"],
-        **loop_analysis(compiled.asm["ttgir"], sass, options.num_warps),
+        "num_stages": plan.options["NUM_STAGES"],
+        **loop_analysis(compiled.asm["ttgir"], sass, num_warps),
         "cubin": cubin,
     }
     if with_asm:

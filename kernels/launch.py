@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, ParamSpec
 
 import torch
+import triton
 from torch import Tensor
 
 P = ParamSpec("P")
@@ -22,6 +23,22 @@ class LaunchPlan(NamedTuple):
     grid: tuple[int, int]
     args: tuple[Any, ...]
     options: dict[str, Any]
+
+
+def reconfigured(plan: LaunchPlan, n_neurons: int, block_n: int, num_stages: int) -> LaunchPlan:
+    """``plan`` with another block of neurons per program and pipelining depth of its time loop.
+
+    One neuron per thread, so ``num_warps = block_n / 32``. Neurons are independent and the
+    pipeliner only reorders loads, so the results are bitwise those of ``plan``: only the
+    speed differs (``benchmarks/kernel_configs.py`` times the alternatives on a GPU).
+    """
+    check(block_n >= 32 and block_n & (block_n - 1) == 0,
+          f"block_n must be a power of 2 >= 32, got {block_n}")
+    check(num_stages >= 1, f"num_stages must be >= 1, got {num_stages}")
+    check(n_neurons >= 1, f"n_neurons must be >= 1, got {n_neurons}")
+    options = {**plan.options, "BLOCK_N": block_n, "NUM_STAGES": num_stages,
+               "num_warps": block_n // 32}
+    return LaunchPlan((plan.grid[0], triton.cdiv(n_neurons, block_n)), plan.args, options)
 
 
 def check(condition: bool, message: str) -> None:

@@ -89,6 +89,26 @@ def _timed(call: Callable[[], None], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def median_ms(call: Callable[[], Any], device: torch.device, repeats: int) -> float:
+    """Median wall time of ``call()`` over ``repeats`` calls in ms: CUDA events on a GPU (the
+    device's own time between the launches), ``perf_counter`` elsewhere. No warm-up."""
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            start = torch.cuda.Event(enable_timing=True)
+            stop = torch.cuda.Event(enable_timing=True)
+            start.record()
+            call()
+            stop.record()
+            torch.cuda.synchronize(device)
+            times.append(start.elapsed_time(stop))
+        else:
+            begin = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - begin) * 1e3)
+    return statistics.median(times)
+
+
 def _saved_bytes(runner: Runner, workload: Workload, device: torch.device, seed: int
                  ) -> SavedBytes:
     """Saved-for-backward bytes of one forward at batch ≤ 2 (the count scales with B)."""

@@ -23,11 +23,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ("env", "import", "compile-report", "kernel-structure", "cuda-tests", "benchmark")
+STEPS = ("env", "import", "compile-report", "kernel-structure", "cuda-tests", "benchmark",
+         "kernel-configs")
 OUTPUTS = (
     "env.txt", "import.txt", "compile-report.txt", "kernel-structure.txt",
     "kernel-structure.xml", "cuda-tests.txt", "cuda-tests.xml", "gpu_bench.txt",
-    "gpu_bench.json", "gpu_bench.png", "headline.txt", "summary.txt",
+    "gpu_bench.json", "gpu_bench.png", "headline.txt", "kernel_configs.txt",
+    "kernel_configs.json", "kernel_configs.csv", "kernel_configs.png", "winners.json",
+    "summary.txt",
 )
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -103,6 +106,7 @@ def test_rehearsal_runs_every_step_like_the_gpu_server(tmp_path: Path) -> None:
     assert (out / "headline.txt").read_text() in summary
     assert "lif_backward" in (out / "compile-report.txt").read_text()
     _assert_benchmark_rows(json.loads((out / "gpu_bench.json").read_text()))
+    _assert_configuration_rows(json.loads((out / "kernel_configs.json").read_text()))
     assert not (out / ".shim").exists()
     assert _tree(repo) == before
     assert list(Path(env["HOME"]).iterdir()) == []
@@ -120,6 +124,24 @@ def _assert_benchmark_rows(result: dict) -> None:
         assert row["bytes_model"] % 24 == 0
     assert {row["contender"] for row in result["linear"]} >= {"triton"}
     assert all(row["ms"] > 0 for row in result["linear"])
+
+
+def _assert_configuration_rows(result: dict) -> None:
+    """The dry run of benchmarks/kernel_configs.py checked and timed every configuration of
+    both kernels on every workload, and named a winner for both N buckets."""
+    rows = result["rows"]
+    assert result["dry_run"] is True and rows
+    assert {row["kernel"] for row in rows} == {"forward", "backward"}
+    assert all(row["status"] == "ok" and row["ms"] > 0 for row in rows)
+    for workload in {row["workload"] for row in rows}:
+        for kernel in ("forward", "backward"):
+            chosen = [r for r in rows if r["workload"] == workload and r["kernel"] == kernel]
+            assert sum(r["default"] for r in chosen) == 1
+            assert {r["num_stages"] for r in chosen} >= {3}
+            assert {r["block_n"] for r in chosen} == {32, 64}
+    assert set(result["winners"]) == {"N <= 1024", "N > 1024"}
+    for kernels in result["winners"].values():
+        assert set(kernels) == {"forward", "backward"}
 
 
 def test_summary_names_the_first_failed_step_when_python_is_missing(tmp_path: Path) -> None:
