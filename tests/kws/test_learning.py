@@ -1,0 +1,100 @@
+"""Training must learn: a small seeded run on the synthetic keyword task reaches a stated
+held-out accuracy, and the same run with a planted defect does not.
+
+Task: 4 synthetic words (chance 0.25), 96 training and 48 held-out 0.5 s clips from disjoint
+seeds, a 24-neuron SynNet, 5 epochs of ``kws.training.train`` on the torch backend (about
+5 s on 2 cores). Measured when written (2026-12-02): held-out 0.44, 0.75, 1.0, 1.0, 1.0 per
+epoch; the untrained network scores 0.25.
+
+The defects are planted from outside through documented torch mechanisms, so the training
+code carries no test hooks, and each plant is verified to have taken effect:
+
+- no parameter update: ``torch.optim.Adam.step`` replaced by a no-op (parameters must come
+  out unchanged);
+- gradients zeroed: ``Tensor.register_hook`` on every parameter returns zeros (Adam's
+  update of a zero gradient is zero: parameters unchanged);
+- labels shuffled: a fixed permutation of the training labels (the held-out labels stay
+  right), so nothing learnable links inputs to labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set
+from synnet_triton.kws.training import (
+    NetworkConfig,
+    TrainConfig,
+    build_network,
+    evaluate,
+    train,
+)
+from synnet_triton.nn.synnet import SynNet
+
+LEARNED = 0.9  # held-out accuracy the run must reach
+CHANCE_MARGIN = 0.5  # a defective run must stay below this (chance is 0.25)
+NETWORK = NetworkConfig(n_classes=4, hidden=(24,), time_constants=(2,))
+TRAINING = TrainConfig(epochs=5, batch_size=16, lr=1e-2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def task() -> tuple[EventSet, EventSet]:
+    words = KeywordSetConfig(n_classes=4, seconds=0.5)
+    return synthetic_event_set(96, 1, words), synthetic_event_set(48, 2, words)
+
+
+def _run(train_set: EventSet, test_set: EventSet) -> tuple[SynNet, dict[str, torch.Tensor], float]:
+    """(trained net, its initial parameters, held-out accuracy after training)."""
+    net = build_network(NETWORK, backend="torch", seed=0, init_gain=TRAINING.init_gain)
+    initial = {name: p.detach().clone() for name, p in net.named_parameters()}
+    history = train(net, train_set, test_set, TRAINING, progress=False)
+    final = evaluate(net, test_set).accuracy
+    assert history[-1].test_accuracy == final
+    return net, initial, final
+
+
+def _unchanged(net: SynNet, initial: dict[str, torch.Tensor]) -> bool:
+    return all(torch.equal(p, initial[name]) for name, p in net.named_parameters())
+
+
+def test_training_reaches_the_stated_accuracy(task) -> None:
+    net, initial, accuracy = _run(*task)
+    assert not _unchanged(net, initial)
+    untrained = build_network(NETWORK, backend="torch", seed=0, init_gain=TRAINING.init_gain)
+    assert evaluate(untrained, task[1]).accuracy < CHANCE_MARGIN
+    assert accuracy >= LEARNED
+
+
+def test_without_parameter_updates_it_does_not_learn(task, monkeypatch) -> None:
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, closure=None: None)
+    net, initial, accuracy = _run(*task)
+    assert _unchanged(net, initial)
+    assert accuracy < CHANCE_MARGIN
+
+
+def test_with_gradients_zeroed_it_does_not_learn(task, monkeypatch) -> None:
+    original = build_network
+
+    def zero_gradient_network(*args, **kwargs):  # type: ignore[no-untyped-def]
+        net = original(*args, **kwargs)
+        for parameter in net.parameters():
+            parameter.register_hook(torch.zeros_like)
+        return net
+
+    monkeypatch.setattr(f"{__name__}.build_network", zero_gradient_network)
+    net, initial, accuracy = _run(*task)
+    assert _unchanged(net, initial)
+    assert accuracy < CHANCE_MARGIN
+
+
+def test_with_shuffled_training_labels_it_does_not_learn(task) -> None:
+    train_set, test_set = task
+    permutation = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(5))
+    shuffled = dataclasses.replace(train_set, labels=train_set.labels[permutation])
+    assert (shuffled.labels == train_set.labels).double().mean() < 0.5
+    net, initial, accuracy = _run(shuffled, test_set)
+    assert not _unchanged(net, initial)
+    assert accuracy < CHANCE_MARGIN
