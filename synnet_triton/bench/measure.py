@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from synnet_triton.bench.answers import check_answer
 from synnet_triton.bench.peers import Contender, Runner, batch_first
 from synnet_triton.bench.workloads import FORWARD, PASSES, Workload, make_input
 from synnet_triton.ops.lif.memory import SavedBytes, count_saved_bytes
@@ -46,6 +47,7 @@ class ResultRow:
     copy_gbps: float = math.nan
     fraction_of_copy: float = math.nan
     note: str = ""
+    answer_check: str = ""
 
 
 def _synchronize(device: torch.device) -> None:
@@ -173,6 +175,8 @@ class _Entry:
     contender: Contender
     runner: Runner | None = None
     skip_reason: str | None = None
+    wrong_answer: str | None = None
+    answer: str = ""
     times: dict[str, list[float]] = field(default_factory=dict)
     saved: SavedBytes | None = None
     memory_note: str = ""
@@ -193,9 +197,11 @@ def run_workload(workload: Workload, contenders: Sequence[Contender], device: to
                  ) -> list[ResultRow]:
     """Measure every contender on one workload, interleaved round-robin; one row per pass.
 
-    Each contender gets ``repeats`` timed calls per pass unless its warm-up call says that
-    would exceed ``budget_s``; then it gets as many as fit (at least one) and sits out the
-    later rounds. The order of contenders rotates every round.
+    First each contender's answer is checked (:func:`.answers.check_answer`): one that fails
+    is reported ``wrong answer: ...`` and not timed. Each contender gets ``repeats`` timed
+    calls per pass unless its warm-up call says that would exceed ``budget_s``; then it gets
+    as many as fit (at least one) and sits out the later rounds. The order of contenders
+    rotates every round.
     """
     entries = [_Entry(c) for c in contenders]
     base_input = make_input(workload, device, seed)
@@ -207,6 +213,20 @@ def run_workload(workload: Workload, contenders: Sequence[Contender], device: to
             entry.runner = entry.contender.build(workload, device)
         except Exception as error:  # a peer that fails to build is reported, not fatal
             entry.skip_reason = f"failed to build: {type(error).__name__}: {error}"
+    for entry in entries:
+        if entry.runner is None:
+            continue
+        try:
+            verdict = check_answer(entry.runner.spikes, entry.contender.oracle, workload,
+                                   base_input)
+        except Exception as error:  # a peer that fails on this workload is reported
+            entry.skip_reason = f"failed: {type(error).__name__}: {error}"
+            entry.runner = None
+            continue
+        entry.answer = verdict.detail
+        if not verdict.passed:
+            entry.wrong_answer = verdict.detail
+            entry.runner = None
     usable = [e for e in entries if e.runner is not None]
     inputs = {}
     for entry in usable:
@@ -268,6 +288,11 @@ def _rows(workload: Workload, entries: Sequence[_Entry], passes: Sequence[str],
                             note="; ".join(filter(None, [entry.contender.note,
                                                          entry.memory_note])))
             times = entry.times.get(pass_)
+            row.answer_check = entry.answer
+            if entry.wrong_answer is not None:
+                row.status = f"wrong answer: {entry.wrong_answer}"
+                rows.append(row)
+                continue
             if not times:
                 row.status = f"skipped: {entry.skip_reason}"
                 rows.append(row)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from synnet_triton.bench.answers import Oracle, lif_oracle, snntorch_synaptic_oracle
 from synnet_triton.bench.workloads import (
     CHECKPOINT_EVERY,
     DT,
@@ -33,12 +34,19 @@ class Runner:
 
     ``prepare`` turns the shared (B, T, C) input into the contender's own layout outside the
     timed region; ``forward`` maps that to spikes and includes whatever state reset a user
-    must do before each batch; ``parameters`` are the trainable tensors.
+    must do before each batch; ``parameters`` are the trainable tensors; ``restore`` turns
+    the spikes back into (B, T, N) for the answer check.
     """
 
     prepare: Callable[[Tensor], Tensor]
     forward: Callable[[Tensor], Tensor]
     parameters: list[Tensor]
+    restore: Callable[[Tensor], Tensor] | None = None
+
+    def spikes(self, x: Tensor) -> Tensor:
+        """Spikes (B, T, N) of the shared input x (B, T, C)."""
+        out = self.forward(self.prepare(x))
+        return out if self.restore is None else self.restore(out)
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,9 @@ class Contender:
     """A LIF implementation to measure.
 
     ``unavailable`` returns why it cannot run a workload on a device (None when it can);
-    ``is_ours`` marks our own rows, the first usable of which is the ratio reference.
+    ``is_ours`` marks our own rows, the first usable of which is the ratio reference;
+    ``oracle`` computes the spikes of the model it states from the LIF input currents (see
+    :mod:`synnet_triton.bench.answers`; None: only the causal-response check).
     """
 
     name: str
@@ -54,6 +64,7 @@ class Contender:
     unavailable: Callable[[Workload, torch.device], str | None]
     note: str = ""
     is_ours: bool = False
+    oracle: Oracle | None = None
 
 
 def _per_neuron_taus(workload: Workload) -> tuple[Tensor, Tensor]:
@@ -86,6 +97,10 @@ def _time_first(x: Tensor) -> Tensor:
     return x.transpose(0, 1).contiguous()
 
 
+def _from_time_first(spikes: Tensor) -> Tensor:
+    return spikes.transpose(0, 1)
+
+
 def _ours(backend: str, checkpoint_every: int | None) -> Contender:
     def unavailable(workload: Workload, device: torch.device) -> str | None:
         if importlib.util.find_spec("synnet_triton.nn.lif") is None:
@@ -106,7 +121,8 @@ def _ours(backend: str, checkpoint_every: int | None) -> Contender:
         return Runner(batch_first, forward, parameters)
 
     suffix = f", checkpoint every {checkpoint_every}" if checkpoint_every else ""
-    return Contender(f"synnet_triton [{backend}{suffix}]", build, unavailable, is_ours=True)
+    return Contender(f"synnet_triton [{backend}{suffix}]", build, unavailable, is_ours=True,
+                     oracle=lif_oracle)
 
 
 def _rockpool_lif_torch() -> Contender:
@@ -132,7 +148,7 @@ def _rockpool_lif_torch() -> Contender:
 
     return Contender("rockpool LIFTorch", build,
                      lambda w, d: _module_missing("rockpool"),
-                     note="Python loop over time")
+                     note="Python loop over time", oracle=lif_oracle)
 
 
 def _rockpool_lif_exodus() -> Contender:
@@ -185,7 +201,7 @@ def _snntorch_synaptic() -> Contender:
         return _module_missing("snntorch") or _single_synapse_only(workload)
 
     return Contender("snntorch Synaptic", build, unavailable,
-                     note="single spike per step, fixed decays")
+                     note="single spike per step, fixed decays", oracle=snntorch_synaptic_oracle)
 
 
 def _norse_lif() -> Contender:
@@ -203,7 +219,7 @@ def _norse_lif() -> Contender:
 
         forward, trainable = with_linear(workload, device, lif_forward,
                                           _torch_parameters(lif), 0)
-        return Runner(_time_first, forward, trainable)
+        return Runner(_time_first, forward, trainable, _from_time_first)
 
     def unavailable(workload: Workload, device: torch.device) -> str | None:
         return _module_missing("norse") or _single_synapse_only(workload)
@@ -231,7 +247,7 @@ def _spikingjelly_lif_node() -> Contender:
 
         forward, parameters = with_linear(workload, device, lif_forward,
                                            _torch_parameters(node), 0)
-        return Runner(_time_first, forward, parameters)
+        return Runner(_time_first, forward, parameters, _from_time_first)
 
     def unavailable(workload: Workload, device: torch.device) -> str | None:
         return _module_missing("spikingjelly") or _single_synapse_only(workload)
@@ -296,7 +312,7 @@ def _plain_torch_loop(compiled: bool) -> Contender:
 
     name = "torch.compile step loop" if compiled else "torch eager step loop"
     note = "compile time excluded (warm-up)" if compiled else "autograd through the loop"
-    return Contender(name, build, lambda w, d: None, note=note)
+    return Contender(name, build, lambda w, d: None, note=note, oracle=lif_oracle)
 
 
 def all_contenders() -> list[Contender]:

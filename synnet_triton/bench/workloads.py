@@ -93,21 +93,27 @@ def make_input(workload: Workload, device: torch.device, seed: int) -> Tensor:
     return x.to(device)
 
 
-def with_linear(workload: Workload, device: torch.device, lif: Callable[[Tensor], Tensor],
-                 lif_parameters: list[Tensor], seed: int) -> tuple[Callable[[Tensor], Tensor],
-                                                                    list[Tensor]]:
-    """Put the workload's Linear layer (same weights for every contender) in front of ``lif``."""
-    if not workload.linear:
-        return lif, lif_parameters
+def shared_linear(workload: Workload, device: torch.device, seed: int) -> nn.Linear:
+    """The workload's ``Linear(neurons, neurons * synapses)``, the same weights for every
+    contender: ``nn.Linear``'s own initialisation range, drawn from a private generator so
+    that the global random state is untouched."""
     n_in, n_out = workload.neurons, workload.neurons * workload.synapses
     layer = nn.Linear(n_in, n_out).to(device)
-    # nn.Linear's own initialisation range, drawn from a private generator so that every
-    # contender gets the same weights without touching the global random state.
     generator = torch.Generator().manual_seed(seed)
     bound = 1 / math.sqrt(n_in)
     with torch.no_grad():
         layer.weight.copy_((torch.rand(n_out, n_in, generator=generator) * 2 - 1) * bound)
         layer.bias.copy_((torch.rand(n_out, generator=generator) * 2 - 1) * bound)
+    return layer
+
+
+def with_linear(workload: Workload, device: torch.device, lif: Callable[[Tensor], Tensor],
+                 lif_parameters: list[Tensor], seed: int) -> tuple[Callable[[Tensor], Tensor],
+                                                                    list[Tensor]]:
+    """Put the workload's Linear layer (:func:`shared_linear`) in front of ``lif``."""
+    if not workload.linear:
+        return lif, lif_parameters
+    layer = shared_linear(workload, device, seed)
 
     def forward(x: Tensor) -> Tensor:
         return lif(layer(x))
