@@ -135,11 +135,13 @@ def all_gradients(train_state: bool = True) -> NeedsGrad:
     return NeedsGrad(True, True, True, True, True, train_state, train_state, False, False)
 
 
-def assert_gradient_close(name: str, got: Tensor, expected: Tensor) -> None:
-    """Within 1e-5 relative to the gradient's scale (float32 sums in a different order)."""
+def assert_gradient_close(name: str, got: Tensor, expected: Tensor,
+                          tolerance: float = 1e-5) -> None:
+    """Within ``tolerance`` relative to the gradient's scale (float32 sums in another order)."""
     scale = max(expected.abs().max().item(), 1e-30) if expected.numel() else 1.0
     torch.testing.assert_close(
-        got, expected, rtol=1e-5, atol=1e-5 * scale, msg=lambda m: f"gradient of {name}: {m}"
+        got, expected, rtol=tolerance, atol=tolerance * scale,
+        msg=lambda m: f"gradient of {name}: {m}",
     )
 
 

@@ -63,7 +63,7 @@ def run_steps(
     v_a, i_a, s_a = arrays(v), arrays(i), arrays(s)
     alpha_a, beta_a, threshold_a, bias_a = (arrays(t) for t in (alpha, beta, threshold, bias))
     has_bias = bool(bias.any())
-    chunk = min(steps, steps_per_chunk(batch * n_neurons * n_synapses))
+    chunk = max(1, min(steps, steps_per_chunk(batch * n_neurons * n_synapses)))
 
     def staging(source: Tensor | None) -> tuple[Any, Any] | None:
         """(the (B, T, ...) array, a (chunk, B, ...) time-major buffer) for one stream."""
@@ -128,6 +128,9 @@ def run_steps(
                 subtract(s_t, scratch, out=s_t)
             else:
                 minimum(s_t, limit, out=s_t)
+                # (u >= θ) · floor(u / θ) is −0.0 below θ where u < 0; Rockpool's clamp
+                # s − (s − M)·0 turns it into +0.0, and so must this shortcut
+                add(s_t, 0.0, out=s_t)
             multiply(s_t, threshold_a, out=scratch)
             subtract(u, scratch, out=v_a)
             if vmem_io is not None:
