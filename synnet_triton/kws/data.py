@@ -1,4 +1,4 @@
-"""Keyword-spotting data: a deterministic synthetic set and a loader for folders of WAV files.
+"""Keyword-spotting data: a deterministic synthetic set, and event sets of audio folders.
 
 The synthetic set needs no download. Each class is a "word": a fixed sequence of syllables,
 each syllable two formant-like tones that glide (chirp) between a start and an end frequency.
@@ -13,7 +13,6 @@ seed gives the same clips whatever the batch size or order of generation.
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from synnet_triton.kws.audio import FrontEndConfig, audio_to_events
+from synnet_triton.kws.audio_folder import FolderSummary, load_wav_folder
 
 __all__ = [
     "KeywordSetConfig",
@@ -211,11 +211,13 @@ class EventSet:
     events:      uint8 (N, T, C) event counts per step (≤ 15), stored compactly.
     labels:      int64 (N,) class indices.
     class_names: name of each class index.
+    source:      for an audio folder, what was loaded (None for the synthetic set).
     """
 
     events: Tensor
     labels: Tensor
     class_names: list[str]
+    source: FolderSummary | None = None
 
     def __post_init__(self) -> None:
         if self.events.dim() != 3 or self.labels.shape != (self.events.shape[0],):
@@ -272,66 +274,18 @@ def synthetic_event_set(
     return EventSet(_events_in_chunks(audio, front_end), labels, names)
 
 
-def _read_wav(path: Path, sample_rate: int) -> np.ndarray:
-    """Mono float64 samples in [-1, 1] of a PCM WAV file, resampled to ``sample_rate``."""
-    with wave.open(str(path), "rb") as wav:
-        width = wav.getsampwidth()
-        channels = wav.getnchannels()
-        rate = wav.getframerate()
-        raw = wav.readframes(wav.getnframes())
-    if width == 1:  # 8-bit WAV is unsigned
-        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128) / 128
-    elif width in (2, 4):
-        dtype = np.int16 if width == 2 else np.int32
-        data = np.frombuffer(raw, dtype=f"<{np.dtype(dtype).char}").astype(np.float64)
-        data /= float(2 ** (8 * width - 1))
-    else:
-        raise ValueError(f"{path}: unsupported sample width {width} bytes (need 1, 2 or 4)")
-    mono = data.reshape(-1, channels).mean(axis=1)
-    if rate != sample_rate:
-        ratio = np.gcd(rate, sample_rate)
-        mono = signal.resample_poly(mono, sample_rate // ratio, rate // ratio)
-    return mono
-
-
-def load_wav_folder(
-    root: str | Path, seconds: float, sample_rate: int = 16_000
-) -> tuple[Tensor, Tensor, list[str]]:
-    """Load ``root/<class name>/*.wav``: one subfolder per class, sorted by name.
-
-    Every file is mixed to mono, resampled to ``sample_rate`` and cut or zero-padded to
-    ``seconds``.
-
-    Returns audio float32 (N, L), labels int64 (N,), class names (sorted subfolder names).
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise ValueError(f"root must be a directory of class subfolders, got {root}")
-    if seconds <= 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
-    if not class_dirs:
-        raise ValueError(f"root {root} has no class subfolders")
-    length = round(seconds * sample_rate)
-    clips, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
-        for path in sorted(class_dir.glob("*.wav")):
-            mono = _read_wav(path, sample_rate)[:length]
-            clips.append(np.pad(mono, (0, length - len(mono))).astype(np.float32))
-            labels.append(label)
-    if not clips:
-        raise ValueError(f"no .wav files under the class subfolders of {root}")
-    return (
-        torch.from_numpy(np.stack(clips)),
-        torch.tensor(labels, dtype=torch.int64),
-        [p.name for p in class_dirs],
-    )
-
-
 def wav_event_set(
-    root: str | Path, seconds: float, front_end: FrontEndConfig | None = None
+    root: str | Path,
+    seconds: float | None = None,
+    front_end: FrontEndConfig | None = None,
+    *,
+    skip_unreadable: bool = False,
+    progress: bool = False,
 ) -> EventSet:
-    """A WAV folder (see :func:`load_wav_folder`) passed through the audio front-end."""
+    """An audio folder (see :func:`~synnet_triton.kws.audio_folder.load_wav_folder`: its
+    file formats and clip-length rule) passed through the audio front-end."""
     front_end = front_end or FrontEndConfig()
-    audio, labels, names = load_wav_folder(root, seconds, front_end.sample_rate)
-    return EventSet(_events_in_chunks(audio, front_end), labels, names)
+    folder = load_wav_folder(root, seconds, front_end.sample_rate,
+                             skip_unreadable=skip_unreadable, progress=progress)
+    return EventSet(_events_in_chunks(folder.audio, front_end), folder.labels,
+                    folder.class_names, folder.summary)

@@ -43,11 +43,10 @@ def resolved_backend(backend: str, device: torch.device) -> str:
 def split_every_fifth(everything: EventSet) -> tuple[EventSet, EventSet]:
     """(training, held-out): every fifth clip (4, 9, 14, …) is held out."""
     held_out = torch.arange(len(everything)) % 5 == 4
+    names, source = everything.class_names, everything.source
     return (
-        EventSet(
-            everything.events[~held_out], everything.labels[~held_out], everything.class_names
-        ),
-        EventSet(everything.events[held_out], everything.labels[held_out], everything.class_names),
+        EventSet(everything.events[~held_out], everything.labels[~held_out], names, source),
+        EventSet(everything.events[held_out], everything.labels[held_out], names, source),
     )
 
 

@@ -1,5 +1,6 @@
 """``torch.compile(fullgraph=True)`` on the ``LIF`` module and on the functional op (CPU, torch
-backend): no graph break, and forward and gradients equal eager.
+backend, and the Triton backend under the interpreter): no graph break, and forward and
+gradients equal eager.
 
 SynNet under compile is in ``test_synnet_compile.py``; the CUDA/Triton path in
 ``test_kernels_cuda.py``. ``aot_eager`` traces the forward and the backward graphs (through the
@@ -9,6 +10,9 @@ uses the default inductor backend on a SynNet.
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import torch
 
 from synnet_triton import LIF, LIFState, lif
@@ -62,7 +66,14 @@ def test_compiled_module_streaming_with_state_and_records_matches_eager():
     assert torch.equal(e[0], layer(x)), "chunks must equal one call"
 
 
-def test_compiled_functional_op_with_records_final_state_and_lengths_matches_eager():
+TRITON_ON_CPU = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1",
+                                   reason="the Triton backend on CPU runs under the interpreter")
+
+
+@pytest.mark.parametrize("backend", ["torch", pytest.param("triton", marks=TRITON_ON_CPU)])
+def test_compiled_functional_op_with_records_final_state_and_lengths_matches_eager(backend):
+    """Also the Triton backend (the kernels under the interpreter on CPU): the op is opaque
+    to dynamo, its fake and autograd registrations trace the graph, the kernels run inside."""
     g = torch.Generator().manual_seed(4)
     batch, steps, n, s = 3, 25, 4, 2
     x = torch.randn(batch, steps, n * s, generator=g) * 1.5
@@ -79,7 +90,7 @@ def test_compiled_functional_op_with_records_final_state_and_lengths_matches_eag
     def run(x, tau_mem, tau_syn, threshold, bias, v0, i0):
         out, final = lif(x, tau_mem, tau_syn, threshold, bias, n_synapses=s,
                          initial_state=LIFState(v0, i0, state.spikes), record=True,
-                         output_final_state=True, lengths=lengths, backend="torch")
+                         output_final_state=True, lengths=lengths, backend=backend)
         loss = ((out.spikes * ws).sum() + (out.vmem * wv).sum() + out.isyn.square().sum()
                 + final.vmem.sum() + 0.5 * final.isyn.sum())
         return loss, out.spikes, out.vmem, out.isyn, final.vmem, final.isyn, final.spikes

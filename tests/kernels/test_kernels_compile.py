@@ -20,7 +20,7 @@ from synnet_triton.kernels.compile_report import (
     SURROGATES,
     all_builds,
 )
-from synnet_triton.kernels.compiled_code import time_loop
+from synnet_triton.kernels.compiled_code import instructions, time_loop
 from synnet_triton.kernels.performance_model import DEVICES, predict
 
 CAPABILITIES = (80, 90)
@@ -40,6 +40,19 @@ def test_every_configuration_builds_without_spills(report):
         assert row["stack"] == 0, row["name"]
     table = format_compile_report(report)
     assert len(table.splitlines()) == len(report) + 1
+
+
+def test_no_atomic_instruction_in_any_build(report):
+    """Run-to-run determinism on the GPU by construction: every output element (and every
+    per-(batch, neuron) partial gradient, reduced afterwards by torch) is written by one
+    thread, never accumulated with atomics, so no result depends on the order programs run
+    in. (Under the interpreter programs run one at a time, so a repeated run there cannot
+    show this; ``test_kernels_cuda.py`` repeats runs on a GPU.)"""
+    for row in report:
+        atomics = [i.text for i in instructions(row["sass"])
+                   if i.opcode.split(".")[0] in ("ATOM", "ATOMG", "ATOMS", "RED", "REDG")]
+        assert atomics == [], row["name"]
+        assert re.search(r"(?<![\w.])(atom|red)\.", row["ptx"]) is None, row["name"]
 
 
 def test_ptx_has_no_fused_multiply_add_and_an_ieee_division(report):

@@ -100,7 +100,7 @@ def test_wav_folder_loader(tmp_path: Path) -> None:
     _write_wav(tmp_path / "yes" / "a.wav", low, rate)
     _write_wav(tmp_path / "yes" / "b.wav", low[: rate // 8], rate, channels=2)
     _write_wav(tmp_path / "no" / "c.wav", high, rate)
-    audio, labels, names = load_wav_folder(tmp_path, seconds=0.25)
+    audio, labels, names, _ = load_wav_folder(tmp_path, seconds=0.25)
     assert names == ["no", "yes"]
     assert labels.tolist() == [0, 1, 1]
     assert audio.shape == (3, rate // 4)
@@ -116,7 +116,7 @@ def test_wav_loader_resamples_to_the_front_end_rate(tmp_path: Path) -> None:
     t = np.arange(rate // 2) / rate
     (tmp_path / "tone").mkdir()
     _write_wav(tmp_path / "tone" / "a.wav", 0.5 * np.sin(2 * np.pi * 440 * t), rate)
-    audio, _, _ = load_wav_folder(tmp_path, seconds=0.5, sample_rate=16_000)
+    audio, _, _, _ = load_wav_folder(tmp_path, seconds=0.5, sample_rate=16_000)
     assert audio.shape == (1, 8_000)
     spectrum = np.abs(np.fft.rfft(audio[0].numpy()))
     peak_hz = np.argmax(spectrum) * 16_000 / 8_000

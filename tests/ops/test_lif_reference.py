@@ -179,8 +179,11 @@ def test_chunked_streaming_equals_one_call(cfg, data):
     inputs = [x, *params] + ([w_rec] if w_rec is not None else [])
     g_whole = torch.autograd.grad((whole.spikes * p["weights"]).sum(), inputs)
     g_chunk = torch.autograd.grad((chunked * p["weights"]).sum(), inputs)
-    for a, b in zip(g_whole, g_chunk):
-        assert ((a - b).norm() / a.norm().clamp_min(1e-6)).item() < 1e-5
+    # x's gradient per element; a parameter's is a sum over B·T terms that can cancel well
+    # below their own size, so its float32 rounding is relative to the terms: 1e-4
+    for index, (a, b) in enumerate(zip(g_whole, g_chunk, strict=True)):
+        tolerance = 1e-5 if index == 0 else 1e-4
+        assert ((a - b).norm() / a.norm().clamp_min(1e-6)).item() < tolerance, index
 
 
 def test_checkpointing_gives_the_default_gradients():

@@ -10,7 +10,10 @@ checking, broadcasting and ``lengths`` live in :mod:`synnet_triton.ops.lif.funct
 from __future__ import annotations
 
 import os
+import sys
 import warnings
+from pathlib import Path
+from types import FrameType
 
 import torch
 from torch import Tensor
@@ -30,6 +33,17 @@ def triton_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _stacklevel_of_caller() -> int:
+    """``warnings.warn``'s stacklevel of the first frame outside this package: a warning
+    points at the user's line however deep in the package it is raised."""
+    package = str(Path(__file__).parents[2]) + os.sep  # as imported, like co_filename
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
@@ -59,7 +73,7 @@ def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
                 warnings.warn(
                     "the Triton kernels do not fuse recurrent weights (w_rec); this call and "
                     "later recurrent ones run on the torch reference backend",
-                    stacklevel=3,
+                    stacklevel=_stacklevel_of_caller(),
                 )
                 _warned_recurrent_fallback = True
             backend = "torch"

@@ -1,0 +1,67 @@
+"""The ``--data`` / ``--test-data`` rule: with ``--data`` alone every fifth clip of the
+folder (in class, then file-name order: positions 4, 9, 14, …) is held out; with
+``--test-data`` too, nothing is held out of ``--data`` and the second folder is the test set."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from synnet_triton.kws.data import EventSet
+from synnet_triton.kws.runs import load_sets, split_every_fifth
+
+RATE = 16_000
+
+
+def test_every_fifth_clip_is_held_out() -> None:
+    events = torch.arange(12, dtype=torch.uint8).reshape(12, 1, 1).expand(12, 3, 2).clone()
+    everything = EventSet(events, torch.arange(12) % 3, ["a", "b", "c"])
+    train, test = split_every_fifth(everything)
+    assert test.events[:, 0, 0].tolist() == [4, 9]
+    assert train.events[:, 0, 0].tolist() == [0, 1, 2, 3, 5, 6, 7, 8, 10, 11]
+    assert test.labels.tolist() == [1, 0] and train.class_names == ["a", "b", "c"]
+
+
+def _folder(root: Path, per_class: int, frequencies: dict[str, float]) -> Path:
+    """Clip k of each class is a tone whose loudness encodes k (to identify it later)."""
+    for name, hz in frequencies.items():
+        (root / name).mkdir(parents=True)
+        for k in range(per_class):
+            tone = (0.05 + 0.05 * k) * np.sin(2 * np.pi * hz * np.arange(RATE // 10) / RATE)
+            soundfile.write(str(root / name / f"clip{k}.wav"), tone, RATE, subtype="FLOAT")
+    return root
+
+
+def _args(data: Path, test_data: Path | None) -> argparse.Namespace:
+    return argparse.Namespace(data=data, test_data=test_data, seconds=0.1, no_progress=True)
+
+
+def test_data_alone_is_split_four_to_one_in_folder_order(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
+    train, test, source = load_sets(_args(data, None))
+    assert len(train) == 8 and len(test) == 2
+    # positions 4 and 9 of [a/clip0..4, b/clip0..4]: the last clip of each class
+    assert test.labels.tolist() == [0, 1]
+    loudest = [int(e.double().sum()) for e in train.events]
+    assert max(loudest) < min(int(e.double().sum()) for e in test.events)
+    assert source["test_data"] is None
+
+
+def test_a_test_folder_leaves_the_data_whole(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
+    other = _folder(tmp_path / "held", 2, {"a": 400.0, "b": 3000.0})
+    train, test, source = load_sets(_args(data, other))
+    assert len(train) == 10 and len(test) == 4
+    assert source["test_data"] == str(other)
+
+
+def test_test_folder_classes_must_match(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 2, {"a": 400.0, "b": 3000.0})
+    other = _folder(tmp_path / "held", 2, {"a": 400.0, "c": 3000.0})
+    with pytest.raises(SystemExit, match="classes"):
+        load_sets(_args(data, other))

@@ -1,0 +1,43 @@
+"""Backend dispatch: which backend a call runs on, and the recurrent fallback's one warning."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+import torch
+
+from synnet_triton import lif
+from synnet_triton.ops.lif import op
+from synnet_triton.ops.lif.op import resolve_backend
+
+CPU = torch.device("cpu")
+
+
+def test_auto_picks_the_torch_reference_on_cpu_and_rejects_unknown_backends():
+    assert resolve_backend("auto", CPU, recurrent=False) == "torch"
+    assert resolve_backend("torch", CPU, recurrent=True) == "torch"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        resolve_backend("cuda", CPU, recurrent=False)
+
+
+@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1",
+                    reason="the Triton backend on CPU runs under the interpreter")
+def test_recurrent_triton_calls_fall_back_to_torch_with_one_warning(monkeypatch):
+    monkeypatch.setattr(op, "_warned_recurrent_fallback", False)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 12, 3, generator=g) * 2
+    w_rec = torch.randn(3, 3, generator=g) * 0.3
+    tau = torch.full((3,), 0.01)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, _ = lif(x, tau, w_rec=w_rec, backend="triton")
+        second, _ = lif(x, tau, w_rec=w_rec, backend="triton")
+        lif(x, tau, backend="triton")  # not recurrent: no fallback, no warning
+    fallback = [w for w in caught if "do not fuse recurrent weights" in str(w.message)]
+    assert len(fallback) == 1
+    assert fallback[0].filename == __file__  # points at the caller's line
+    reference, _ = lif(x, tau, w_rec=w_rec, backend="torch")
+    assert torch.equal(first.spikes, reference.spikes)
+    assert torch.equal(second.spikes, reference.spikes)
