@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: venv test demo lint bench bench-peers clean
+.PHONY: venv test demo lint bench bench-peers mutation clean
 
 venv: $(STAMP)
 
@@ -41,3 +41,11 @@ bench-peers:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+
+# Mutation testing of the code that computes results (outside CI; [tool.mutmut] in
+# pyproject.toml says which modules and tests). MUTANTS narrows it, e.g.
+# `make mutation MUTANTS='synnet_triton.ops.lif.surrogates*'`.
+MUTANTS ?=
+mutation: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS) || true
+	$(PY) tools/mutation_report.py

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -34,7 +34,42 @@ from synnet_triton.kws.runs import (
     write_summary,
 )
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "UsageError"]
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``prog: error: ...``, exit 2) and defaults in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive(kind: type[int] | type[float], name: str) -> Any:
+    """An argparse ``type`` that accepts a number > 0 of ``kind``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {name}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a {name} > 0, got {text}")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+POSITIVE_INT = _positive(int, "positive integer")
+POSITIVE_FLOAT = _positive(float, "positive number")
 
 
 
@@ -53,10 +88,14 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="held-out WAV folder (with --data); default: every 5th file of --data",
     )
-    group.add_argument("--seconds", type=float, default=0.5, help="clip length in s (1 ms steps)")
-    group.add_argument("--classes", type=int, default=4, help="synthetic words (≤ 8 for Xylo)")
-    group.add_argument("--train-clips", type=int, default=256, help="synthetic training clips")
-    group.add_argument("--test-clips", type=int, default=128, help="synthetic held-out clips")
+    group.add_argument("--seconds", type=POSITIVE_FLOAT, default=0.5,
+                       help="clip length in s (1 ms steps)")
+    group.add_argument("--classes", type=POSITIVE_INT, default=4,
+                       help="synthetic words (≤ 8 for Xylo)")
+    group.add_argument("--train-clips", type=POSITIVE_INT, default=256,
+                       help="synthetic training clips")
+    group.add_argument("--test-clips", type=POSITIVE_INT, default=128,
+                       help="synthetic held-out clips")
     group.add_argument(
         "--data-seed",
         type=int,
@@ -67,18 +106,21 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("network and training")
-    group.add_argument("--hidden", type=int, default=64, help="hidden neurons (≤ 1000 for Xylo)")
+    group.add_argument("--hidden", type=POSITIVE_INT, default=64,
+                       help="hidden neurons (≤ 1000 for Xylo)")
     group.add_argument(
         "--time-constants",
-        type=int,
+        type=POSITIVE_INT,
         default=4,
         help="distinct synaptic time constants in the hidden layer (2, 4, 8, … ms)",
     )
-    group.add_argument("--epochs", type=int, default=6)
-    group.add_argument("--batch-size", type=int, default=32)
-    group.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
+    group.add_argument("--epochs", type=POSITIVE_INT, default=6, help="passes over the data")
+    group.add_argument("--batch-size", type=POSITIVE_INT, default=32,
+                       help="clips per optimiser step")
+    group.add_argument("--lr", type=POSITIVE_FLOAT, default=1e-2, help="Adam learning rate")
     group.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order")
-    group.add_argument("--init-gain", type=float, default=0.4, help="factor on the initial weights")
+    group.add_argument("--init-gain", type=POSITIVE_FLOAT, default=0.4,
+                       help="factor on the initial weights")
 
 
 def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +134,8 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "torch", "triton"),
         help="LIF backend; 'auto' is Triton on CUDA, torch on CPU",
     )
-    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    group.add_argument("--no-progress", action="store_true",
+                       help="hide progress bars (the per-epoch lines stay)")
 
 
 def _add_training_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,10 +146,12 @@ def _add_training_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``synnet-triton`` with all subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="synnet-triton",
         description="Train and run SynNet spiking networks fast, in float and Xylo-parity.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -117,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", type=Path, default=Path(DEMO_DIR), help="output folder")
     _add_training_run_arguments(demo)
+    demo.set_defaults(xylo=True)
     long_audio = demo.add_argument_group("long audio (synthetic data only)")
     long_audio.add_argument(
         "--long-seconds",
@@ -152,8 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--xylo", action="store_true", help="convert to Xylo and run the Xylo-parity simulation"
     )
     evaluate.add_argument("--data", type=Path, default=None, help="WAV folder to evaluate on")
-    evaluate.add_argument("--seconds", type=float, default=None, help="clip length override")
-    evaluate.add_argument("--test-clips", type=int, default=None, help="synthetic clip count")
+    evaluate.add_argument("--seconds", type=POSITIVE_FLOAT, default=None,
+                          help="clip length override")
+    evaluate.add_argument("--test-clips", type=POSITIVE_INT, default=None,
+                          help="synthetic clip count")
     evaluate.add_argument("--data-seed", type=int, default=None, help="synthetic data seed")
     evaluate.add_argument("--json", type=Path, default=None, help="also write the result here")
     _add_runtime_arguments(evaluate)
@@ -239,7 +287,10 @@ def _command_eval(args: argparse.Namespace) -> int:
 
     device = parse_device(args.device)
     backend = resolved_backend(args.backend, device)
-    net, _, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
+    net, network, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
+    if args.xylo and network.xylo_violations():
+        raise UsageError(f"--xylo: {args.checkpoint} does not fit Xylo Audio 2: "
+                         + "; ".join(network.xylo_violations()))
     test_set = held_out_set(extra["source"], args)
     if args.xylo:
         result = evaluate_xylo(net, test_set, progress=not args.no_progress)
@@ -274,10 +325,10 @@ def _command_kernels(args: argparse.Namespace) -> int:
     from synnet_triton.kernels.performance_model import DEVICES, format_prediction, predict
 
     if args.capability < 80:
-        raise SystemExit(f"--capability {args.capability}: the kernels need sm_80 or newer "
+        raise UsageError(f"--capability {args.capability}: the kernels need sm_80 or newer "
                          "(Ampere, e.g. 80, 86, 89, 90)")
     if args.predict and args.capability != 90:
-        raise SystemExit("--predict models H100/H200: use it with --capability 90")
+        raise UsageError("--predict models H100/H200: use it with --capability 90")
     rows = compile_report(args.capability)
     print(format_compile_report(rows))
     report: dict[str, Any] = {"builds": [{k: v for k, v in row.items() if k != "cubin"}
@@ -344,14 +395,7 @@ def info() -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``synnet-triton`` console script; returns the exit status."""
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
-        return _command_bench(extra)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "info":
         print(json.dumps(info(), indent=2))
         return 0
@@ -362,6 +406,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train":
         return _command_train(args)
     return _command_demo(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``synnet-triton`` console script; returns the exit status.
+
+    A user's mistake (a bad option value, a missing file, a device or backend this machine
+    does not have, data the loader cannot read) is one line on stderr and exit status 2;
+    ``--debug`` shows the traceback instead.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return _command_bench(extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return _dispatch(args)
+    except (UsageError, ValueError) as error:
+        if args.debug:
+            raise
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"synnet-triton {args.command}: error: {first_line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -26,18 +26,30 @@ SUMMARY_NAME = "summary.json"
 
 
 def parse_device(name: str) -> torch.device:
+    """``--device``: 'auto', 'cpu', 'cuda' or 'cuda:K'; ValueError naming the option."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: expected 'auto', 'cpu', 'cuda' or 'cuda:K'") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name}: expected 'auto', 'cpu', 'cuda' or 'cuda:K'")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available on this machine")
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} GPUs")
     return device
 
 
 def resolved_backend(backend: str, device: torch.device) -> str:
+    """``--backend`` for ``device``; ValueError when this machine cannot run it."""
     from synnet_triton.ops.lif import resolve_backend
 
-    return resolve_backend(backend, device, recurrent=False)
+    try:
+        return resolve_backend(backend, device, recurrent=False)
+    except RuntimeError as error:
+        raise ValueError(f"--backend {backend}: {error}") from None
 
 
 def split_every_fifth(everything: EventSet) -> tuple[EventSet, EventSet]:
@@ -55,12 +67,12 @@ def load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, A
     front_end = FrontEndConfig()
     if args.data is not None:
         if not args.data.is_dir():
-            raise SystemExit(f"--data {args.data}: not a directory")
+            raise ValueError(f"--data {args.data}: not a directory")
         everything = wav_event_set(args.data, args.seconds, front_end)
         if args.test_data is not None:
             test = wav_event_set(args.test_data, args.seconds, front_end)
             if test.class_names != everything.class_names:
-                raise SystemExit(
+                raise ValueError(
                     f"--test-data classes {test.class_names} differ from --data classes "
                     f"{everything.class_names}"
                 )
@@ -128,11 +140,12 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         hidden=(args.hidden,),
         time_constants=(args.time_constants,),
     )
-    if not network.fits_xylo():
-        print(
-            f"note: {network} does not fit Xylo Audio 2 (16 inputs, ≤ 1000 hidden, ≤ 8 outputs)",
-            file=sys.stderr,
-        )
+    violations = network.xylo_violations()
+    if violations and getattr(args, "xylo", False):
+        raise ValueError("the network does not fit Xylo Audio 2: " + "; ".join(violations))
+    if violations:
+        print("note: the network does not fit Xylo Audio 2 (float only): "
+              + "; ".join(violations), file=sys.stderr)
     settings = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -143,7 +156,7 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
     net = build_network(network, backend=backend, seed=args.seed, init_gain=args.init_gain)
     net = net.to(device)
     start = time.perf_counter()
-    history = train(net, train_set, test_set, settings, progress=progress)
+    history = train(net, train_set, test_set, settings, progress=progress, log_epochs=True)
     train_seconds = time.perf_counter() - start
     result = evaluate(net, test_set, progress=progress)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -70,11 +70,14 @@ class NetworkConfig:
 
     def fits_xylo(self) -> bool:
         """Whether the network fits Xylo Audio 2: 16 inputs, ≤ 1000 hidden, ≤ 8 outputs."""
-        return (
-            self.n_channels <= XYLO_INPUTS
-            and sum(self.hidden) <= XYLO_MAX_HIDDEN
-            and self.n_classes <= XYLO_MAX_OUTPUTS
-        )
+        return not self.xylo_violations()
+
+    def xylo_violations(self) -> list[str]:
+        """Each Xylo Audio 2 limit this network exceeds, as ``what: value > limit``."""
+        limits = (("input channels", self.n_channels, XYLO_INPUTS),
+                  ("hidden neurons", sum(self.hidden), XYLO_MAX_HIDDEN),
+                  ("output neurons (classes)", self.n_classes, XYLO_MAX_OUTPUTS))
+        return [f"{what}: {value} > {limit}" for what, value, limit in limits if value > limit]
 
 
 @dataclass(frozen=True)
@@ -245,10 +248,12 @@ def train(
     test_set: EventSet,
     config: TrainConfig,
     progress: bool = True,
+    log_epochs: bool = False,
 ) -> list[EpochRecord]:
     """Train ``net`` in place with Adam on the spike-count cross-entropy.
 
     Returns one :class:`EpochRecord` per epoch; held-out accuracy is measured after each epoch.
+    ``progress`` shows a bar per epoch, ``log_epochs`` prints one line per epoch.
     """
     device = _network_device(net)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -280,7 +285,7 @@ def train(
                 seconds=time.perf_counter() - start,
             )
         )
-        if progress:
+        if log_epochs:
             tqdm.write(
                 f"epoch {epoch + 1}: loss {history[-1].loss:.3f}  "
                 f"train {history[-1].train_accuracy:.3f}  held-out {test_accuracy:.3f}"

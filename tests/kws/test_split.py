@@ -63,5 +63,5 @@ def test_a_test_folder_leaves_the_data_whole(tmp_path: Path) -> None:
 def test_test_folder_classes_must_match(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 2, {"a": 400.0, "b": 3000.0})
     other = _folder(tmp_path / "held", 2, {"a": 400.0, "c": 3000.0})
-    with pytest.raises(SystemExit, match="classes"):
+    with pytest.raises(ValueError, match="classes"):
         load_sets(_args(data, other))

@@ -1,0 +1,88 @@
+"""A user's mistake on the command line is one line on stderr naming the argument and what
+was expected, exit status 2, no traceback; ``--debug`` shows the traceback instead. Run as
+the console script would be, in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """As a user runs it: without the interpreter switch this suite sets (conftest.py)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    return subprocess.run([sys.executable, "-m", "synnet_triton.kws.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def _word_folder(root: Path, classes: dict[str, int]) -> Path:
+    for name, count in classes.items():
+        (root / name).mkdir(parents=True)
+        for k in range(count):
+            tone = 0.2 * np.sin(2 * np.pi * (300 + 100 * k) * np.arange(1600) / 16_000)
+            soundfile.write(str(root / name / f"{k}.wav"), tone, 16_000)
+    return root
+
+
+MISTAKES = [
+    (("eval", "nope.pt"), "nope.pt"),
+    (("train", "--out", "run", "--device", "gpu"), "--device gpu"),
+    (("train", "--out", "run", "--epochs", "0"), "--epochs"),
+    (("train", "--out", "run", "--lr", "-1"), "--lr"),
+    (("train", "--out", "run", "--hidden", "many"), "--hidden"),
+    (("train", "--out", "run", "--data", "no/such/folder"), "--data"),
+    (("kernels", "--capability", "75"), "--capability 75"),
+    (("kernels", "--capability", "80", "--predict"), "--predict"),
+]
+if not torch.cuda.is_available():
+    MISTAKES += [
+        (("train", "--out", "run", "--backend", "triton", "--device", "cpu"), "--backend triton"),
+        (("train", "--out", "run", "--device", "cuda"), "--device cuda"),
+    ]
+
+
+@pytest.mark.parametrize("args,named", MISTAKES, ids=[" ".join(a) for a, _ in MISTAKES])
+def test_a_mistake_is_one_line_and_exit_2(tmp_path: Path, args, named) -> None:
+    result = _cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and named in lines[0]
+    assert lines[0].startswith("synnet-triton")
+
+
+def test_an_empty_class_folder_is_named(tmp_path: Path) -> None:
+    data = _word_folder(tmp_path / "words", {"yes": 2})
+    (data / "no").mkdir()
+    result = _cli("train", "--out", "run", "--data", str(data), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "no" in result.stderr
+
+
+def test_eval_xylo_of_a_network_that_does_not_fit_the_chip_names_the_limit(tmp_path) -> None:
+    trained = _cli("train", "--out", "run", "--classes", "9", "--hidden", "4", "--epochs", "1",
+                   "--train-clips", "18", "--test-clips", "9", "--seconds", "0.5",
+                   "--no-progress", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "output neurons (classes): 9 > 8" in trained.stderr
+    result = _cli("eval", "run/checkpoint.pt", "--xylo", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "output neurons (classes): 9 > 8" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = _cli("--debug", "eval", "nope.pt", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_help_shows_the_defaults(tmp_path: Path) -> None:
+    text = _cli("train", "--help", cwd=tmp_path).stdout
+    assert "(default: 6)" in text and "(default: 0.01)" in text
