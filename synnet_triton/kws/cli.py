@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--test-clips", type=POSITIVE_INT, default=None,
                           help="synthetic clip count")
     evaluate.add_argument("--data-seed", type=int, default=None, help="synthetic data seed")
-    evaluate.add_argument("--json", type=Path, default=None, help="also write the result here")
+    evaluate.add_argument("--json", type=Path, default=None,
+                          help="also write the details (predictions, labels, settings) here")
     _add_runtime_arguments(evaluate)
 
     commands.add_parser(
@@ -247,7 +248,8 @@ def _command_train(args: argparse.Namespace) -> int:
     summary = run["summary"]
     write_summary(summary, args.out / SUMMARY_NAME)
     print(headline(summary))
-    print(f"wrote {args.out / SUMMARY_NAME}")
+    print("wrote " + ", ".join([str(args.out / SUMMARY_NAME), summary["checkpoint"],
+                                *summary["plots"]]))
     return 0
 
 
@@ -283,6 +285,7 @@ def _command_demo(args: argparse.Namespace) -> int:
 
 
 def _command_eval(args: argparse.Namespace) -> int:
+    from synnet_triton.kws.reports import format_evaluation
     from synnet_triton.kws.training import evaluate, evaluate_xylo, load_checkpoint
 
     device = parse_device(args.device)
@@ -292,14 +295,16 @@ def _command_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--xylo: {args.checkpoint} does not fit Xylo Audio 2: "
                          + "; ".join(network.xylo_violations()))
     test_set = held_out_set(extra["source"], args)
-    if args.xylo:
-        result = evaluate_xylo(net, test_set, progress=not args.no_progress)
-    else:
-        result = evaluate(net, test_set, progress=not args.no_progress)
+    names = extra.get("class_names", test_set.class_names)
+    floating = evaluate(net, test_set, progress=not args.no_progress)
+    result = evaluate_xylo(net, test_set, progress=not args.no_progress) if args.xylo \
+        else floating
     report = {
         "checkpoint": str(args.checkpoint),
         "mode": "xylo" if args.xylo else "float",
         "accuracy": result.accuracy,
+        "class_names": names,
+        "labels": test_set.labels.tolist(),
         "predictions": result.predictions.tolist(),
         "readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
         "clips": len(test_set),
@@ -307,10 +312,17 @@ def _command_eval(args: argparse.Namespace) -> int:
         "backend": "xylo-sim" if args.xylo else backend,
         "device": device_name(device),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
+    if args.xylo:
+        report["float_accuracy"] = floating.accuracy
+        report["float_xylo_agreement"] = (
+            (result.predictions == floating.predictions).double().mean().item())
+    title = f"{args.checkpoint} on {len(test_set)} held-out clips, " + (
+        "Xylo-parity simulation" if args.xylo else f"float ({backend}, {device_name(device)})")
+    other = ("float", floating.predictions) if args.xylo else None
+    print(format_evaluation(title, names, test_set.labels, result.predictions, other))
     if args.json is not None:
-        args.json.write_text(text + "\n")
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -100,13 +100,19 @@ def plot_clip(
     time_axis = np.arange(1, n_steps + 1) * dt
     for index, name in enumerate(class_names):
         style = "-" if index == label else "--"
-        output_axis.plot(time_axis, running[:, index], style, label=name)
+        output_axis.plot(time_axis, running[:, index], style, label=legend_label(name))
     output_axis.set_xlabel("time (s)")
     output_axis.set_ylabel("readout spikes so far")
     output_axis.set_title("readout: running spike count per class (solid: true class)")
     output_axis.legend(loc="upper left", ncol=min(4, len(class_names)), fontsize="small")
     figure.tight_layout()
     return _save(figure, path)
+
+
+def legend_label(name: str) -> str:
+    """``name`` as a legend shows it: matplotlib leaves out labels that start with ``_``
+    (``_noise``, ``_silence_``), so those get a zero-width space in front."""
+    return "\u200b" + name if name.startswith("_") else name
 
 
 def _save(figure: Figure, path: str | Path) -> Path:

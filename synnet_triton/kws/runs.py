@@ -68,9 +68,14 @@ def load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, A
     if args.data is not None:
         if not args.data.is_dir():
             raise ValueError(f"--data {args.data}: not a directory")
-        everything = wav_event_set(args.data, args.seconds, front_end)
+        progress = not args.no_progress
+        everything = wav_event_set(args.data, args.seconds, front_end, progress=progress)
+        assert everything.source is not None
+        print(everything.source.format())
         if args.test_data is not None:
-            test = wav_event_set(args.test_data, args.seconds, front_end)
+            test = wav_event_set(args.test_data, args.seconds, front_end, progress=progress)
+            assert test.source is not None
+            print(test.source.format())
             if test.class_names != everything.class_names:
                 raise ValueError(
                     f"--test-data classes {test.class_names} differ from --data classes "

@@ -66,7 +66,17 @@ def test_train_checkpoint_reloads_in_eval_with_the_same_accuracy(tmp_path: Path)
     assert summary["time_steps"] == 500
     assert len(summary["history"]) == 1
 
-    report = json.loads(_run("eval", str(out / "checkpoint.pt"), "--no-progress").stdout)
+    trained = _run("train", "--out", str(tmp_path / "again"), *TINY, "--init-gain", "1.0")
+    for name in ("summary.json", "checkpoint.pt", "training_curve.png"):
+        assert str(tmp_path / "again" / name) in trained.stdout.splitlines()[-1]
+    shown = _run("eval", str(out / "checkpoint.pt"), "--no-progress", "--json",
+                 str(tmp_path / "eval.json"))
+    report = json.loads((tmp_path / "eval.json").read_text())
+    correct = sum(p == t for p, t in zip(report["predictions"], report["labels"], strict=True))
+    assert f"accuracy {correct / 6:.3f} ({correct}/6 clips)" in shown.stdout
+    assert "true \\ predicted" in shown.stdout
+    for name in report["class_names"]:
+        assert name in shown.stdout
     assert report["mode"] == "float"
     assert report["clips"] == 6
     assert summary["float_readout_spikes_per_clip"] > 0
@@ -99,9 +109,14 @@ def test_demo_writes_summary_checkpoint_and_plots_and_eval_reproduces_xylo(
     for name in ("training_curve.png", "clip.png", "long_clip.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    report = json.loads(_run("eval", str(out / "checkpoint.pt"), "--xylo", "--no-progress").stdout)
+    shown = _run("eval", str(out / "checkpoint.pt"), "--xylo", "--no-progress", "--json",
+                 str(tmp_path / "eval.json"))
+    report = json.loads((tmp_path / "eval.json").read_text())
     assert report["mode"] == "xylo"
     assert report["accuracy"] == summary["xylo_accuracy"]
+    assert report["float_accuracy"] == summary["float_accuracy"]
+    assert report["float_xylo_agreement"] == summary["float_xylo_agreement"]
+    assert "agreement with float" in shown.stdout
 
 
 def test_bench_is_forwarded_to_the_benchmark(tmp_path: Path) -> None:
