@@ -2,7 +2,8 @@
 
 Reads ``mutmut results --all true`` (one ``<module>.<function>__mutmut_<k>: <status>`` line
 per mutant) and prints, per module: mutants run, killed (a test failed, or timed out: the
-mutant made the code hang), survived, and the kill rate over those run; then every
+mutant made the code hang), survived, untested (no selected test executes the mutated
+function: counted apart, not as killed), and the kill rate over those run; then every
 survivor's name (``mutmut show <name>`` prints its diff).
 """
 
@@ -32,14 +33,17 @@ def main() -> int:
         counts[module][status] += 1
         if status == "survived":
             survivors[module].append(name)
-    print(f"{'module':40s} {'run':>5s} {'killed':>7s} {'survived':>9s} {'kill rate':>9s}")
+    print(f"{'module':40s} {'run':>5s} {'killed':>7s} {'survived':>9s} {'untested':>9s} "
+          f"{'kill rate':>9s}")
     for module in sorted(counts):
         run = sum(counts[module][s] for s in RUN)
         killed = sum(counts[module][s] for s in KILLED)
-        if run == 0:
+        untested = counts[module]["no tests"]
+        if run + untested == 0:
             continue
+        rate = f"{killed / run:9.1%}" if run else f"{'-':>9s}"
         print(f"{module:40s} {run:5d} {killed:7d} {counts[module]['survived']:9d} "
-              f"{killed / run:9.1%}")
+              f"{untested:9d} {rate}")
     for module in sorted(survivors):
         print(f"\nsurvivors in {module}:")
         for name in survivors[module]:

@@ -88,8 +88,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="held-out WAV folder (with --data); default: every 5th file of --data",
     )
-    group.add_argument("--seconds", type=POSITIVE_FLOAT, default=0.5,
-                       help="clip length in s (1 ms steps)")
+    group.add_argument("--seconds", type=POSITIVE_FLOAT, default=None,
+                       help="clip length in s (1 ms steps); default: the longest clip of "
+                       "--data (shorter ones zero-padded, none cut), 0.5 for the synthetic set")
     group.add_argument("--classes", type=POSITIVE_INT, default=4,
                        help="synthetic words (≤ 8 for Xylo)")
     group.add_argument("--train-clips", type=POSITIVE_INT, default=256,
@@ -106,18 +107,23 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("network and training")
-    group.add_argument("--hidden", type=POSITIVE_INT, default=64,
-                       help="hidden neurons (≤ 1000 for Xylo)")
+    group.add_argument("--hidden", type=POSITIVE_INT, default=None,
+                       help="hidden neurons (≤ 1000 for Xylo); default: 128 with --data, 64 "
+                       "for the synthetic set")
     group.add_argument(
         "--time-constants",
         type=POSITIVE_INT,
         default=4,
         help="distinct synaptic time constants in the hidden layer (2, 4, 8, … ms)",
     )
-    group.add_argument("--epochs", type=POSITIVE_INT, default=6, help="passes over the data")
+    group.add_argument("--epochs", type=POSITIVE_INT, default=None,
+                       help="passes over the data; default: 30 with --data, 6 for the "
+                       "synthetic set")
     group.add_argument("--batch-size", type=POSITIVE_INT, default=32,
                        help="clips per optimiser step")
-    group.add_argument("--lr", type=POSITIVE_FLOAT, default=1e-2, help="Adam learning rate")
+    group.add_argument("--lr", type=POSITIVE_FLOAT, default=None,
+                       help="Adam's initial learning rate, decayed to 0 by a half cosine; "
+                       "default: 3e-3 with --data, 1e-2 for the synthetic set")
     group.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order")
     group.add_argument("--init-gain", type=POSITIVE_FLOAT, default=0.4,
                        help="factor on the initial weights")

@@ -11,6 +11,7 @@ the one-step delay Xylo adds on each hidden→readout link barely moves a count.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -92,6 +93,8 @@ class TrainConfig:
     init_gain:   factor on SynNet's initial weights (see :func:`build_network`). At 1.0 the
                  front-end's event rates drive Rockpool's Kaiming initialisation to hidden
                  activity near saturation and a silent readout; 0.4 starts sparse.
+    schedule:    "cosine": the learning rate decays from ``lr`` to 0 over the epochs
+                 (half a cosine, per step); "constant": it stays at ``lr``.
     """
 
     epochs: int = 6
@@ -100,6 +103,7 @@ class TrainConfig:
     logit_scale: float = 0.1
     seed: int = 0
     init_gain: float = 0.4
+    schedule: str = "cosine"
 
     def __post_init__(self) -> None:
         if self.init_gain <= 0:
@@ -112,6 +116,8 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.logit_scale <= 0:
             raise ValueError(f"logit_scale must be positive, got {self.logit_scale}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
 
 
 @dataclass(frozen=True)
@@ -249,14 +255,25 @@ def train(
     config: TrainConfig,
     progress: bool = True,
     log_epochs: bool = False,
+    validation: EventSet | None = None,
 ) -> list[EpochRecord]:
     """Train ``net`` in place with Adam on the spike-count cross-entropy.
 
     Returns one :class:`EpochRecord` per epoch; held-out accuracy is measured after each epoch.
-    ``progress`` shows a bar per epoch, ``log_epochs`` prints one line per epoch.
+    With a ``validation`` set (clips apart from both others) its accuracy is measured too,
+    and ``net`` ends with the parameters of the epoch that scored best on it (the last such
+    epoch on a tie): the held-out set never chooses. ``progress`` shows a bar per epoch,
+    ``log_epochs`` prints one line per epoch.
     """
     device = _network_device(net)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+    steps = config.epochs * -(-len(train_set) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        (lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+        if config.schedule == "cosine" else (lambda step: 1.0),
+    )
+    best: tuple[float, dict[str, Tensor]] | None = None
     order = torch.Generator().manual_seed(config.seed)
     history = []
     start = time.perf_counter()
@@ -273,9 +290,18 @@ def train(
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            scheduler.step()
             total_loss += loss.item() * len(labels)
             correct += int((logits.argmax(dim=1) == labels).sum())
         test_accuracy = evaluate(net, test_set, batch_size=max(config.batch_size, 64)).accuracy
+        chosen = ""
+        if validation is not None:
+            score = evaluate(net, validation, batch_size=max(config.batch_size, 64)).accuracy
+            if best is None or score >= best[0]:
+                best = (score, {k: v.detach().clone() for k, v in net.state_dict().items()})
+                chosen = f"  validation {score:.3f} (best so far)"
+            else:
+                chosen = f"  validation {score:.3f}"
         history.append(
             EpochRecord(
                 epoch=epoch + 1,
@@ -288,8 +314,10 @@ def train(
         if log_epochs:
             tqdm.write(
                 f"epoch {epoch + 1}: loss {history[-1].loss:.3f}  "
-                f"train {history[-1].train_accuracy:.3f}  held-out {test_accuracy:.3f}"
+                f"train {history[-1].train_accuracy:.3f}  held-out {test_accuracy:.3f}{chosen}"
             )
+    if best is not None:
+        net.load_state_dict(best[1])
     return history
 
 

@@ -13,7 +13,7 @@ import soundfile
 import torch
 
 from synnet_triton.kws.data import EventSet
-from synnet_triton.kws.runs import load_sets, split_every_fifth
+from synnet_triton.kws.runs import held_out_set, load_sets, split_every_fifth
 
 RATE = 16_000
 
@@ -65,3 +65,20 @@ def test_test_folder_classes_must_match(tmp_path: Path) -> None:
     other = _folder(tmp_path / "held", 2, {"a": 400.0, "c": 3000.0})
     with pytest.raises(ValueError, match="classes"):
         load_sets(_args(data, other))
+
+
+def _eval_args() -> argparse.Namespace:
+    return argparse.Namespace(data=None, seconds=None, test_clips=None, data_seed=None)
+
+
+def test_eval_remakes_the_held_out_set_from_the_recorded_source(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
+    _, test, source = load_sets(_args(data, None))
+    again = held_out_set(source, _eval_args())
+    assert torch.equal(again.events, test.events) and torch.equal(again.labels, test.labels)
+    synthetic = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
+                                   train_clips=6, test_clips=4, data_seed=2, no_progress=True)
+    _, test, source = load_sets(synthetic)
+    assert source["kind"] == "synthetic" and source["seconds"] == 0.5
+    again = held_out_set(source, _eval_args())
+    assert torch.equal(again.events, test.events) and torch.equal(again.labels, test.labels)

@@ -41,3 +41,15 @@ def test_recurrent_triton_calls_fall_back_to_torch_with_one_warning(monkeypatch)
     reference, _ = lif(x, tau, w_rec=w_rec, backend="torch")
     assert torch.equal(first.spikes, reference.spikes)
     assert torch.equal(second.spikes, reference.spikes)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_inputs_give_outputs_in_their_dtype_computed_in_float32(dtype):
+    x = torch.randn(2, 30, 4, generator=torch.Generator().manual_seed(3)).to(dtype) * 2
+    tau = torch.full((4,), 0.01)
+    out, _ = lif(x, tau, record=True, backend="torch")
+    wide, _ = lif(x.float(), tau, record=True, backend="torch")
+    for name in ("spikes", "vmem", "isyn"):
+        got = getattr(out, name)
+        assert got.dtype == dtype, name
+        assert torch.equal(got, getattr(wide, name).to(dtype)), name

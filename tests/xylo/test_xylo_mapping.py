@@ -161,6 +161,9 @@ def test_inconsistent_layers_are_rejected() -> None:
         synnet_float_specification(**{k: v[:1] for k, v in layers.items()}, dt=1e-3)
     with pytest.raises(ValueError, match="must exceed dt"):
         synnet_float_specification(**layers, dt=0.5)
+    for dt in (0.0, -1e-3):
+        with pytest.raises(ValueError, match="dt"):
+            synnet_float_specification(**layers, dt=dt)
     with pytest.raises(ValueError, match=r"weights\[1\] has 5 inputs"):
         broken = {
             **layers,
