@@ -4,7 +4,9 @@ Each clip is one utterance of its word by espeak-ng (``apt-get install espeak-ng
 voice drawn from English accents × voice variants, at a random speed and pitch, placed at
 a random offset in a clip of ``--seconds``, in white noise at a random SNR; 16 kHz mono
 16-bit WAV. ``--long`` also writes a long recording of words separated by noise and a CSV of
-each word's start and end (s) for checking ``synnet-triton detect``.
+each word's start and end (s) for checking ``synnet-triton detect``. A ``_noise`` class of
+noise alone teaches the network what "no keyword" sounds like (the detector never reports
+classes whose name starts with ``_``).
 
     python tools/make_speech_set.py OUT [--words yes no up down stop] [--clips 50]
 """
@@ -64,6 +66,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--snr", type=float, nargs=2, default=(5.0, 30.0), help="dB range")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise-clips", type=int, default=50,
+                        help="clips of noise alone in a '_noise' class (0: none)")
     parser.add_argument("--long", type=float, default=0.0,
                         help="also write OUT/long.wav of this many seconds and OUT/long.csv")
     args = parser.parse_args()
@@ -75,7 +79,15 @@ def main() -> int:
         for k in range(args.clips):
             clip = noisy(utterance(word, rng), length, rng, rng.uniform(*args.snr))
             soundfile.write(str(folder / f"{k:03d}.wav"), clip, RATE, subtype="PCM_16")
-    print(f"wrote {len(args.words)} × {args.clips} clips under {args.out / 'words'}")
+    if args.noise_clips:
+        folder = args.out / "words" / "_noise"
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(args.noise_clips):
+            level = 10 ** rng.uniform(-3, -1.3)  # the noise levels the words sit in
+            clip = rng.normal(0.0, level, length)
+            soundfile.write(str(folder / f"{k:03d}.wav"), clip, RATE, subtype="PCM_16")
+    print(f"wrote {len(args.words)} × {args.clips} clips and {args.noise_clips} of noise "
+          f"under {args.out / 'words'}")
     if args.long > 0:
         total = round(args.long * RATE)
         recording = np.zeros(total)

@@ -19,6 +19,7 @@ a long clip never materialises all ``n_channels`` filtered copies of itself at o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,10 +104,13 @@ def band_centres(config: FrontEndConfig) -> np.ndarray:
     return np.geomspace(config.f_min, config.f_max, config.n_channels)
 
 
+@functools.lru_cache(maxsize=8)
 def filterbank_response(config: FrontEndConfig, n_fft: int) -> Tensor:
     """Magnitude responses of the band-pass filters at the rfft bins of an ``n_fft`` FFT.
 
-    Returns a float32 tensor of shape (n_channels, n_fft // 2 + 1).
+    Returns a float32 tensor of shape (n_channels, n_fft // 2 + 1); cached per (config,
+    n_fft), since a stream of equal chunks asks for the same one each time (do not modify
+    it in place).
     """
     frequencies = np.fft.rfftfreq(n_fft, d=1.0 / config.sample_rate)
     ratio = config.band_edge_ratio

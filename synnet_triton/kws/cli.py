@@ -1,4 +1,4 @@
-"""The ``synnet-triton`` command line: demo, train, eval, bench, kernels, info.
+"""The ``synnet-triton`` command line: demo, train, eval, detect, bench, kernels, info.
 
 ``demo`` is the whole path in one command: synthesise a keyword-spotting set, turn it into
 front-end events, train a Xylo-sized SynNet, measure float accuracy on held-out clips,
@@ -213,6 +213,27 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also write the details (predictions, labels, settings) here")
     _add_runtime_arguments(evaluate)
 
+    detect = commands.add_parser(
+        "detect",
+        help="find the keywords in a long recording, streamed in chunks",
+        description="Run a checkpoint over a recording of any length (constant memory) and "
+        "print each detected keyword with its start, end and confidence; writes OUT/"
+        "detections.json, detections.csv and readout.png. Classes named '_...' (_noise) are "
+        "never reported: train with one to teach the network what no keyword sounds like.",
+    )
+    detect.add_argument("checkpoint", type=Path, help="checkpoint.pt written by train/demo")
+    detect.add_argument("recording", type=Path, help="WAV/FLAC/OGG file, any length")
+    detect.add_argument("--out", type=Path, default=Path("detections"), help="output folder")
+    detect.add_argument("--xylo", action="store_true",
+                        help="run the Xylo-parity simulation instead of the float network")
+    detect.add_argument("--min-share", type=POSITIVE_FLOAT, default=0.5,
+                        help="share of a window's readout spikes the top class needs")
+    detect.add_argument("--min-spikes", type=float, default=20.0,
+                        help="readout spikes a window needs to count at all")
+    detect.add_argument("--chunk-seconds", type=POSITIVE_FLOAT, default=60.0,
+                        help="audio read and processed per step of the stream")
+    _add_runtime_arguments(detect)
+
     commands.add_parser(
         "bench",
         add_help=False,
@@ -332,6 +353,35 @@ def _command_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_detect(args: argparse.Namespace) -> int:
+    from synnet_triton.kws.detect import DetectorConfig, detect_keywords
+    from synnet_triton.kws.training import load_checkpoint
+
+    device = parse_device(args.device)
+    backend = resolved_backend(args.backend, device)
+    net, network, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
+    if args.xylo and network.xylo_violations():
+        raise UsageError(f"--xylo: {args.checkpoint} does not fit Xylo Audio 2: "
+                         + "; ".join(network.xylo_violations()))
+    if not args.recording.is_file():
+        raise UsageError(f"{args.recording}: no such file")
+    if args.min_share > 1:
+        raise UsageError(f"--min-share {args.min_share}: expected a share in (0, 1]")
+    window = float(extra.get("source", {}).get("seconds") or 1.0)
+    config = DetectorConfig(window=window, min_share=args.min_share,
+                            min_spikes=args.min_spikes, chunk_seconds=args.chunk_seconds)
+    names = list(extra.get("class_names") or [f"class{k}" for k in range(network.n_classes)])
+    run = detect_keywords(net, args.recording, names, config, xylo=args.xylo)
+    for found in run.detections:
+        print(f"{found.start_s:10.2f} s  {found.end_s:10.2f} s  {found.word:12s}  "
+              f"confidence {found.confidence:.2f}")
+    print(f"{len(run.detections)} detections in {run.seconds:.1f} s of audio "
+          f"({run.mode}); {run.compute_seconds:.1f} s of compute, "
+          f"{run.real_time_factor:.0f}x real time")
+    print("wrote " + ", ".join(str(p) for p in run.write(args.out)))
+    return 0
+
+
 def _command_bench(argv: Sequence[str]) -> int:
     from synnet_triton.bench import main as bench_main
 
@@ -421,6 +471,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _command_kernels(args)
     if args.command == "eval":
         return _command_eval(args)
+    if args.command == "detect":
+        return _command_detect(args)
     if args.command == "train":
         return _command_train(args)
     return _command_demo(args)

@@ -1,9 +1,11 @@
-"""PNG figures of a keyword-spotting run: the training curve and one clip through the network."""
+"""PNG figures of a keyword-spotting run: the training curve, one clip through the network,
+and the readout over a long recording with its detections."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -11,7 +13,7 @@ from torch import Tensor
 
 from synnet_triton.kws.training import EpochRecord
 
-__all__ = ["plot_training_curve", "plot_clip"]
+__all__ = ["plot_training_curve", "plot_clip", "plot_detections"]
 
 
 def plot_training_curve(history: Sequence[EpochRecord], path: str | Path) -> Path:
@@ -105,6 +107,29 @@ def plot_clip(
     output_axis.set_ylabel("readout spikes so far")
     output_axis.set_title("readout: running spike count per class (solid: true class)")
     output_axis.legend(loc="upper left", ncol=min(4, len(class_names)), fontsize="small")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_detections(trace: Tensor, bin_seconds: float, class_names: Sequence[str],
+                    detections: Sequence[Any], path: str | Path) -> Path:
+    """Readout spikes per bin over a long recording (one line per class), and each
+    detection as a shaded span in its class's colour, labelled with its word."""
+    figure = Figure(figsize=(14, 4))
+    axis = figure.subplots()
+    times = np.arange(trace.shape[0]) * bin_seconds
+    colours = {}
+    for index, name in enumerate(class_names):
+        (line,) = axis.plot(times, trace[:, index].numpy(), linewidth=0.7,
+                            label=legend_label(name))
+        colours[name] = line.get_color()
+    for detection in detections:
+        axis.axvspan(detection.start_s, detection.end_s, color=colours[detection.word],
+                     alpha=0.2)
+    axis.set_xlabel("time (s)")
+    axis.set_ylabel(f"readout spikes per {bin_seconds:g} s")
+    axis.set_title(f"readout over the recording; shaded: {len(detections)} detections")
+    axis.legend(loc="upper right", ncol=min(6, len(class_names)), fontsize="small")
     figure.tight_layout()
     return _save(figure, path)
 

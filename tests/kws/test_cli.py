@@ -18,7 +18,7 @@ TINY = [
     "--hidden", "16", "--time-constants", "2", "--epochs", "1", "--batch-size", "8",
     "--no-progress",
 ]  # fmt: skip
-SUBCOMMANDS = ("demo", "train", "eval", "bench", "kernels", "info")
+SUBCOMMANDS = ("demo", "train", "eval", "detect", "bench", "kernels", "info")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

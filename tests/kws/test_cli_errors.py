@@ -85,4 +85,22 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_help_shows_the_defaults(tmp_path: Path) -> None:
     text = _cli("train", "--help", cwd=tmp_path).stdout
-    assert "(default: 6)" in text and "(default: 0.01)" in text
+    assert "(default: 32)" in text and "(default: 0.4)" in text  # batch size, init gain
+    flat = " ".join(text.split())
+    assert "default: 30 with --data, 6 for the synthetic set" in flat  # epochs
+
+
+def test_detect_runs_a_checkpoint_over_a_recording(tmp_path: Path) -> None:
+    trained = _cli("train", "--out", "run", "--hidden", "8", "--epochs", "1", "--train-clips",
+                   "8", "--test-clips", "4", "--no-progress", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    tone = 0.3 * np.sin(2 * np.pi * 800 * np.arange(3 * 16_000) / 16_000)
+    soundfile.write(str(tmp_path / "long.ogg"), tone, 16_000)
+    result = _cli("detect", "run/checkpoint.pt", "long.ogg", "--out", "found",
+                  "--chunk-seconds", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "in 3.0 s of audio (float)" in result.stdout
+    for name in ("detections.json", "detections.csv", "readout.png"):
+        assert (tmp_path / "found" / name).stat().st_size > 0
+    missing = _cli("detect", "run/checkpoint.pt", "nothing.wav", cwd=tmp_path)
+    assert missing.returncode == 2 and "nothing.wav: no such file" in missing.stderr

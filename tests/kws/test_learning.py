@@ -20,6 +20,7 @@ code carries no test hooks, and each plant is verified to have taken effect:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -67,6 +68,9 @@ def test_training_reaches_the_stated_accuracy(task, capsys) -> None:
     accuracy = evaluate(net, task[1]).accuracy
     assert history[-1].test_accuracy == accuracy
     assert history[-1].train_accuracy >= LEARNED  # counted on the fly over the last epoch
+    # the mean cross-entropy per clip: positive, below ln 4 (chance) once it has learned
+    assert all(record.loss > 0 for record in history)
+    assert history[-1].loss < history[0].loss and history[-1].loss < math.log(4)
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == (f"epoch {TRAINING.epochs}: loss {history[-1].loss:.3f}  train "
                     f"{history[-1].train_accuracy:.3f}  held-out {accuracy:.3f}")
