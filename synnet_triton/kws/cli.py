@@ -88,6 +88,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="held-out WAV folder (with --data); default: every 5th file of --data",
     )
+    group.add_argument("--skip-unreadable", action="store_true",
+                       help="skip audio files that cannot be read (with a warning) instead of "
+                       "stopping at the first")
     group.add_argument("--seconds", type=POSITIVE_FLOAT, default=None,
                        help="clip length in s (1 ms steps); default: the longest clip of "
                        "--data (shorter ones zero-padded, none cut), 0.5 for the synthetic set")

@@ -34,6 +34,7 @@ DEFAULTS = {
 }
 """Training defaults per kind of data, for the options the user did not give."""
 SILENT_SPIKES_PER_CLIP = 1.0
+SATURATED_SPIKES_PER_STEP = 1.0
 
 
 def parse_device(name: str) -> torch.device:
@@ -80,13 +81,16 @@ def load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, A
         if not args.data.is_dir():
             raise ValueError(f"--data {args.data}: not a directory")
         progress = not args.no_progress
-        everything = wav_event_set(args.data, args.seconds, front_end, progress=progress)
+        skip = getattr(args, "skip_unreadable", False)
+        everything = wav_event_set(args.data, args.seconds, front_end, progress=progress,
+                                   skip_unreadable=skip)
         assert everything.source is not None
         print(everything.source.format())
         # the held-out folder takes the training clips' length, whatever the rule gave
         seconds = everything.source.seconds
         if args.test_data is not None:
-            test = wav_event_set(args.test_data, seconds, front_end, progress=progress)
+            test = wav_event_set(args.test_data, seconds, front_end, progress=progress,
+                                 skip_unreadable=skip)
             assert test.source is not None
             print(test.source.format())
             if test.class_names != everything.class_names:
@@ -182,6 +186,10 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
     train_seconds = time.perf_counter() - start
     result = evaluate(net, test_set, progress=progress)
     readout = result.counts.sum(dim=1).mean().item()
+    per_neuron_step = readout / (test_set.events.shape[1] * len(train_set.class_names))
+    if per_neuron_step > SATURATED_SPIKES_PER_STEP:
+        print(f"warning: the readout saturates ({per_neuron_step:.1f} spikes per neuron and "
+              "step; Xylo emits at most 1): lower --init-gain or --lr", file=sys.stderr)
     if readout < SILENT_SPIKES_PER_CLIP:
         print(f"warning: the readout is silent ({readout:.2f} spikes per held-out clip): the "
               "network cannot tell the classes apart; lower --lr or raise --init-gain",

@@ -122,13 +122,15 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One epoch of training: mean loss, accuracy on the training batches, held-out accuracy."""
+    """One epoch of training: mean loss, accuracy on the training batches, held-out accuracy,
+    seconds since training started, and the learning rate after the epoch's last step."""
 
     epoch: int
     loss: float
     train_accuracy: float
     test_accuracy: float
     seconds: float
+    lr: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,7 @@ def train(
                 train_accuracy=correct / len(train_set),
                 test_accuracy=test_accuracy,
                 seconds=time.perf_counter() - start,
+                lr=optimiser.param_groups[0]["lr"],
             )
         )
         if log_epochs:

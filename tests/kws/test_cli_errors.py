@@ -104,3 +104,15 @@ def test_detect_runs_a_checkpoint_over_a_recording(tmp_path: Path) -> None:
         assert (tmp_path / "found" / name).stat().st_size > 0
     missing = _cli("detect", "run/checkpoint.pt", "nothing.wav", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.wav: no such file" in missing.stderr
+
+
+def test_unreadable_files_stop_the_run_or_are_skipped_by_a_flag(tmp_path: Path) -> None:
+    data = _word_folder(tmp_path / "words", {"no": 5, "yes": 5})
+    (data / "yes" / "broken.wav").write_bytes(b"RIFF nonsense")
+    args = ("train", "--out", "run", "--data", str(data), "--hidden", "4", "--epochs", "1",
+            "--no-progress")
+    stopped = _cli(*args, cwd=tmp_path)
+    assert stopped.returncode == 2 and "broken.wav: cannot read audio" in stopped.stderr
+    skipped = _cli(*args, "--skip-unreadable", cwd=tmp_path)
+    assert skipped.returncode == 0, skipped.stderr
+    assert "skipped 1 unreadable: broken.wav" in skipped.stdout

@@ -117,3 +117,22 @@ def test_training_settings_accept_what_they_document() -> None:
     for bad in ({"init_gain": 0.0}, {"epochs": 0}, {"lr": 0.0}, {"schedule": "linear"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TrainConfig(**bad)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_the_learning_rate_follows_its_schedule(task, schedule) -> None:
+    """Half a cosine from lr to 0 over all steps (6 batches of 16 per epoch), or constant."""
+    net = build_network(NETWORK, backend="torch", seed=0, init_gain=TRAINING.init_gain)
+    config = dataclasses.replace(TRAINING, epochs=2, schedule=schedule)
+    history = train(net, *task, config, progress=False)
+    expected = [0.5 * (1 + math.cos(math.pi * done / 12)) if schedule == "cosine" else 1.0
+                for done in (6, 12)]
+    assert [r.lr for r in history] == pytest.approx([config.lr * e for e in expected])
+
+
+def test_build_network_defaults_are_the_documented_ones() -> None:
+    default = build_network(NETWORK, backend="torch")
+    explicit = build_network(NETWORK, backend="torch", seed=0, init_gain=1.0)
+    for (name, a), (_, b) in zip(default.state_dict().items(), explicit.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(a, b), name

@@ -82,3 +82,18 @@ def test_eval_remakes_the_held_out_set_from_the_recorded_source(tmp_path: Path) 
     assert source["kind"] == "synthetic" and source["seconds"] == 0.5
     again = held_out_set(source, _eval_args())
     assert torch.equal(again.events, test.events) and torch.equal(again.labels, test.labels)
+
+
+def test_eval_overrides_replace_what_the_source_recorded(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
+    other = _folder(tmp_path / "other", 3, {"a": 400.0, "b": 3000.0})
+    _, _, source = load_sets(_args(data, other))
+    assert len(held_out_set(source, _eval_args())) == 6  # the recorded --test-data
+    override = argparse.Namespace(**{**vars(_eval_args()), "data": data, "seconds": 0.05})
+    replaced = held_out_set(source, override)
+    assert len(replaced) == 10 and replaced.events.shape[1] == 50
+    synthetic = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
+                                   train_clips=6, test_clips=4, data_seed=2, no_progress=True)
+    _, test, source = load_sets(synthetic)
+    reseeded = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "data_seed": 5}))
+    assert not torch.equal(reseeded.events, test.events)
