@@ -136,3 +136,23 @@ def test_build_network_defaults_are_the_documented_ones() -> None:
     for (name, a), (_, b) in zip(default.state_dict().items(), explicit.state_dict().items(),
                                  strict=True):
         assert torch.equal(a, b), name
+
+
+def test_every_epoch_visits_the_training_clips_in_a_new_seeded_order(task, monkeypatch):
+    orders = []
+    original = EventSet.batches
+
+    def recording(self, batch_size, generator=None):  # type: ignore[no-untyped-def]
+        if generator is not None:  # the order this call will draw, from a copy of its state
+            copy = torch.Generator()
+            copy.set_state(generator.get_state())
+            orders.append(torch.randperm(len(self), generator=copy))
+        yield from original(self, batch_size, generator)
+
+    monkeypatch.setattr(EventSet, "batches", recording)
+    net = build_network(NETWORK, backend="torch", seed=0, init_gain=TRAINING.init_gain)
+    train(net, *task, dataclasses.replace(TRAINING, epochs=2), progress=False)
+    assert len(orders) == 2  # the training set, once per epoch, shuffled
+    assert not torch.equal(orders[0], orders[1])
+    expected = torch.Generator().manual_seed(TRAINING.seed)
+    assert torch.equal(orders[0], torch.randperm(len(task[0]), generator=expected))

@@ -53,3 +53,27 @@ def test_half_inputs_give_outputs_in_their_dtype_computed_in_float32(dtype):
         got = getattr(out, name)
         assert got.dtype == dtype, name
         assert torch.equal(got, getattr(wide, name).to(dtype)), name
+
+
+def test_counts_beyond_two_to_the_24_take_rockpools_literal_clamp_in_the_backward_too():
+    """u/θ ≥ 2^24: the forward and the backward's recomputed counts switch to Rockpool's
+    literal clamp formula s − (s − M)·(s > M) (min() and it differ once s − M rounds);
+    spikes equal the literal loop's, gradients autograd through it."""
+    from synnet_triton.ops.lif.naive import naive_lif
+
+    g = torch.Generator().manual_seed(8)
+    x = (torch.rand(2, 6, 3, generator=g) * 4e4 + 2e4).requires_grad_()
+    alpha, beta = torch.full((3,), 0.9), torch.full((3, 1), 0.8)
+    threshold, bias = torch.full((3,), 1e-3), torch.zeros(3)
+    from synnet_triton import lif_decays
+
+    out, _ = lif_decays(x, alpha, beta, threshold, bias, max_spikes_per_dt=2.0**16,
+                        backend="torch")
+    reference, _ = naive_lif(x, alpha, beta, threshold, bias, max_spikes_per_dt=2.0**16)
+    quotient = (reference.vmem + reference.spikes * threshold) / threshold  # u / θ
+    assert quotient.max() >= 2**24  # the literal branch ran
+    assert torch.equal(out.spikes, reference.spikes)
+    weights = torch.randn(out.spikes.shape, generator=g)
+    mine = torch.autograd.grad((out.spikes * weights).sum(), x)[0]
+    theirs = torch.autograd.grad((reference.spikes * weights).sum(), x)[0]
+    torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-5 * theirs.abs().max().item())

@@ -191,3 +191,54 @@ def test_synnet_to_xylo_equals_rockpool_flow(output: str, quantize: str) -> None
     reference.update(quantizer(**copy.deepcopy(reference)))
     ours = synnet_from_rockpool(rockpool_net).to_xylo(quantize=quantize)
     assert_specs_equal(ours, reference)
+
+
+def _float_spec(rng: np.random.Generator, *, synapses: int, zero_neuron: bool,
+                huge_threshold: bool, with_bias_out: bool) -> dict[str, Any]:
+    """A float spec that reaches the quantisers' rarer branches: readout biases, a hidden
+    neuron without any weight, a threshold that overflows int16 once scaled."""
+    n_in, n_hidden, n_out = 5, 7, 3
+    spec: dict[str, Any] = {
+        "weights_in": rng.normal(0, 0.5, (n_in, n_hidden, synapses)),
+        "weights_rec": rng.normal(0, 0.3, (n_hidden, n_hidden, synapses))
+        * (rng.random((n_hidden, n_hidden, synapses)) < 0.5),
+        "weights_out": rng.normal(0, 0.5, (n_hidden, n_out)),
+        "threshold": rng.uniform(0.5, 2.0, n_hidden),
+        "threshold_out": rng.uniform(0.5, 2.0, n_out),
+        "bias": rng.normal(0, 0.1, n_hidden),
+        "bias_out": rng.normal(0, 0.1, n_out) if with_bias_out else None,
+        "dash_mem": rng.integers(1, 6, n_hidden), "dash_mem_out": rng.integers(1, 6, n_out),
+        "dash_syn": rng.integers(1, 6, n_hidden), "dash_syn_2": rng.integers(1, 6, n_hidden),
+        "dash_syn_out": rng.integers(1, 6, n_out),
+        "weight_shift_in": 0, "weight_shift_rec": 0, "weight_shift_out": 0,
+        "aliases": None, "dt": 1e-3,
+    }  # fmt: skip
+    if zero_neuron:
+        spec["weights_in"][:, 2] = 0.0
+        spec["weights_rec"][:, 2] = 0.0
+    if huge_threshold:
+        spec["threshold"][4] = 1e4
+        spec["threshold_out"][1] = 1e4
+    return spec
+
+
+@pytest.mark.parametrize("synapses", [1, 2])
+@pytest.mark.parametrize("quantize", ["global", "global fuzzy", "channel"])
+def test_quantisers_equal_rockpool_on_their_rare_branches(quantize: str, synapses: int):
+    from synnet_triton.xylo.mapping import channel_quantize, global_quantize
+
+    for seed in range(4):
+        spec = _float_spec(np.random.default_rng(seed), synapses=synapses,
+                           zero_neuron=seed % 2 == 0, huge_threshold=seed >= 2,
+                           with_bias_out=seed != 1)
+        if spec["bias_out"] is None:
+            spec.pop("bias_out")
+        if quantize == "channel":
+            ours, reference = channel_quantize(copy.deepcopy(spec)), \
+                rockpool_channel_quantize(**copy.deepcopy(spec))
+        else:
+            fuzzy = quantize == "global fuzzy"
+            ours = global_quantize(copy.deepcopy(spec), fuzzy_scaling=fuzzy)
+            reference = rockpool_global_quantize(**copy.deepcopy(spec), fuzzy_scaling=fuzzy)
+        for key, value in reference.items():
+            assert np.array_equal(np.asarray(ours[key]), np.asarray(value)), (seed, key)
