@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import torch
+from bits import bitwise_equal
 from rockpool.nn.modules import LIFTorch
 from synnet_oracle import (
     CONFIGS,
@@ -30,7 +31,7 @@ def test_seeded_initial_parameters_equal_rockpool(name: str):
     our_state, their_state = ours.state_dict(), theirs.state_dict()
     assert sorted(our_state) == sorted(their_state)
     for key, value in their_state.items():
-        assert torch.equal(our_state[key], value), key
+        assert bitwise_equal(our_state[key], value), key
     assert sorted(dict(ours.named_parameters())) == sorted(dict(theirs.named_parameters()))
     for layer_name in theirs.lif_names:
         our_layer = ours.seq.get_submodule(layer_name)
@@ -39,7 +40,7 @@ def test_seeded_initial_parameters_equal_rockpool(name: str):
             ours_value = getattr(our_layer, attribute).detach()
             theirs_value = getattr(their_layer, attribute).detach()
             assert ours_value.shape == theirs_value.shape, (layer_name, attribute)
-            assert torch.equal(ours_value, theirs_value), (layer_name, attribute)
+            assert bitwise_equal(ours_value, theirs_value), (layer_name, attribute)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -53,11 +54,11 @@ def test_record_matches_rockpool_records():
     x = spike_input(config["n_channels"], steps=30)
     result = ours(x, record=True)
     their_output, their_record = rockpool_forward(theirs, x, record=True)
-    assert torch.equal(result.output, their_output)
+    assert bitwise_equal(result.output, their_output)
     assert result.record is not None and list(result.record) == theirs.lif_names
     for layer_name in theirs.lif_names:
         ours_layer, theirs_layer = result.record[layer_name], their_record[layer_name]
-        assert torch.equal(ours_layer.spikes, theirs_layer["spikes"]), layer_name
+        assert bitwise_equal(ours_layer.spikes, theirs_layer["spikes"]), layer_name
         torch.testing.assert_close(ours_layer.vmem, theirs_layer["vmem"], rtol=0, atol=1e-5)
         torch.testing.assert_close(ours_layer.isyn, theirs_layer["isyn"], rtol=0, atol=1e-5)
 
@@ -68,7 +69,7 @@ def test_unbatched_input_gives_one_batch_like_rockpool():
     x = spike_input(config["n_channels"], batch=1)[0]
     our_output = ours(x)
     assert our_output.shape == (1, 40, config["n_classes"])
-    assert torch.equal(our_output, rockpool_forward(theirs, x))
+    assert bitwise_equal(our_output, rockpool_forward(theirs, x))
 
 
 def test_streaming_in_chunks_equals_rockpool_continuing_its_state_and_calls_start_fresh():
@@ -105,7 +106,7 @@ def test_gradients_through_streamed_chunks_equal_rockpool_on_the_whole_sequence(
     our_output = torch.cat(outputs, dim=1)
     their_output = rockpool_forward(theirs, x)
     assert their_output.sum() > 0
-    assert torch.equal(our_output, their_output)
+    assert bitwise_equal(our_output, their_output)
 
     weights = torch.randn(our_output.shape, generator=torch.Generator().manual_seed(3))
     (our_output * weights).sum().backward()
@@ -176,7 +177,7 @@ def test_rockpool_neuron_models_build_the_default_network_and_others_are_refused
     with_lif_torch = SynNet(**arguments, neuron_model=LIFTorch)
     assert default.state_dict().keys() == with_lif_torch.state_dict().keys()
     for key, value in default.state_dict().items():
-        assert torch.equal(with_lif_torch.state_dict()[key], value), key
+        assert bitwise_equal(with_lif_torch.state_dict()[key], value), key
     with pytest.raises(TypeError, match="neuron_model"):
         SynNet(**arguments, neuron_model=torch.nn.Linear)
     with pytest.raises(ValueError, match="tau_mem"):
@@ -190,7 +191,7 @@ def test_dropout_is_active_in_training_mode_only():
     ours, theirs = build_pair(config)
     x = spike_input(config["n_channels"])
     evaluation_output = ours(x)
-    assert torch.equal(evaluation_output, rockpool_forward(theirs, x))
+    assert bitwise_equal(evaluation_output, rockpool_forward(theirs, x))
     assert evaluation_output.sum() > 0
     ours.train()
     theirs.train()
@@ -198,5 +199,5 @@ def test_dropout_is_active_in_training_mode_only():
     training_result = ours(x, record=True)
     assert training_result.record is not None
     assert training_result.record["0_neurons"].spikes.sum() > 0
-    assert torch.equal(training_result.output, rockpool_forward(theirs, x))
+    assert bitwise_equal(training_result.output, rockpool_forward(theirs, x))
     assert training_result.output.sum() == 0
