@@ -97,3 +97,17 @@ def test_eval_overrides_replace_what_the_source_recorded(tmp_path: Path) -> None
     _, test, source = load_sets(synthetic)
     reseeded = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "data_seed": 5}))
     assert not torch.equal(reseeded.events, test.events)
+
+
+def test_eval_cuts_a_test_folder_of_longer_clips_to_the_training_length(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})  # 0.1 s clips
+    held = tmp_path / "held"
+    for name, hz in (("a", 400.0), ("b", 3000.0)):
+        (held / name).mkdir(parents=True)
+        tone = 0.1 * np.sin(2 * np.pi * hz * np.arange(RATE // 4) / RATE)  # 0.25 s
+        soundfile.write(str(held / name / "long.wav"), tone, RATE, subtype="FLOAT")
+    train, test, source = load_sets(argparse.Namespace(data=data, test_data=held, seconds=None,
+                                                       no_progress=True))
+    assert test.events.shape[1] == train.events.shape[1] == 100
+    again = held_out_set(source, _eval_args())
+    assert torch.equal(again.events, test.events)

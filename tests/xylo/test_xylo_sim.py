@@ -375,3 +375,14 @@ def test_empty_batch_or_time_gives_empty_outputs() -> None:
         sim.reset_state()
         assert out.shape == (shape[0], shape[1], sim.spec.n_outputs)
         assert record["Vmem"].shape == (shape[0], shape[1], sim.spec.n_hidden)
+
+
+def test_the_returned_state_is_the_last_recorded_step() -> None:
+    """Rockpool's XyloSim returns an empty state; ours returns the final state, which must be
+    the last step of the (Rockpool-checked) record, key for key."""
+    rng = np.random.default_rng(12)
+    sim = XyloSim.from_specification(**moderate_spec(rng, n_hidden=6))
+    _, state, record = sim(torch.from_numpy(rng.integers(0, 5, (2, 25, 16))), record=True)
+    assert set(state) == {"Vmem", "Isyn", "Isyn2", "Spikes", "Vmem_out", "Isyn_out"}
+    for key, value in state.items():
+        assert torch.equal(value.to(torch.int64), record[key][:, -1].to(torch.int64)), key
