@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: venv test demo lint bench bench-peers mutation clean
+.PHONY: venv test demo lint bench bench-peers mutation mutation-kernels clean
 
 venv: $(STAMP)
 
@@ -23,7 +23,7 @@ test: lint
 	$(PY) -m pytest -q -n 2 tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check synnet_triton kernels tests benchmarks
+	$(VENV)/bin/ruff check synnet_triton kernels tests benchmarks tools
 	$(VENV)/bin/mypy synnet_triton kernels
 
 demo: $(STAMP)
@@ -49,3 +49,8 @@ MUTANTS ?=
 mutation: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS) || true
 	$(PY) tools/mutation_report.py
+
+# The same for the Triton kernels' arithmetic (mutmut skips decorated functions): operator
+# mutants inside @triton.jit functions, each against the kernels' interpreter tests.
+mutation-kernels: $(STAMP)
+	$(PY) tools/mutate_kernels.py --sample 20

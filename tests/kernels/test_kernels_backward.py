@@ -273,3 +273,18 @@ def test_backward_takes_a_stride_0_stand_in_for_x_when_beta_is_fixed():
     shaped = lif_triton.backward(result.saved, *grads, *inputs, **kwargs)
     for name, a, b in zip(real._fields, real, shaped, strict=True):
         assert (a is None and b is None) or torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("backend", ["triton", "torch"])
+def test_step_pwl_window_includes_its_lower_edge(backend):
+    """Rockpool's StepPWL passes gradient where u >= θ − window, the edge included. Exact
+    values put u on the edge: i = (0 + 1)·0.5 = 0.5 = 1 − 0.5, so ∂s/∂u = 1/θ = 1 and
+    ∂s/∂x = β = 0.5 by hand (a strict > would give 0)."""
+    from synnet_triton.ops.lif.functional import lif_decays
+
+    x = torch.ones(1, 1, 1, requires_grad=True)
+    out, _ = lif_decays(x, torch.full((1,), 0.9), torch.full((1, 1), 0.5), torch.ones(1),
+                        torch.zeros(1), surrogate=Surrogate.STEP_PWL, learning_window=0.5,
+                        backend=backend)
+    (grad,) = torch.autograd.grad(out.spikes.sum(), x)
+    assert out.spikes.item() == 0.0 and grad.item() == 0.5
