@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from scipy import signal
+
+from synnet_triton.kws.audio_folder import resample
 
 RATE = 16_000
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan")
@@ -34,8 +35,7 @@ def speak(word: str, voice: str, speed: int, pitch: int) -> np.ndarray:
     wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
                           "--stdout", word], check=True, capture_output=True).stdout
     data, rate = soundfile.read(io.BytesIO(wav), dtype="float64")
-    if rate != RATE:
-        data = signal.resample_poly(data, RATE // np.gcd(rate, RATE), rate // np.gcd(rate, RATE))
+    data = resample(data, rate, RATE)
     nonzero = np.flatnonzero(np.abs(data) > 1e-3)
     return data[nonzero[0]:nonzero[-1] + 1] if len(nonzero) else data
 

@@ -24,7 +24,8 @@ from scipy import signal
 from torch import Tensor
 from tqdm import tqdm
 
-__all__ = ["AUDIO_EXTENSIONS", "FolderSummary", "AudioFolder", "read_audio", "load_wav_folder"]
+__all__ = ["AUDIO_EXTENSIONS", "FolderSummary", "AudioFolder", "read_audio", "resample",
+           "load_wav_folder"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 
@@ -43,11 +44,15 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     except Exception as error:  # libsndfile's errors differ by version; all mean unreadable
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{path}: cannot read audio ({reason})") from error
-    mono = data.mean(axis=1)
-    if rate != sample_rate:
-        ratio = np.gcd(rate, sample_rate)
-        mono = signal.resample_poly(mono, sample_rate // ratio, rate // ratio)
-    return mono
+    return resample(data.mean(axis=1), rate, sample_rate)
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``samples`` (L,) at ``rate`` Hz as samples at ``target`` Hz (polyphase filter)."""
+    if rate == target:
+        return samples
+    ratio = np.gcd(rate, target)
+    return signal.resample_poly(samples, target // ratio, rate // ratio)
 
 
 @dataclass(frozen=True)

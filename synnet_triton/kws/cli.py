@@ -314,9 +314,10 @@ def _command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _command_eval(args: argparse.Namespace) -> int:
-    from synnet_triton.kws.reports import format_evaluation
-    from synnet_triton.kws.training import evaluate, evaluate_xylo, load_checkpoint
+def _checkpoint_for(args: argparse.Namespace) -> tuple[torch.device, str, Any, Any, dict]:
+    """(device, backend, net, its NetworkConfig, extra) of ``args.checkpoint`` on the asked
+    device; with ``--xylo``, a UsageError naming each Xylo limit the network exceeds."""
+    from synnet_triton.kws.training import load_checkpoint
 
     device = parse_device(args.device)
     backend = resolved_backend(args.backend, device)
@@ -324,6 +325,14 @@ def _command_eval(args: argparse.Namespace) -> int:
     if args.xylo and network.xylo_violations():
         raise UsageError(f"--xylo: {args.checkpoint} does not fit Xylo Audio 2: "
                          + "; ".join(network.xylo_violations()))
+    return device, backend, net, network, extra
+
+
+def _command_eval(args: argparse.Namespace) -> int:
+    from synnet_triton.kws.reports import format_evaluation
+    from synnet_triton.kws.training import evaluate, evaluate_xylo
+
+    device, backend, net, network, extra = _checkpoint_for(args)
     test_set = held_out_set(extra["source"], args)
     names = extra.get("class_names", test_set.class_names)
     floating = evaluate(net, test_set, progress=not args.no_progress)
@@ -358,14 +367,8 @@ def _command_eval(args: argparse.Namespace) -> int:
 
 def _command_detect(args: argparse.Namespace) -> int:
     from synnet_triton.kws.detect import DetectorConfig, detect_keywords
-    from synnet_triton.kws.training import load_checkpoint
 
-    device = parse_device(args.device)
-    backend = resolved_backend(args.backend, device)
-    net, network, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
-    if args.xylo and network.xylo_violations():
-        raise UsageError(f"--xylo: {args.checkpoint} does not fit Xylo Audio 2: "
-                         + "; ".join(network.xylo_violations()))
+    _, _, net, network, extra = _checkpoint_for(args)
     if not args.recording.is_file():
         raise UsageError(f"{args.recording}: no such file")
     if args.min_share > 1:

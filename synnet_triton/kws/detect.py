@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import signal
 from torch import Tensor
 
 from synnet_triton.kws.audio import FrontEndConfig, audio_to_events
+from synnet_triton.kws.audio_folder import resample
 from synnet_triton.nn.synnet import SynNet
 
 __all__ = ["Detection", "DetectionRun", "DetectorConfig", "detect_keywords", "score_detections"]
@@ -125,11 +125,7 @@ def _chunks(path: Path, rate: int, chunk_seconds: float) -> Iterator[np.ndarray]
         native = handle.samplerate
         frames = max(1, round(chunk_seconds * native))
         for block in handle.blocks(blocksize=frames, dtype="float64", always_2d=True):
-            mono = block.mean(axis=1)
-            if native != rate:
-                ratio = np.gcd(native, rate)
-                mono = signal.resample_poly(mono, rate // ratio, native // ratio)
-            yield mono
+            yield resample(block.mean(axis=1), native, rate)
 
 
 class _Readout:

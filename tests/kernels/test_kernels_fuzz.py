@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from bits import bits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kernels_oracle import assert_gradient_close, literal_lif, make_case
@@ -93,10 +94,6 @@ def checkpoint_every(data: st.DataObject, steps: int) -> int:
     near = [k for k in (steps - 1, steps, steps + 1) if k > 0]
     return data.draw(st.one_of(st.just(0), st.sampled_from(near or [1]),
                                st.integers(max(1, -(-steps // 4)), max(1, steps + 8))))
-
-
-def bits(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.contiguous().view(torch.int32)
 
 
 @FUZZ
