@@ -39,7 +39,7 @@ DEPRECATED_MODULES = {
 }
 """Old import paths the README documented, kept for one release with a DeprecationWarning."""
 
-DEPRECATED_EDGES = {("synnet_triton.nn.synnet", "synnet_triton.rockpool.synnet")}
+DEPRECATED_EDGES = {("synnet_triton.nn.synnet", "synnet_triton.rockpool.conversion")}
 """``SynNet.from_rockpool`` / ``to_rockpool``: deprecated forwarding methods (removed in 0.2),
 the one place where a lower layer reaches the interop layer."""
 

@@ -398,7 +398,7 @@ class SynNet(nn.Module):
             stacklevel=2,
         )
         # deprecated shim: the only import of the interop layer from nn (tests/test_layout.py)
-        from synnet_triton.rockpool.synnet import synnet_from_rockpool
+        from synnet_triton.rockpool.conversion import synnet_from_rockpool
 
         return synnet_from_rockpool(net, backend=backend)
 
@@ -411,7 +411,7 @@ class SynNet(nn.Module):
             stacklevel=2,
         )
         # deprecated shim: the only import of the interop layer from nn (tests/test_layout.py)
-        from synnet_triton.rockpool.synnet import synnet_to_rockpool
+        from synnet_triton.rockpool.conversion import synnet_to_rockpool
 
         return synnet_to_rockpool(self)
 

@@ -1,7 +1,10 @@
 """Interoperability with Rockpool 3.1 (an optional dependency).
 
 - ``lif``: :class:`LIFTriton`, a drop-in for Rockpool's ``LIFTorch``;
-- ``synnet``: conversion between :class:`synnet_triton.nn.SynNet` and Rockpool's ``SynNet``.
+- ``synnet``: :class:`SynNet`, a drop-in for Rockpool's ``SynNet`` (LIFTriton neurons);
+- ``conversion``: between :class:`synnet_triton.nn.SynNet` (the torch-native network) and
+  Rockpool's ``SynNet`` or the drop-in;
+- ``nir_export``: Rockpool's ``to_nir`` exports LIFTriton layers (registered on import).
 """
 
 try:
@@ -12,7 +15,8 @@ except ImportError as error:
         "pip install 'rockpool==3.1.*'"
     ) from error
 
+from synnet_triton.rockpool.conversion import synnet_from_rockpool, synnet_to_rockpool  # noqa: E402
 from synnet_triton.rockpool.lif import LIFTriton  # noqa: E402
-from synnet_triton.rockpool.synnet import synnet_from_rockpool, synnet_to_rockpool  # noqa: E402
+from synnet_triton.rockpool.synnet import SynNet  # noqa: E402
 
-__all__ = ["LIFTriton", "synnet_from_rockpool", "synnet_to_rockpool"]
+__all__ = ["LIFTriton", "SynNet", "synnet_from_rockpool", "synnet_to_rockpool"]

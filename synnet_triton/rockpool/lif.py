@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from rockpool.nn.modules.torch.lif_torch import LIFBaseTorch, PeriodicExponential, StepPWL
+from rockpool.parameters import Constant
 from torch import Tensor
 
 from synnet_triton.ops.lif.functional import lif_decays
@@ -72,8 +73,11 @@ class LIFTriton(LIFBaseTorch):
         if self.leak_mode == "taus":
             for name in ("tau_mem", "tau_syn"):
                 value = getattr(self, name)
-                if not bool((value > 0).all()):
-                    raise ValueError(f"{name} must be > 0 everywhere, got {value.tolist()}")
+                if not bool((value >= 0).all()):
+                    raise ValueError(
+                        f"{name} must be >= 0 everywhere (a negative time constant is a decay "
+                        f"above 1, a membrane that grows without bound), got {value.tolist()}"
+                    )
         noise_zeta = self.noise_std * torch.sqrt(torch.tensor(self.dt))
         noise = noise_zeta * torch.randn((batch, steps, n), device=vmem.device)
         leak = self._get_all_leak_params()
@@ -104,3 +108,45 @@ class LIFTriton(LIFBaseTorch):
         self.isyn = final.isyn[0].detach()
         self.spikes = final.spikes[0].detach()
         return out.spikes
+
+
+_LEAK_PARAMETERS = {"taus": ("tau_mem", "tau_syn"), "decays": ("alpha", "beta"),
+                    "bitshifts": ("dash_mem", "dash_syn")}
+"""The two decay parameters each Rockpool leak mode keeps."""
+
+
+def copy_lif(module: LIFBaseTorch, cls: type[LIFBaseTorch], **extra: Any) -> LIFBaseTorch:
+    """A new ``cls`` (``LIFTorch``, :class:`LIFTriton`, a subclass) with ``module``'s
+    constructor arguments, parameter values and trainability (fixed ones stay ``Constant``).
+
+    Args:
+        module: a Rockpool LIF layer (``LIFTorch`` or :class:`LIFTriton`).
+        cls: the class of the copy.
+        extra: further constructor arguments (``backend=``, ``checkpoint_every=``).
+
+    The copy draws nothing from torch's generator (every tensor is given), and its state is
+    zero.
+    """
+    trainable = dict(module.named_parameters(recurse=False))
+
+    def value(name: str) -> Any:
+        tensor = getattr(module, name).detach().clone()
+        return tensor if name in trainable else Constant(tensor)
+
+    leak_mode = str(module.leak_mode)
+    arguments: dict[str, Any] = {
+        name: value(name) for name in (*_LEAK_PARAMETERS[leak_mode], "bias", "threshold")
+    }
+    if module._has_rec:
+        arguments.update(has_rec=True, w_rec=value("w_rec"))
+    return cls(
+        shape=(int(module.size_in), int(module.size_out)),
+        leak_mode=leak_mode,
+        noise_std=module.noise_std,
+        spike_generation_fn=module.spike_generation_fn.__self__,
+        learning_window=module.learning_window,
+        max_spikes_per_dt=module.max_spikes_per_dt,
+        dt=module.dt,
+        **arguments,
+        **extra,
+    )

@@ -1,62 +1,154 @@
-"""Convert between :class:`synnet_triton.SynNet` and Rockpool 3.1 ``rockpool.nn.networks.SynNet``.
+"""``SynNet``: Rockpool 3.1's ``rockpool.nn.networks.SynNet`` with :class:`LIFTriton` neurons.
 
-Both directions copy every parameter exactly (trainable ones stay trainable, fixed ones stay
-fixed) and keep the layer names, so the converted network computes the same spikes.
+A Rockpool user migrates by changing one import::
+
+    from synnet_triton.rockpool import SynNet     # instead of rockpool.nn.networks
+
+It *is* a Rockpool ``SynNet`` (a subclass): Rockpool's own constructor builds the network — same
+arguments, defaults, validation, derived time constants and, for one torch seed, the same
+initial weights — and then every ``LIFTorch`` layer is replaced by a :class:`LIFTriton` holding
+its parameters. Everything else is Rockpool's: the call convention
+``output, state, record = net(x)``, ``reset_state()``, ``state()``, ``parameters()``,
+``simulation_parameters()``, ``as_graph()`` (so Rockpool's Xylo mappers take it), ``.seq`` (a
+``TorchSequential`` of ``LinearTorch``, ``LIFTriton`` and ``TimeStepDropout`` under
+``"0_linear"``, ``"0_neurons"``, ``"0_dropout"``, ..., ``"out_linear"``, ``"out_neurons"``), the
+record keys, the broadcast of a ``(T, 1)`` input, and the state carried between calls (batch
+element 0's, as :class:`LIFTriton` documents).
+
+Differences from Rockpool, each on purpose:
+- ``neuron_model`` defaults to :class:`LIFTriton`; ``LIFTorch`` builds Rockpool's network
+  unchanged, anything else is refused (Rockpool fails on it with an unbound local variable);
+- a time constant that rounds to a zero bit-shift (``quantize_time_constants``) is a decay of 0:
+  it computes as Rockpool does, but its gradient is NaN in both when it trains, so a warning
+  names the argument;
+- ``backend=`` and ``checkpoint_every=`` are passed to every :class:`LIFTriton`.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from rockpool.nn.modules import LIFTorch, LinearTorch
-from rockpool.nn.modules import TimeStepDropout as RockpoolTimeStepDropout
-from rockpool.nn.modules.torch.lif_torch import PeriodicExponential, StepPWL
+from rockpool.nn.modules import LIFTorch
+from rockpool.nn.modules.torch.lif_torch import LIFBaseTorch
 from rockpool.nn.networks import SynNet as RockpoolSynNet
-from rockpool.parameters import Constant
-from torch import Tensor, nn
 
-from synnet_triton.nn.lif import LIF
-from synnet_triton.nn.synnet import SynNet
-from synnet_triton.ops.lif.types import Surrogate
-
-ROCKPOOL_SURROGATES = {"periodic_exponential": PeriodicExponential, "step_pwl": StepPWL}
-"""Our surrogate names to Rockpool's ``spike_generation_fn`` classes."""
+from synnet_triton.rockpool.lif import LIFTriton, copy_lif
 
 
-def synnet_from_rockpool(net: RockpoolSynNet, *, backend: str = "auto") -> SynNet:
-    """A :class:`SynNet` with the layers and every parameter of a Rockpool ``SynNet``.
+class SynNet(RockpoolSynNet):
+    """Rockpool 3.1 ``SynNet`` whose neurons are :class:`LIFTriton` (see the module docstring).
 
     Args:
-        net: a Rockpool 3.1 ``SynNet`` whose neuron layers are ``LIFTorch`` (leak mode
-            ``"taus"``).
-        backend: LIF backend of the new network.
+        n_classes, n_channels, size_hidden_layers, time_constants_per_layer, tau_syn_base,
+        tau_mem, tau_syn_out, quantize_time_constants, train_time_constants, threshold,
+        threshold_out, train_threshold, max_spikes_per_dt, max_spikes_per_dt_out, p_dropout,
+        dt, output, neuron_kwargs: exactly as Rockpool's ``SynNet``.
+        neuron_model: :class:`LIFTriton` (default) or a subclass; Rockpool's ``LIFTorch``
+            keeps Rockpool's layers.
+        backend: LIF backend of every layer: ``"auto"`` (Triton on CUDA, the torch
+            reference otherwise), ``"torch"`` or ``"triton"``.
+        checkpoint_every: recompute segments of this many steps in the backward.
 
-    Returns:
-        a SynNet in training mode if ``net`` is, with the same output kind and dropout.
+    ``net(x)``: x (B, T, n_channels), (T, n_channels) or (T, 1) → ``(output, state, record)``
+    with output (B, T, n_classes): readout spike counts, or the readout membrane for
+    ``output="vmem"``.
     """
+
+    def __init__(
+        self,
+        n_classes: int,
+        n_channels: int,
+        size_hidden_layers: Sequence[int] = (60,),
+        time_constants_per_layer: Sequence[int] = (10,),
+        tau_syn_base: float = 2e-3,
+        tau_mem: float = 2e-3,
+        tau_syn_out: float = 2e-3,
+        quantize_time_constants: bool = True,
+        train_time_constants: bool = False,
+        threshold: float = 1.0,
+        threshold_out: float | Sequence[float] | None = None,
+        train_threshold: bool = False,
+        neuron_model: type = LIFTriton,
+        max_spikes_per_dt: int = 31,
+        max_spikes_per_dt_out: int = 1,
+        p_dropout: float = 0.0,
+        dt: float = 1e-3,
+        output: str = "spikes",
+        neuron_kwargs: dict[str, Any] | None = None,
+        *args: Any,
+        backend: str = "auto",
+        checkpoint_every: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not (isinstance(neuron_model, type) and issubclass(neuron_model, (LIFTriton, LIFTorch))):
+            raise TypeError(
+                f"neuron_model must be LIFTriton (or a subclass) or rockpool's LIFTorch, got "
+                f"{neuron_model!r}"
+            )
+        super().__init__(
+            n_classes, n_channels, list(size_hidden_layers), list(time_constants_per_layer),
+            tau_syn_base, tau_mem, tau_syn_out, quantize_time_constants, train_time_constants,
+            threshold, threshold_out, train_threshold, LIFTorch, max_spikes_per_dt,
+            max_spikes_per_dt_out, p_dropout, dt, output, neuron_kwargs, *args, **kwargs,
+        )
+        self._backend = backend
+        self._checkpoint_every = checkpoint_every
+        if issubclass(neuron_model, LIFTriton):
+            self._replace_neurons(neuron_model)
+        _warn_zero_trainable_taus(self)
+
+    def _replace_neurons(self, neuron_model: type[LIFTriton]) -> None:
+        # every tensor is given, but fork anyway: construction must leave the caller's random
+        # stream where Rockpool's constructor leaves it
+        with torch.random.fork_rng(devices=[]):
+            for name in self.lif_names:
+                layer = getattr(self.seq, name)
+                setattr(self.seq, name, copy_lif(
+                    layer, neuron_model, backend=self._backend,
+                    checkpoint_every=self._checkpoint_every,
+                ))
+
+    @classmethod
+    def from_rockpool(
+        cls, net: RockpoolSynNet, *, backend: str = "auto", checkpoint_every: int | None = None
+    ) -> SynNet:
+        """This class with the layers, parameters (values and trainability) and mode of a
+        Rockpool ``SynNet`` (``LIFTorch`` or ``LIFTriton`` neurons); its state is zero.
+
+        Raises:
+            TypeError: ``net`` is not a Rockpool ``SynNet`` or a layer is not a Rockpool LIF.
+        """
+        return _rebuild(net, cls, LIFTriton, backend=backend, checkpoint_every=checkpoint_every)
+
+    def to_rockpool(self) -> RockpoolSynNet:
+        """Rockpool's own ``SynNet`` (``LIFTorch`` neurons) with this network's layers and
+        parameters; its state is zero."""
+        return _rebuild(self, RockpoolSynNet, LIFTorch)
+
+
+def _rebuild(
+    net: RockpoolSynNet, cls: type[RockpoolSynNet], neuron_model: type[LIFBaseTorch],
+    **extra: Any,
+) -> Any:
+    """A ``cls`` SynNet skeleton of ``net``'s structure holding copies of its layers as
+    ``neuron_model``; ``extra`` goes to the constructors of both."""
     if not isinstance(net, RockpoolSynNet):
         raise TypeError(f"`net` must be a rockpool.nn.networks.SynNet, got {type(net).__name__}")
-    children = list(net.seq.named_children())
-    linears = [module for _, module in children if isinstance(module, LinearTorch)]
-    neurons = [(name, module) for name, module in children if name in net.lif_names]
-    dropouts = [module for _, module in children if isinstance(module, RockpoolTimeStepDropout)]
-    for name, module in neurons:
-        if type(module) is not LIFTorch or module.leak_mode != "taus":
+    for name in net.lif_names:
+        layer = getattr(net.seq, name)
+        if not isinstance(layer, LIFBaseTorch):
             raise TypeError(
-                f"`net` layer {name!r} must be a LIFTorch with leak_mode 'taus' to convert, got "
-                f"{type(module).__name__}"
+                f"`net` layer {name!r} must be a LIFTorch or LIFTriton, got {type(layer).__name__}"
             )
-    if len(linears) != len(neurons) or len(neurons) < 2:
-        raise ValueError(
-            f"`net` does not have SynNet's layer structure: {[n for n, _ in children]}"
-        )
-
-    sizes = [int(linear.weight.shape[1]) for linear in linears]
+    sizes = [int(getattr(net.seq, name).size_out) for name in net.lif_names]
+    dropouts = [module for name, module in net.seq.named_children() if name.endswith("_dropout")]
     with torch.random.fork_rng(devices=[]):
-        converted = SynNet(
+        skeleton = cls(
             n_classes=sizes[-1],
-            n_channels=int(linears[0].weight.shape[0]),
+            n_channels=int(net.size_in),
             size_hidden_layers=sizes[:-1],
             time_constants_per_layer=[1] * (len(sizes) - 1),
             tau_syn_base=2 * net.dt,
@@ -64,114 +156,28 @@ def synnet_from_rockpool(net: RockpoolSynNet, *, backend: str = "auto") -> SynNe
             p_dropout=float(dropouts[0].p) if dropouts else 0.0,
             dt=net.dt,
             output=net.output,
-            backend=backend,
+            neuron_model=LIFTorch,
+            **extra,
         )
-    with torch.no_grad():
-        for our_linear, linear in zip(converted.linear_layers(), linears, strict=True):
-            our_linear.weight.copy_(linear.weight)
-    for name, module in neurons:
-        setattr(converted.seq, name, _lif_from_rockpool(module, backend))
-    converted.train(net.training)
-    return converted
+        for name, module in net.seq.named_children():
+            if name in net.lif_names:
+                setattr(skeleton.seq, name, copy_lif(module, neuron_model, **extra))
+            elif name.endswith("_linear"):
+                getattr(skeleton.seq, name).weight.data = module.weight.detach().clone()
+    skeleton.train(net.training)
+    return skeleton
 
 
-def synnet_to_rockpool(net: SynNet) -> RockpoolSynNet:
-    """A Rockpool 3.1 ``SynNet`` (``LIFTorch`` neurons) with this network's layers and
-    parameters.
-
-    Args:
-        net: the network to convert.
-
-    Returns:
-        a Rockpool SynNet in training mode if ``net`` is; its state is zero.
-    """
-    if not isinstance(net, SynNet):
-        raise TypeError(f"`net` must be a synnet_triton.SynNet, got {type(net).__name__}")
-    layers = net.neuron_layers()
-    # The skeleton's own weights and time constants are overwritten below; fork the RNG so that
-    # converting does not advance the caller's random stream.
-    with torch.random.fork_rng(devices=[]):
-        converted = RockpoolSynNet(
-            n_classes=net.n_classes,
-            n_channels=net.n_channels,
-            size_hidden_layers=list(net.size_hidden_layers),
-            time_constants_per_layer=[1] * len(net.size_hidden_layers),
-            tau_syn_base=2 * net.dt,
-            quantize_time_constants=False,
-            p_dropout=net.p_dropout,
-            dt=net.dt,
-            output=net.output,
-        )
-    for name, linear in zip(net.lif_names, net.linear_layers(), strict=True):
-        rockpool_linear = converted.seq.get_submodule(name.replace("_neurons", "_linear"))
-        rockpool_linear.weight.data = linear.weight.detach().cpu().clone()
-    for name, layer in zip(net.lif_names, layers, strict=True):
-        setattr(converted.seq, name, _lif_to_rockpool(layer))
-    converted.train(net.training)
-    return converted
-
-
-def _is_trainable(module: nn.Module, name: str) -> bool:
-    return name in dict(module.named_parameters(recurse=False))
-
-
-def _lif_from_rockpool(module: LIFTorch, backend: str) -> LIF:
-    """Our LIF with a Rockpool ``LIFTorch``'s tensors, shapes and trainability."""
-
-    def value(name: str) -> Tensor:
-        return getattr(module, name).detach().clone()
-
-    spike_generation_class = module.spike_generation_fn.__self__
-    surrogates = {cls: name for name, cls in ROCKPOOL_SURROGATES.items()}
-    if spike_generation_class not in surrogates:
-        raise TypeError(
-            f"`net` layer spike_generation_fn must be PeriodicExponential or StepPWL, got "
-            f"{spike_generation_class!r}"
-        )
-    recurrent: dict[str, Any] = (
-        {"has_rec": True, "w_rec": value("w_rec")} if module._has_rec else {}
-    )
-    return LIF(
-        int(module.size_out),
-        int(module.n_synapses),
-        tau_mem=value("tau_mem"),
-        tau_syn=value("tau_syn"),
-        threshold=value("threshold"),
-        bias=value("bias"),
-        train_tau_mem=_is_trainable(module, "tau_mem"),
-        train_tau_syn=_is_trainable(module, "tau_syn"),
-        train_threshold=_is_trainable(module, "threshold"),
-        train_bias=_is_trainable(module, "bias"),
-        dt=float(module.dt),
-        surrogate=surrogates[spike_generation_class],
-        learning_window=float(module.learning_window),
-        max_spikes_per_dt=float(module.max_spikes_per_dt),
-        noise_std=float(module.noise_std),
-        backend=backend,
-        **recurrent,
-    )
-
-
-def _lif_to_rockpool(layer: LIF) -> LIFTorch:
-    """A Rockpool ``LIFTorch`` with our LIF's tensors, shapes and trainability."""
-
-    def value(name: str) -> Any:
-        tensor = getattr(layer, name).detach().cpu().clone()
-        return tensor if _is_trainable(layer, name) else Constant(tensor)
-
-    recurrent: dict[str, Any] = {}
-    if layer.w_rec is not None:
-        recurrent = {"has_rec": True, "w_rec": value("w_rec")}
-    return LIFTorch(
-        shape=(layer.n_neurons * layer.n_synapses, layer.n_neurons),
-        tau_mem=value("tau_mem"),
-        tau_syn=value("tau_syn"),
-        threshold=value("threshold"),
-        bias=value("bias"),
-        dt=float(layer.dt),
-        spike_generation_fn=ROCKPOOL_SURROGATES[Surrogate(layer.surrogate).value],
-        learning_window=float(layer.learning_window),
-        max_spikes_per_dt=float(layer.max_spikes_per_dt),
-        noise_std=float(layer.noise_std),
-        **recurrent,
-    )
+def _warn_zero_trainable_taus(net: RockpoolSynNet) -> None:
+    for name in net.lif_names:
+        layer = getattr(net.seq, name)
+        trainable = dict(layer.named_parameters(recurse=False))
+        for tau in ("tau_mem", "tau_syn"):
+            if tau in trainable and bool((trainable[tau].detach() == 0).any()):
+                argument = "tau_mem" if tau == "tau_mem" else "tau_syn_base"
+                warnings.warn(
+                    f"{argument}: layer {name!r} has a {tau} of 0 s (a zero bit-shift after "
+                    f"quantize_time_constants); it computes, but its gradient is NaN (in Rockpool "
+                    f"too) — raise {argument} or set quantize_time_constants=False",
+                    stacklevel=3,
+                )

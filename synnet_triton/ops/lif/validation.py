@@ -69,8 +69,9 @@ def as_parameter(
 ) -> Tensor:
     """A float32 tensor of one of the ``allowed`` shapes on ``device``; gradients flow through.
 
-    Checks the value is finite (> 0 with ``positive``, in (0, 1] with ``decay``) so that bad
-    parameters fail here, loudly, rather than turning into NaN or exploding membranes.
+    Checks the value is finite (> 0 with ``positive``, in [0, 1] with ``decay``: 0 is the decay
+    of a zero time constant, which Rockpool accepts) so that bad parameters fail here, loudly,
+    rather than turning into NaN or exploding membranes.
     """
     if isinstance(value, Tensor):
         if not value.is_floating_point():
@@ -95,9 +96,9 @@ def as_parameter(
         raise ValueError(f"{name} must be finite, got a non-finite value")
     if positive and not bool((detached > 0).all()):
         raise ValueError(f"{name} must be > 0 everywhere, got min {detached.min().item()}")
-    if decay and not bool(((detached > 0) & (detached <= 1)).all()):
+    if decay and not bool(((detached >= 0) & (detached <= 1)).all()):
         raise ValueError(
-            f"{name} is a decay factor and must lie in (0, 1] everywhere, got values in "
+            f"{name} is a decay factor and must lie in [0, 1] everywhere, got values in "
             f"[{detached.min().item()}, {detached.max().item()}]"
         )
     return tensor.float()
