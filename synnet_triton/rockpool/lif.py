@@ -10,20 +10,34 @@ Rockpool quirks reproduced on purpose:
   call broadcasts it to every batch element;
 - the membrane noise is drawn from torch's global generator, ``randn(B, T, N)``, on every call,
   even at ``noise_std = 0`` — so seeded runs draw the same numbers as ``LIFTorch``;
-- the ``irec`` record holds ``s_{t-1} @ w_rec`` (zeros without recurrence).
+- the ``irec`` record holds ``s_{t-1} @ w_rec`` (zeros without recurrence);
+- time constants whose decays fall outside [0, 1] (NaN, or a negative τ) are computed as
+  Rockpool computes them — by Rockpool's own ``LIFTorch`` step loop, with a warning — because
+  the fused operation refuses them.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
-from rockpool.nn.modules.torch.lif_torch import LIFBaseTorch, PeriodicExponential, StepPWL
+from rockpool.nn.modules.torch.lif_torch import (
+    LIFBaseTorch,
+    LIFTorch,
+    PeriodicExponential,
+    StepPWL,
+)
 from rockpool.parameters import Constant
 from torch import Tensor
 
 from synnet_triton.ops.lif.functional import lif_decays
 from synnet_triton.ops.lif.types import LIFState, Surrogate
+
+_LEAK_PARAMETERS = {"taus": ("tau_mem", "tau_syn"), "decays": ("alpha", "beta"),
+                    "bitshifts": ("dash_mem", "dash_syn")}
+"""The two decay parameters each Rockpool leak mode keeps."""
+
 
 _SURROGATES = {PeriodicExponential.apply: Surrogate.PERIODIC_EXPONENTIAL,
                StepPWL.apply: Surrogate.STEP_PWL}
@@ -60,8 +74,25 @@ class LIFTriton(LIFBaseTorch):
         self._surrogate = surrogate
         self._backend = backend
         self._checkpoint_every = checkpoint_every
+        self._warned_outside = False
 
     def forward(self, input_data: Tensor) -> Tensor:
+        leak = self._get_all_leak_params()
+        outside = [name for name, decay in zip(_LEAK_PARAMETERS[str(self.leak_mode)],
+                                               (leak["alpha"], leak["beta"]), strict=True)
+                   if not bool(((decay >= 0) & (decay <= 1)).all())]
+        if outside:
+            # The fused operation refuses decays outside [0, 1] (NaN from a time-constant
+            # ladder that overflows, or a negative time constant); Rockpool computes them, so
+            # its own step loop does, with the NaN or growing membrane that follows.
+            if not self._warned_outside:
+                warnings.warn(
+                    f"{' and '.join(outside)} give decays outside [0, 1] (NaN or > 1); this "
+                    f"layer runs Rockpool's LIFTorch step loop, and its result is Rockpool's "
+                    f"(NaN or a growing membrane)", stacklevel=2,
+                )
+                self._warned_outside = True
+            return LIFTorch.forward(self, input_data)
         n, s = self.size_out, self.n_synapses
         state: tuple[Tensor, Tensor, Tensor] = (
             self.vmem, self.spikes, self.isyn  # type: ignore[has-type]
@@ -70,17 +101,8 @@ class LIFTriton(LIFBaseTorch):
             input_data, state, ((n,), (n,), (n, s))
         )
         batch, steps, _ = input_data.shape
-        if self.leak_mode == "taus":
-            for name in ("tau_mem", "tau_syn"):
-                value = getattr(self, name)
-                if not bool((value >= 0).all()):
-                    raise ValueError(
-                        f"{name} must be >= 0 everywhere (a negative time constant is a decay "
-                        f"above 1, a membrane that grows without bound), got {value.tolist()}"
-                    )
         noise_zeta = self.noise_std * torch.sqrt(torch.tensor(self.dt))
         noise = noise_zeta * torch.randn((batch, steps, n), device=vmem.device)
-        leak = self._get_all_leak_params()
         w_rec = self.w_rec if self._has_rec else None
         out, final = lif_decays(
             input_data, leak["alpha"], leak["beta"], self.threshold, self.bias,
@@ -108,11 +130,6 @@ class LIFTriton(LIFBaseTorch):
         self.isyn = final.isyn[0].detach()
         self.spikes = final.spikes[0].detach()
         return out.spikes
-
-
-_LEAK_PARAMETERS = {"taus": ("tau_mem", "tau_syn"), "decays": ("alpha", "beta"),
-                    "bitshifts": ("dash_mem", "dash_syn")}
-"""The two decay parameters each Rockpool leak mode keeps."""
 
 
 def copy_lif(module: LIFBaseTorch, cls: type[LIFBaseTorch], **extra: Any) -> LIFBaseTorch:

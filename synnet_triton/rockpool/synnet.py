@@ -20,7 +20,9 @@ Differences from Rockpool, each on purpose:
   unchanged, anything else is refused (Rockpool fails on it with an unbound local variable);
 - a time constant that rounds to a zero bit-shift (``quantize_time_constants``) is a decay of 0:
   it computes as Rockpool does, but its gradient is NaN in both when it trains, so a warning
-  names the argument;
+  names the argument; so does a time-constant ladder that overflows to NaN (a tiny ``dt``),
+  whose layers then run Rockpool's own step loop (see :class:`LIFTriton`) and give
+  Rockpool's NaN;
 - ``backend=`` and ``checkpoint_every=`` are passed to every :class:`LIFTriton`.
 """
 
@@ -98,7 +100,7 @@ class SynNet(RockpoolSynNet):
         self._checkpoint_every = checkpoint_every
         if issubclass(neuron_model, LIFTriton):
             self._replace_neurons(neuron_model)
-        _warn_zero_trainable_taus(self)
+        _warn_degenerate_taus(self)
 
     def _replace_neurons(self, neuron_model: type[LIFTriton]) -> None:
         # every tensor is given, but fork anyway: construction must leave the caller's random
@@ -168,13 +170,22 @@ def _rebuild(
     return skeleton
 
 
-def _warn_zero_trainable_taus(net: RockpoolSynNet) -> None:
+def _warn_degenerate_taus(net: RockpoolSynNet) -> None:
+    """Warn, naming the constructor argument, where Rockpool's own network computes NaN."""
     for name in net.lif_names:
         layer = getattr(net.seq, name)
         trainable = dict(layer.named_parameters(recurse=False))
         for tau in ("tau_mem", "tau_syn"):
-            if tau in trainable and bool((trainable[tau].detach() == 0).any()):
-                argument = "tau_mem" if tau == "tau_mem" else "tau_syn_base"
+            value = getattr(layer, tau).detach()
+            argument = "tau_mem" if tau == "tau_mem" else (
+                "tau_syn_out" if name == net.label_last_LIF else "tau_syn_base")
+            if not bool(torch.isfinite(value).all()):
+                warnings.warn(
+                    f"{argument}, dt: layer {name!r} has non-finite {tau} (SynNet's ladder "
+                    f"(tau_syn_base / dt) ** k * dt overflows float32, or its rounding fails); "
+                    f"its outputs are NaN, in Rockpool too", stacklevel=3,
+                )
+            elif tau in trainable and bool((value == 0).any()):
                 warnings.warn(
                     f"{argument}: layer {name!r} has a {tau} of 0 s (a zero bit-shift after "
                     f"quantize_time_constants); it computes, but its gradient is NaN (in Rockpool "

@@ -206,3 +206,33 @@ def test_from_rockpool_refuses_what_is_not_a_rockpool_synnet():
     native = NativeSynNet(2, 3, size_hidden_layers=[4], time_constants_per_layer=[2])
     with pytest.raises(TypeError, match="net"):
         SynNet.from_rockpool(native)  # type: ignore[arg-type]
+
+
+def test_a_ladder_that_overflows_warns_and_gives_rockpools_nan():
+    # (tau_syn_base / dt) ** 8 * dt overflows float32: Rockpool's taus and outputs are NaN
+    config = dict(n_classes=2, n_channels=3, size_hidden_layers=[8],
+                  time_constants_per_layer=[8], tau_syn_base=0.032, dt=1e-8)
+    with pytest.warns(UserWarning, match="tau_syn_base"):
+        ours, theirs = build(config, backend="torch")
+    x = spike_input(3) * 3
+    with pytest.warns(UserWarning, match="tau_syn"):
+        our_out = ours(x)[0]
+    their_out = theirs(x)[0]
+    assert their_out.isnan().any()
+    assert bitwise_equal(our_out, their_out)
+
+
+@pytest.mark.parametrize("tau_mem", [float("nan"), -2e-3])
+def test_lif_triton_computes_decays_outside_the_unit_interval_as_rockpool(tau_mem: float):
+    from rockpool.parameters import Constant
+
+    x = spike_input(4) * 0.7
+    torch.manual_seed(0)
+    theirs = LIFTorch(4, tau_mem=Constant(tau_mem))
+    torch.manual_seed(0)
+    ours = LIFTriton(4, tau_mem=Constant(tau_mem), backend="torch")
+    with pytest.warns(UserWarning, match="tau_mem"):
+        our_out, _, our_record = ours(x, record=True)
+    their_out, _, their_record = theirs(x, record=True)
+    assert bitwise_equal(our_out, their_out)
+    assert bitwise_equal(our_record["vmem"], their_record["vmem"])
