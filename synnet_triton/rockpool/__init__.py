@@ -17,6 +17,9 @@ except ImportError as error:
 
 from synnet_triton.rockpool.conversion import synnet_from_rockpool, synnet_to_rockpool  # noqa: E402
 from synnet_triton.rockpool.lif import LIFTriton  # noqa: E402
+from synnet_triton.rockpool.nir_export import register as _register_nir_export  # noqa: E402
 from synnet_triton.rockpool.synnet import SynNet  # noqa: E402
+
+_register_nir_export()
 
 __all__ = ["LIFTriton", "SynNet", "synnet_from_rockpool", "synnet_to_rockpool"]

@@ -71,7 +71,7 @@ def synnet_from_rockpool(net: RockpoolSynNet, *, backend: str = "auto") -> SynNe
         for our_linear, linear in zip(converted.linear_layers(), linears, strict=True):
             our_linear.weight.copy_(linear.weight)
     for name, module in neurons:
-        setattr(converted.seq, name, _lif_from_rockpool(module, backend))
+        setattr(converted.seq, name, lif_from_rockpool(module, backend))
     converted.train(net.training)
     return converted
 
@@ -107,7 +107,7 @@ def synnet_to_rockpool(net: SynNet) -> RockpoolSynNet:
         rockpool_linear = converted.seq.get_submodule(name.replace("_neurons", "_linear"))
         rockpool_linear.weight.data = linear.weight.detach().cpu().clone()
     for name, layer in zip(net.lif_names, layers, strict=True):
-        setattr(converted.seq, name, _lif_to_rockpool(layer))
+        setattr(converted.seq, name, lif_to_rockpool(layer))
     converted.train(net.training)
     return converted
 
@@ -116,7 +116,7 @@ def _is_trainable(module: nn.Module, name: str) -> bool:
     return name in dict(module.named_parameters(recurse=False))
 
 
-def _lif_from_rockpool(module: LIFTorch, backend: str) -> LIF:
+def lif_from_rockpool(module: LIFTorch, backend: str) -> LIF:
     """Our LIF with a Rockpool ``LIFTorch``'s tensors, shapes and trainability."""
 
     def value(name: str) -> Tensor:
@@ -153,7 +153,7 @@ def _lif_from_rockpool(module: LIFTorch, backend: str) -> LIF:
     )
 
 
-def _lif_to_rockpool(layer: LIF) -> LIFTorch:
+def lif_to_rockpool(layer: LIF) -> LIFTorch:
     """A Rockpool ``LIFTorch`` with our LIF's tensors, shapes and trainability."""
 
     def value(name: str) -> Any:

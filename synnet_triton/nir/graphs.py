@@ -1,0 +1,234 @@
+"""``to_nir`` / ``from_nir``: whole modules ↔ NIR graphs.
+
+Exported: a :class:`synnet_triton.nn.LIF`, a Rockpool-API ``LIFTriton``, a linear layer, an
+``nn.Sequential`` of these, the torch-native :class:`synnet_triton.nn.SynNet` and the drop-in
+:class:`synnet_triton.rockpool.SynNet`. A SynNet is the chain ``input → 0_linear → 0_neurons →
+... → out_linear → out_neurons → output`` (its dropout layers are the identity at inference and
+leave no node; ``p_dropout`` and ``output`` are kept in the graph's metadata). Each node is
+described in :mod:`synnet_triton.nir.nodes`. ``from_nir`` gives back the class that was exported
+(the same spikes and gradients), and reads chains of ``Linear``/``Affine``/``CubaLIF`` nodes from
+other libraries as an ``nn.Sequential``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import nir
+import numpy as np
+import torch
+from torch import nn
+
+from synnet_triton.nir.nodes import (
+    METADATA_KEY,
+    is_lif_node,
+    lif_from_node,
+    lif_to_node,
+    linear_from_node,
+    linear_to_node,
+)
+from synnet_triton.nn.lif import LIF
+from synnet_triton.nn.linear import Linear
+from synnet_triton.nn.synnet import SynNet
+
+_DROP_IN_SYNNET = "synnet_triton.rockpool.SynNet"
+_LIF_TRITON = "synnet_triton.rockpool.LIFTriton"
+
+
+def to_nir(module: nn.Module, *, convention: str = "nir") -> nir.NIRGraph:
+    """A NIR graph of ``module``.
+
+    Args:
+        module: ``LIF``, ``LIFTriton``, ``Linear``/``torch.nn.Linear``, an ``nn.Sequential`` of
+            these (``TimeStepDropout`` is skipped), or either SynNet.
+        convention: how LIF gains are written: ``"nir"`` (NIR's definitions; snnTorch's and
+            Norse's importers) or ``"rockpool"`` (what Rockpool's exporter writes, so that
+            Rockpool's ``from_nir`` reads it as its own); see :mod:`synnet_triton.nir.nodes`.
+
+    Returns:
+        a graph with an ``input`` and an ``output`` node; write it with ``nir.write``.
+
+    Raises:
+        TypeError: a module (or a submodule) that has no NIR form here, named.
+        NotImplementedError: a recurrent LIF layer.
+    """
+    kind = _kind(module)
+    if kind == _DROP_IN_SYNNET:
+        from synnet_triton.rockpool.conversion import synnet_from_rockpool
+
+        return _synnet_graph(synnet_from_rockpool(module), _DROP_IN_SYNNET, convention)
+    if isinstance(module, SynNet):
+        return _synnet_graph(module, "synnet_triton.nn.SynNet", convention)
+    if isinstance(module, nn.Sequential):
+        named = [(name, child) for name, child in module.named_children()
+                 if not _is_dropout(child)]
+        return _chain([(name, _node(child, name, convention)) for name, child in named],
+                      metadata={})
+    return _chain([("layer", _node(module, type(module).__name__, convention))], metadata={})
+
+
+def from_nir(
+    graph: nir.NIRGraph | str | os.PathLike[str], *, dt: float | None = None,
+    backend: str = "auto",
+) -> nn.Module:
+    """The module ``graph`` describes (a path is read with ``nir.read``).
+
+    Args:
+        graph: a graph :func:`to_nir` wrote, or a chain of ``Linear``/``Affine``/``CubaLIF``
+            nodes from another library.
+        dt: time step for LIF nodes without our metadata (required when there are any).
+        backend: LIF backend of the new layers.
+
+    Returns:
+        the class that was exported (a one-layer graph gives that layer), or an
+        ``nn.Sequential`` for a foreign chain.
+
+    Raises:
+        ValueError: the graph is not a chain from ``input`` to ``output``, or ``dt`` is missing.
+        TypeError: a node type with no counterpart here, named.
+    """
+    if not isinstance(graph, nir.NIRGraph):
+        graph = nir.read(graph)
+    names = _chain_order(graph)
+    layers: list[tuple[str, nn.Module, str]] = []
+    for name in names:
+        node = graph.nodes[name]
+        if is_lif_node(node):
+            layer, source = lif_from_node(node, dt=dt, backend=backend)
+            layers.append((name, layer, source))
+        elif isinstance(node, (nir.Linear, nir.Affine)):
+            layers.append((name, linear_from_node(node), "linear"))
+        else:
+            raise TypeError(f"NIR node {name!r} is a {type(node).__name__}, which has no "
+                            f"counterpart in synnet_triton (LIF, Linear, Affine)")
+    synnet = graph.metadata.get(METADATA_KEY)
+    if synnet is not None and str(synnet.get("class", "")).endswith("SynNet"):
+        return _synnet_from_layers(synnet, layers, backend)
+    if len(layers) == 1:
+        return _as_exported(layers[0][1], layers[0][2])
+    return nn.Sequential(*[_as_exported(layer, source) for _, layer, source in layers])
+
+
+def _kind(module: nn.Module) -> str:
+    cls = type(module)
+    for base in cls.__mro__:
+        if f"{base.__module__}.{base.__qualname__}" == "synnet_triton.rockpool.synnet.SynNet":
+            return _DROP_IN_SYNNET
+        if f"{base.__module__}.{base.__qualname__}" == "synnet_triton.rockpool.lif.LIFTriton":
+            return _LIF_TRITON
+    return ""
+
+
+def _is_dropout(module: nn.Module) -> bool:
+    return type(module).__name__ == "TimeStepDropout"
+
+
+def _node(module: nn.Module, name: str, convention: str) -> nir.NIRNode:
+    if _kind(module) == _LIF_TRITON:
+        from synnet_triton.rockpool.conversion import lif_from_rockpool
+
+        return lif_to_node(lif_from_rockpool(module, "auto"), source=_LIF_TRITON,
+                           convention=convention)
+    if isinstance(module, LIF):
+        return lif_to_node(module, convention=convention)
+    if isinstance(module, (Linear, nn.Linear)):
+        return linear_to_node(module)
+    raise TypeError(f"module {name!r} is a {type(module).__name__}, which has no NIR export "
+                    f"(LIF, LIFTriton, Linear, torch.nn.Linear, SynNet)")
+
+
+def _width(node: nir.NIRNode, side: str) -> int:
+    if isinstance(node, (nir.Linear, nir.Affine)):
+        return int(np.asarray(node.weight).shape[1 if side == "in" else 0])
+    if isinstance(node, nir.NIRGraph):
+        key = "input" if side == "in" else "output"
+        types = node.nodes[key].input_type if side == "in" else node.nodes[key].output_type
+        return int(np.asarray(next(iter(types.values()))).prod())
+    return int(np.asarray(node.v_threshold).size)
+
+
+def _chain(nodes: list[tuple[str, nir.NIRNode]], metadata: dict[str, Any]) -> nir.NIRGraph:
+    if not nodes:
+        raise TypeError("module: nothing to export (an empty Sequential)")
+    names = [name for name, _ in nodes]
+    graph_nodes: dict[str, nir.NIRNode] = {
+        "input": nir.Input(input_type=np.array([_width(nodes[0][1], "in")])),
+        **dict(nodes),
+        "output": nir.Output(output_type=np.array([_width(nodes[-1][1], "out")])),
+    }
+    path = ["input", *names, "output"]
+    return nir.NIRGraph(nodes=graph_nodes, edges=list(zip(path, path[1:], strict=False)),
+                        metadata=metadata)
+
+
+def _chain_order(graph: nir.NIRGraph) -> list[str]:
+    """The node names from ``input`` to ``output``, which must form a single chain."""
+    successors: dict[str, list[str]] = {}
+    for source, target in graph.edges:
+        successors.setdefault(source, []).append(target)
+    inputs = [name for name, node in graph.nodes.items() if isinstance(node, nir.Input)]
+    if len(inputs) != 1:
+        raise ValueError(f"graph must have one Input node, got {len(inputs)}")
+    order, current = [], inputs[0]
+    while True:
+        following = successors.get(current, [])
+        if len(following) != 1:
+            raise ValueError(f"graph is not a chain: node {current!r} feeds {following}")
+        current = following[0]
+        if isinstance(graph.nodes[current], nir.Output):
+            break
+        if current in order:
+            raise ValueError(f"graph is not a chain: node {current!r} is reached twice")
+        order.append(current)
+    return order
+
+
+def _synnet_graph(net: SynNet, source: str, convention: str) -> nir.NIRGraph:
+    nodes = [(name, _node(child, name, convention)) for name, child in net.seq.named_children()
+             if not _is_dropout(child)]
+    metadata = {METADATA_KEY: {
+        "class": source, "output": net.output, "p_dropout": float(net.p_dropout),
+        "dt": float(net.dt), "training": int(net.training),
+    }}
+    return _chain(nodes, metadata)
+
+
+def _synnet_from_layers(metadata: dict[str, Any], layers: list[tuple[str, nn.Module, str]],
+                        backend: str) -> nn.Module:
+    neurons = [(name, layer) for name, layer, _ in layers if isinstance(layer, LIF)]
+    linears = [layer for _, layer, _ in layers if isinstance(layer, Linear)]
+    if len(neurons) != len(linears) or len(neurons) < 2:
+        raise ValueError("graph metadata says SynNet, but its nodes are not SynNet's chain")
+    sizes = [layer.n_neurons for _, layer in neurons]
+    dt = float(metadata["dt"])
+    with torch.random.fork_rng(devices=[]):
+        net = SynNet(
+            n_classes=sizes[-1], n_channels=linears[0].in_features,
+            size_hidden_layers=sizes[:-1], time_constants_per_layer=[1] * (len(sizes) - 1),
+            tau_syn_base=2 * dt, quantize_time_constants=False,
+            p_dropout=float(metadata["p_dropout"]), dt=dt, output=str(metadata["output"]),
+            backend=backend,
+        )
+    with torch.no_grad():
+        for ours, linear in zip(net.linear_layers(), linears, strict=True):
+            ours.weight.copy_(linear.weight)
+    for name, layer in neurons:
+        setattr(net.seq, name, layer)
+    net.train(bool(metadata["training"]))
+    if str(metadata["class"]) == _DROP_IN_SYNNET:
+        from synnet_triton.rockpool.conversion import synnet_to_rockpool
+        from synnet_triton.rockpool.synnet import SynNet as DropInSynNet
+
+        return DropInSynNet.from_rockpool(synnet_to_rockpool(net), backend=backend)
+    return net
+
+
+def _as_exported(layer: nn.Module, source: str) -> nn.Module:
+    if source == _LIF_TRITON:
+        from synnet_triton.rockpool.conversion import lif_to_rockpool
+        from synnet_triton.rockpool.lif import LIFTriton, copy_lif
+
+        assert isinstance(layer, LIF)
+        return copy_lif(lif_to_rockpool(layer), LIFTriton, backend=layer.backend)
+    return layer
