@@ -253,3 +253,20 @@ def test_rockpools_exporter_knows_lif_triton():
 
     with pytest.raises(NotImplementedError, match="synnet_triton.nir.to_nir"):
         rockpool_to_nir(Sequential(LIFTriton((4, 2), backend="torch")))
+
+
+def test_rockpools_exporter_on_the_drop_in_synnet_writes_rockpools_graph():
+    from rockpool.nn.modules import to_nir as rockpool_to_nir
+    from synnet_oracle import RockpoolSynNet
+
+    config = dict(n_classes=2, n_channels=3, size_hidden_layers=[6, 4],
+                  time_constants_per_layer=[3, 2])
+    torch.manual_seed(6)
+    ours = rockpool_to_nir(DropInSynNet(**config, backend="torch"))
+    torch.manual_seed(6)
+    theirs = rockpool_to_nir(RockpoolSynNet(**config))
+    assert sorted(ours.nodes) == sorted(theirs.nodes) and ours.edges == theirs.edges
+    for name, node in theirs.nodes.items():
+        for field in ("weight", "tau_mem", "tau_syn", "r", "v_threshold"):
+            if hasattr(node, field):
+                assert (getattr(ours.nodes[name], field) == getattr(node, field)).all(), name
