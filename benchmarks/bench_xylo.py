@@ -4,7 +4,8 @@
 
 pytest-benchmark suite: ``pytest benchmarks/bench_xylo.py --benchmark-only`` (both contenders in
 one group). Side by side from a script, with a check that both give identical outputs:
-``python benchmarks/bench_xylo.py [--batch 64] [--steps 1000] [--rockpool-samples 64]``.
+``python benchmarks/bench_xylo.py [--batch 64] [--steps 1000] [--rockpool-samples 64]
+[--target xylo-audio3]``.
 
 Rockpool's cost grows with the number of synaptic events, ours mostly with B·T (one vectorised
 step per time step), so the ratio depends on activity: the workload targets a few input events
@@ -32,16 +33,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 N_INPUTS, N_HIDDEN, N_OUTPUTS = 16, 128, 4
 
 
+WINDOW = 64
+"""Xylo Audio 3 / IMU workload: inputs reach the first 64 hidden neurons, the readout is fed by
+the last 64 (both chips allow 128)."""
+
+
 def xylo_workload(
-    batch: int = 64, steps: int = 1000, seed: int = 0
+    batch: int = 64, steps: int = 1000, seed: int = 0, target: str = "xylo-audio2"
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Issue 5's benchmark network (as Rockpool spec keywords) and input events (B, T, 16).
 
     Weights are int8 with moderate magnitudes, two synapses per hidden neuron with different
     dashes, 40 % dense recurrence, thresholds that give sparse but steady hidden activity; input
-    events are Poisson-like with about 0.4 events per channel and step.
+    events are Poisson-like with about 0.4 events per channel and step. For ``"xylo-audio3"``
+    and ``"xylo-imu"`` the input and output weights are cut to the expansion windows
+    (``WINDOW``), and the IMU's hidden neurons have one synapse.
     """
     rng = np.random.default_rng(seed)
+    synapses = 1 if target == "xylo-imu" else 2
 
     def int8(scale: float, shape: tuple[int, ...], density: float = 1.0) -> np.ndarray:
         values = np.clip(np.round(rng.normal(0.0, scale, shape)), -128, 127).astype(np.int64)
@@ -59,17 +68,22 @@ def xylo_workload(
         "threshold": np.full(N_HIDDEN, 1200),
         "threshold_out": np.full(N_OUTPUTS, 800),
     }
+    if target != "xylo-audio2":
+        spec["weights_in"] = spec["weights_in"][:, :WINDOW, :synapses]
+        spec["weights_rec"] = spec["weights_rec"][:, :, :synapses]
+        spec["weights_out"] = spec["weights_out"][-WINDOW:]
     events = rng.poisson(0.4, (batch, steps, N_INPUTS)).astype(np.int64)
     return spec, events
 
 
-def rockpool_simulator(spec: dict[str, Any]) -> Any:
-    """Rockpool's XyloSim for ``spec`` (imports Rockpool's Xylo package without samna)."""
-    from xylo_oracle import RockpoolXyloSim
+def rockpool_simulator(spec: dict[str, Any], target: str = "xylo-audio2") -> Any:
+    """Rockpool's XyloSim of ``target`` for ``spec`` (its Xylo package imported without
+    samna): ``syns61201`` for Audio 2, ``syns63300`` for Audio 3 and IMU."""
+    from xylo_oracle import TARGET_SIMULATORS
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return RockpoolXyloSim.from_specification(**spec)
+        return TARGET_SIMULATORS[target].from_specification(**spec)
 
 
 def run_rockpool(simulator: Any, events: np.ndarray) -> list[np.ndarray]:
@@ -89,6 +103,7 @@ def side_by_side(
     seed: int = 0,
     threads: int = 1,
     repeats: int = 3,
+    target: str = "xylo-audio2",
 ) -> dict[str, float]:
     """Time ours on the whole batch and Rockpool on ``rockpool_samples`` samples (default all),
     interleaved ``repeats`` times in one run; check that the outputs agree; return the best
@@ -99,13 +114,13 @@ def side_by_side(
     can be many times slower (they wait for each other every operation).
     """
     torch.set_num_threads(threads)
-    spec, events = xylo_workload(batch, steps, seed)
-    ours = XyloSim.from_specification(**spec).to(device)
+    spec, events = xylo_workload(batch, steps, seed, target)
+    ours = XyloSim.from_specification(**spec, target=target).to(device)
     x = torch.from_numpy(events).to(device)
     ours(x[:, :10])  # warm-up: first-call allocations, lazy initialisation
     synchronize = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     n_reference = batch if rockpool_samples is None else min(batch, rockpool_samples)
-    reference = rockpool_simulator(spec)
+    reference = rockpool_simulator(spec, target)
 
     our_times, rockpool_times = [], []
     for repeat in range(repeats):
@@ -128,6 +143,7 @@ def side_by_side(
     our_rate = batch / min(our_times)
     rockpool_rate = n_reference / min(rockpool_times)
     return {
+        "target": target,
         "threads": threads,
         "batch": batch,
         "steps": steps,
@@ -181,6 +197,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--target", default="xylo-audio2",
+                        choices=("xylo-audio2", "xylo-audio3", "xylo-imu"))
     args = parser.parse_args()
     result = side_by_side(
         args.batch,
@@ -189,6 +207,7 @@ def main() -> None:
         args.device,
         threads=args.threads,
         repeats=args.repeats,
+        target=args.target,
     )
     for key, value in result.items():
         print(f"{key:32s} {value:.4g}" if isinstance(value, float) else f"{key:32s} {value}")

@@ -33,6 +33,8 @@ from synnet_triton.kws.runs import (
     train_run,
     write_summary,
 )
+from synnet_triton.xylo.design import DesignError
+from synnet_triton.xylo.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["main", "build_parser", "UsageError"]
 
@@ -130,6 +132,15 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order")
     group.add_argument("--init-gain", type=POSITIVE_FLOAT, default=0.4,
                        help="factor on the initial weights")
+    _add_target_argument(group, DEFAULT_TARGET)
+
+
+def _add_target_argument(parser: Any, default: str | None) -> None:
+    parser.add_argument(
+        "--target", choices=sorted(TARGETS), default=default,
+        help="the Xylo chip its design is checked against and --xylo simulates"
+        + ("" if default else "; default: the one the checkpoint was trained for"),
+    )
 
 
 def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
@@ -214,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-seed", type=int, default=None, help="synthetic data seed")
     evaluate.add_argument("--json", type=Path, default=None,
                           help="also write the details (predictions, labels, settings) here")
+    _add_target_argument(evaluate, None)
     _add_runtime_arguments(evaluate)
 
     detect = commands.add_parser(
@@ -235,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="readout spikes a window needs to count at all")
     detect.add_argument("--chunk-seconds", type=POSITIVE_FLOAT, default=60.0,
                         help="audio read and processed per step of the stream")
+    _add_target_argument(detect, None)
     _add_runtime_arguments(detect)
 
     commands.add_parser(
@@ -287,9 +300,10 @@ def _command_demo(args: argparse.Namespace) -> int:
     from synnet_triton.kws.training import evaluate_xylo
 
     start = time.perf_counter()
+    args.xylo = True  # the demo ends on the chip: refuse a network it cannot hold up front
     run = train_run(args)
     summary, net, test_set = run["summary"], run["net"], run["test_set"]
-    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress)
+    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress, target=args.target)
     summary["xylo_accuracy"] = xylo.accuracy
     summary["xylo_clips_per_second"] = xylo.clips_per_second
     summary["float_xylo_agreement"] = (
@@ -316,15 +330,17 @@ def _command_demo(args: argparse.Namespace) -> int:
 
 def _checkpoint_for(args: argparse.Namespace) -> tuple[torch.device, str, Any, Any, dict]:
     """(device, backend, net, its NetworkConfig, extra) of ``args.checkpoint`` on the asked
-    device; with ``--xylo``, a UsageError naming each Xylo limit the network exceeds."""
+    device; sets ``args.target`` (the checkpoint's chip unless given). With ``--xylo``, a
+    DesignError listing every rule of that chip the network breaks."""
     from synnet_triton.kws.training import load_checkpoint
 
     device = parse_device(args.device)
     backend = resolved_backend(args.backend, device)
     net, network, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
-    if args.xylo and network.xylo_violations():
-        raise UsageError(f"--xylo: {args.checkpoint} does not fit Xylo Audio 2: "
-                         + "; ".join(network.xylo_violations()))
+    if args.target is None:
+        args.target = extra.get("xylo_target", DEFAULT_TARGET)
+    if args.xylo:
+        network.design_report(args.target).enforce()
     return device, backend, net, network, extra
 
 
@@ -336,7 +352,8 @@ def _command_eval(args: argparse.Namespace) -> int:
     test_set = held_out_set(extra["source"], args)
     names = extra.get("class_names", test_set.class_names)
     floating = evaluate(net, test_set, progress=not args.no_progress)
-    result = evaluate_xylo(net, test_set, progress=not args.no_progress) if args.xylo \
+    result = evaluate_xylo(net, test_set, progress=not args.no_progress,
+                           target=args.target) if args.xylo \
         else floating
     report = {
         "checkpoint": str(args.checkpoint),
@@ -377,7 +394,8 @@ def _command_detect(args: argparse.Namespace) -> int:
     config = DetectorConfig(window=window, min_share=args.min_share,
                             min_spikes=args.min_spikes, chunk_seconds=args.chunk_seconds)
     names = list(extra.get("class_names") or [f"class{k}" for k in range(network.n_classes)])
-    run = detect_keywords(net, args.recording, names, config, xylo=args.xylo)
+    run = detect_keywords(net, args.recording, names, config, xylo=args.xylo,
+                          target=args.target)
     for found in run.detections:
         print(f"{found.start_s:10.2f} s  {found.end_s:10.2f} s  {found.word:12s}  "
               f"confidence {found.confidence:.2f}")
@@ -502,8 +520,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError) as error:
         if args.debug:
             raise
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        print(f"synnet-triton {args.command}: error: {first_line}", file=sys.stderr)
+        # A design report is one block, every violation on its line; other errors one line.
+        text = str(error).strip() if isinstance(error, DesignError) else \
+            (str(error).strip().splitlines()[0] if str(error).strip() else repr(error))
+        print(f"synnet-triton {args.command}: error: {text}", file=sys.stderr)
         return 2
 
 

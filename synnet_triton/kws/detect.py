@@ -139,13 +139,14 @@ class _Readout:
     where a continuous run would have it, to within rounding of the decayed start.
     """
 
-    def __init__(self, net: SynNet, xylo: bool, n_channels: int) -> None:
+    def __init__(self, net: SynNet, xylo: bool, n_channels: int, target: str) -> None:
         self.net = net
         self.sim: Any = None
         if xylo:
             from synnet_triton.xylo import XyloSim
 
-            self.sim = XyloSim.from_specification(**net.to_xylo(quantize="global"))
+            self.sim = XyloSim.from_specification(
+                **net.to_xylo(quantize="global", target=target), target=target)
         self.tail = torch.zeros(0, n_channels, dtype=torch.int32)
 
     def __call__(self, events: Tensor, dt: float) -> Tensor:
@@ -181,17 +182,19 @@ def detect_keywords(
     config: DetectorConfig | None = None,
     *,
     xylo: bool = False,
+    target: str = "xylo-audio2",
     front_end: FrontEndConfig | None = None,
 ) -> DetectionRun:
     """Detect the trained keywords in the recording at ``path`` (any length; see the module
-    docstring for the rule). ``xylo`` runs the Xylo-parity simulation instead of float."""
+    docstring for the rule). ``xylo`` runs the Xylo-parity simulation of the chip ``target``
+    instead of float."""
     config = config or DetectorConfig()
     front_end = front_end or FrontEndConfig()
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     net.eval()
-    readout = _Readout(net, xylo, front_end.n_channels)
+    readout = _Readout(net, xylo, front_end.n_channels, target)
     # classes named "_..." (_noise, _silence_, _unknown_) are what is not a keyword
     keywords = torch.tensor([not name.startswith("_") for name in class_names])
     dt, step = front_end.dt, front_end.samples_per_step

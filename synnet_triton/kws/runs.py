@@ -16,6 +16,7 @@ import torch
 
 from synnet_triton.kws.audio import FrontEndConfig
 from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set, wav_event_set
+from synnet_triton.xylo.design import DesignError
 
 if TYPE_CHECKING:
     from synnet_triton.nn.synnet import SynNet, SynNetResult
@@ -166,12 +167,12 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         hidden=(args.hidden,),
         time_constants=(args.time_constants,),
     )
-    violations = network.xylo_violations()
-    if violations and getattr(args, "xylo", False):
-        raise ValueError("the network does not fit Xylo Audio 2: " + "; ".join(violations))
-    if violations:
-        print("note: the network does not fit Xylo Audio 2 (float only): "
-              + "; ".join(violations), file=sys.stderr)
+    design = network.design_report(args.target)
+    if not design.fits and getattr(args, "xylo", False):
+        raise DesignError(design)
+    if design.violations:
+        print(f"note: {design}" + ("" if design.fits else
+              "\n  (trained in float only; eval --xylo will refuse it)"), file=sys.stderr)
     settings = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -200,7 +201,8 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         checkpoint,
         net,
         network,
-        {"source": source, "class_names": train_set.class_names, "float_accuracy": result.accuracy},
+        {"source": source, "class_names": train_set.class_names, "float_accuracy": result.accuracy,
+         "xylo_target": args.target},
     )
     curve = plot_training_curve(history, args.out / "training_curve.png")
     summary = {
@@ -216,6 +218,8 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         "test_clips": len(test_set),
         "time_steps": train_set.events.shape[1],
         "network": asdict(network),
+        "xylo_target": args.target,
+        "xylo_design": [str(violation) for violation in design.violations],
         "training": asdict(settings),
         "data": source,
         "history": [asdict(record) for record in history],

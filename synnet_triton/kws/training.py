@@ -25,6 +25,7 @@ from tqdm import tqdm
 from synnet_triton.kws.data import EventSet
 from synnet_triton.nn.linear import Linear
 from synnet_triton.nn.synnet import SynNet
+from synnet_triton.xylo.design import DesignReport, check_layout
 
 __all__ = [
     "NetworkConfig",
@@ -40,8 +41,6 @@ __all__ = [
     "load_checkpoint",
 ]
 
-XYLO_MAX_HIDDEN = 1000
-XYLO_MAX_OUTPUTS = 8
 XYLO_INPUTS = 16
 
 
@@ -69,16 +68,10 @@ class NetworkConfig:
                 f"and {self.time_constants}"
             )
 
-    def fits_xylo(self) -> bool:
-        """Whether the network fits Xylo Audio 2: 16 inputs, ≤ 1000 hidden, ≤ 8 outputs."""
-        return not self.xylo_violations()
-
-    def xylo_violations(self) -> list[str]:
-        """Each Xylo Audio 2 limit this network exceeds, as ``what: value > limit``."""
-        limits = (("input channels", self.n_channels, XYLO_INPUTS),
-                  ("hidden neurons", sum(self.hidden), XYLO_MAX_HIDDEN),
-                  ("output neurons (classes)", self.n_classes, XYLO_MAX_OUTPUTS))
-        return [f"{what}: {value} > {limit}" for what, value, limit in limits if value > limit]
+    def design_report(self, target: str = "xylo-audio2") -> DesignReport:
+        """Every rule of the Xylo chip ``target`` this architecture breaks
+        (:func:`synnet_triton.xylo.check_layout`), before any weights exist."""
+        return check_layout(self.n_channels, list(self.hidden), self.n_classes, target)
 
 
 @dataclass(frozen=True)
@@ -227,18 +220,23 @@ def _evaluation(counts: Tensor, labels: Tensor, seconds: float) -> Evaluation:
 
 
 def evaluate_xylo(
-    net: SynNet, data: EventSet, batch_size: int = 64, progress: bool = False
+    net: SynNet, data: EventSet, batch_size: int = 64, progress: bool = False,
+    target: str = "xylo-audio2",
 ) -> Evaluation:
-    """Accuracy of ``net`` converted to Xylo (global quantisation) on the Xylo-parity simulation.
+    """Accuracy of ``net`` converted to the Xylo chip ``target`` (global quantisation) on the
+    Xylo-parity simulation.
 
     The event counts go to the simulation as integers; the readout is the same spike count.
+
+    Raises:
+        DesignError: ``target`` cannot hold the network (every violation listed).
     """
     from synnet_triton.xylo import XyloSim
 
     device = _network_device(net)
-    spec = net.to_xylo(quantize="global")
+    spec = net.to_xylo(quantize="global", target=target)
     # Integer torch arithmetic: the simulation gives the same result on CPU and CUDA.
-    sim = XyloSim.from_specification(**spec).to(device)
+    sim = XyloSim.from_specification(**spec, target=target).to(device)
     counts = []
     start = time.perf_counter()
     for events, _ in _progress_batches(data, batch_size, "eval xylo", progress):

@@ -415,19 +415,31 @@ class SynNet(nn.Module):
 
         return synnet_to_rockpool(self)
 
-    def to_xylo(self, quantize: str = "global") -> dict[str, Any]:
-        """Integer Xylo Audio 2 spec of this network, equal to Rockpool's ``mapper`` followed by
-        ``global_quantize`` (``quantize="global"``) or ``channel_quantize`` (``"channel"``).
+    def to_xylo(
+        self, quantize: str = "global", target: str = "xylo-audio2", *, check: bool = True
+    ) -> dict[str, Any]:
+        """Integer Xylo spec of this network, equal to Rockpool's ``mapper`` for ``target``
+        followed by ``global_quantize`` (``quantize="global"``) or ``channel_quantize``
+        (``"channel"``).
 
-        Feed it to ``synnet_triton.xylo.XyloSim.from_specification(**spec)`` (or Rockpool's).
-        Pitfalls: ``output="vmem"`` crushes readout and recurrent weights under global
-        quantisation; on Xylo every layer adds one step of delay (see
-        :mod:`synnet_triton.xylo.mapping`).
+        Args:
+            quantize: ``"global"`` or ``"channel"``.
+            target: ``"xylo-audio2"`` (SYNS61201, default), ``"xylo-audio3"`` (SYNS65302) or
+                ``"xylo-imu"`` (SYNS63300).
+            check: run :func:`synnet_triton.xylo.check_design` on the result and raise
+                ``DesignError`` (a ValueError listing every violation) when ``target`` cannot
+                hold it; its warnings are warned.
+
+        Feed the spec to ``synnet_triton.xylo.XyloSim.from_specification(**spec,
+        target=target)`` (or Rockpool's). Pitfalls: ``output="vmem"`` crushes readout and
+        recurrent weights under global quantisation; on Xylo every layer adds one step of delay
+        (see :mod:`synnet_triton.xylo.mapping`).
         """
+        from synnet_triton.xylo.design import check_specification
         from synnet_triton.xylo.mapping import synnet_specification
 
         neurons = self.neuron_layers()
-        return synnet_specification(
+        spec = synnet_specification(
             weights=[linear.weight for linear in self.linear_layers()],
             tau_mem=[layer.tau_mem.expand(layer.n_neurons) for layer in neurons],
             tau_syn=[
@@ -437,7 +449,13 @@ class SynNet(nn.Module):
             bias=[layer.bias.expand(layer.n_neurons) for layer in neurons],
             dt=self.dt,
             quantize=quantize,
+            target=target,
         )
+        if check:
+            layers = [(name, layer.n_neurons)
+                      for name, layer in zip(self.lif_names[:-1], neurons[:-1], strict=True)]
+            check_specification(spec, target, layers).enforce(stacklevel=2)
+        return spec
 
 
 def _threshold_tensor_or_float(threshold: float | Sequence[float], n_neurons: int) -> Any:

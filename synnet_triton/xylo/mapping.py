@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from synnet_triton.xylo.sim import XyloSim
+from synnet_triton.xylo.targets import DEFAULT_TARGET, get_target
 
 ArrayLike = Tensor | np.ndarray | float
 
@@ -60,8 +61,10 @@ def synnet_float_specification(
     threshold: Sequence[ArrayLike],
     bias: Sequence[ArrayLike],
     dt: float,
+    target: str = DEFAULT_TARGET,
 ) -> dict[str, Any]:
-    """Map a feed-forward SynNet onto Xylo's neurons, as Rockpool's ``mapper`` does.
+    """Map a feed-forward SynNet onto Xylo's neurons, as Rockpool's ``mapper`` for ``target``
+    does (``syns61201`` for Xylo Audio 2, ``syns65302`` for Audio 3, ``syns63300`` for IMU).
 
     One entry per LIF layer in evolution order; the last layer is the readout. For layer k with
     N_k neurons and S_k synapses (S ≤ 2 for hidden layers, 1 for the readout):
@@ -78,8 +81,12 @@ def synnet_float_specification(
         Rockpool's spec keys with float64 numpy values (dashes log2(τ / dt), unrounded):
         weights_in (Nin, Nh[, 2]), weights_rec (Nh, Nh[, 2]), weights_out (Nh, Nout), dash_mem,
         dash_syn, dash_syn_2, threshold, bias (Nh,), dash_mem_out, dash_syn_out, threshold_out,
-        bias_out (Nout,), weight shifts 0, aliases (empty lists), dt. The synapse axis is present
-        only when some hidden layer has two synapses.
+        bias_out (Nout,), weight shifts 0, aliases (empty lists), dt. Xylo Audio 2: the synapse
+        axis is present only when some hidden layer has two synapses. Audio 3 and IMU (input
+        and output expansion windows): weights_in (Nin, N_0, S) reaches only the first hidden
+        layer's neurons, weights_out (N_last, Nout) comes only from the last hidden layer's,
+        and weights carry the synapse axis always. No size limit is applied here
+        (:func:`synnet_triton.xylo.design.check_design` does that).
 
     Raises:
         ValueError: inconsistent layer shapes, fewer than two layers, a readout with two
@@ -156,7 +163,10 @@ def synnet_float_specification(
         dash_syn[ids, : w.shape[2]] = layer["dash_syn"]
         previous, start = ids, ids.stop
     weights_out[previous] = readout["weights"][:, :, 0]
-    if n_syn == 1:
+    if get_target(target).input_window is not None:
+        weights_in = weights_in[:, : hidden[0]["weights"].shape[1]]
+        weights_out = weights_out[previous]
+    elif n_syn == 1:
         weights_in, weights_rec = weights_in[:, :, 0], weights_rec[:, :, 0]
 
     return {
@@ -360,11 +370,13 @@ def synnet_specification(
     bias: Sequence[ArrayLike],
     dt: float,
     quantize: str = "global",
+    target: str = DEFAULT_TARGET,
 ) -> dict[str, Any]:
     """Integer Xylo spec of a SynNet: `synnet_float_specification`, then a quantiser.
 
     Arguments as `synnet_float_specification`; ``quantize`` is ``"global"`` (Rockpool's
-    ``global_quantize``, the usual deployment flow) or ``"channel"`` (``channel_quantize``).
+    ``global_quantize``, the usual deployment flow) or ``"channel"`` (``channel_quantize``);
+    ``target`` picks the mapper's layout (see `synnet_float_specification`).
     The result feeds both `XyloSim.from_specification(**spec)` and Rockpool's
     ``XyloSim.from_specification(**spec)``. Read the module docstring for the pitfalls.
     """
@@ -375,7 +387,7 @@ def synnet_specification(
     if quantize not in quantizers:
         raise ValueError(f"quantize must be one of {tuple(quantizers)}; got {quantize!r}")
     return quantizers[quantize](
-        synnet_float_specification(weights, tau_mem, tau_syn, threshold, bias, dt)
+        synnet_float_specification(weights, tau_mem, tau_syn, threshold, bias, dt, target)
     )
 
 

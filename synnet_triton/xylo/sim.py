@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from synnet_triton.arrays import array_namespace, steps_per_chunk
+from synnet_triton.xylo.design import check_specification
 from synnet_triton.xylo.saturating import (
     INT16_MAX,
     INT16_MIN,
@@ -47,6 +48,7 @@ from synnet_triton.xylo.saturating import (
     wrap_int16,
 )
 from synnet_triton.xylo.spec import XyloSpec
+from synnet_triton.xylo.targets import DEFAULT_TARGET, get_target
 
 # Candidate count above which the tight per-current bound is computed before replaying events.
 _TIGHT_BOUND_AFTER = 64
@@ -81,13 +83,14 @@ def _exact_product_dtype(device: torch.device) -> torch.dtype:
 
 
 class XyloSim(nn.Module):
-    """Bit-exact Xylo Audio 2 simulator, batched over samples; build it with `from_specification`.
+    """Bit-exact Xylo simulator (Audio 2, Audio 3, IMU), batched; build with `from_specification`.
 
     Calling it: ``out, state, record = sim(x, record=False)`` with ``x`` integer event counts of
     shape (B, T, Nin) or (T, Nin). ``out`` is (B, T, Nout) (or (T, Nout)): output spikes, output
     membranes or output currents depending on ``output_mode``. ``record`` holds Rockpool's keys
-    ``Vmem``, ``Isyn``, ``Isyn2``, ``Spikes`` (B, T, N) and ``Vmem_out``, ``Isyn_out``
-    (B, T, Nout), without the batch dimension for unbatched input; empty unless ``record``.
+    ``Vmem``, ``Isyn``, ``Isyn2`` (Xylo Audio 2 only, as Rockpool's), ``Spikes`` (B, T, N) and
+    ``Vmem_out``, ``Isyn_out`` (B, T, Nout), without the batch dimension for unbatched input;
+    empty unless ``record``.
     ``state`` holds the same keys for the state after the last step, (B, N) or (B, Nout); Rockpool
     returns an empty dict there. All returned tensors are int16 on the simulator's device.
 
@@ -127,12 +130,14 @@ class XyloSim(nn.Module):
     alias_forward: Tensor
     alias_late: Tensor
 
-    def __init__(self, spec: XyloSpec) -> None:
-        """Store a validated `XyloSpec` as device buffers; prefer `from_specification`."""
+    def __init__(self, spec: XyloSpec, target: str = DEFAULT_TARGET) -> None:
+        """Store a validated `XyloSpec` as device buffers; prefer `from_specification`.
+        ``target`` sets the record's keys (``Isyn2`` exists only on Xylo Audio 2)."""
         if not isinstance(spec, XyloSpec):
             raise TypeError(f"spec must be a XyloSpec; got {type(spec).__name__}")
         super().__init__()
         self.spec = spec
+        self.target = get_target(target)
         self.output_mode = spec.output_mode
         self.dt = spec.dt
         n_in, n_hidden, n_out = spec.n_inputs, spec.n_hidden, spec.n_outputs
@@ -222,12 +227,12 @@ class XyloSim(nn.Module):
         # above its target adds after the target has evolved (late edge).
         forward: list[tuple[int, int]] = []
         late: list[tuple[int, int]] = []
-        for source, targets in enumerate(spec.aliases):
-            for target in targets:
-                (forward if source < target else late).append((source, target))
+        for source, copies in enumerate(spec.aliases):
+            for copy in copies:
+                (forward if source < copy else late).append((source, copy))
         depth = [0] * n_hidden
-        for source, target in sorted(forward):
-            depth[target] = max(depth[target], depth[source] + 1)
+        for source, copy in sorted(forward):
+            depth[copy] = max(depth[copy], depth[source] + 1)
         self._alias_depth = max(depth, default=0)
         self._has_aliases = bool(forward or late)
         for name, edges in (("alias_forward", forward), ("alias_late", late)):
@@ -286,6 +291,7 @@ class XyloSim(nn.Module):
         dt: float = 1e-3,
         verify_config: bool = True,
         output_mode: str = "Spike",
+        target: str = DEFAULT_TARGET,
     ) -> XyloSim:
         """Build a simulator from Rockpool's `XyloSim.from_specification` arguments.
 
@@ -295,33 +301,31 @@ class XyloSim(nn.Module):
         vectors (N,) or (Nout,). Values must be integers in Xylo's ranges (int8 weights, int16
         thresholds and biases, dashes and weight shifts 0–15). See `XyloSpec.from_arguments`.
 
+        ``target`` (``"xylo-audio2"``, ``"xylo-audio3"``, ``"xylo-imu"``): the chip whose
+        simulator this is — the same integer dynamics on each (as in Rockpool, whose
+        ``syns63300.XyloSim`` serves Audio 3 and IMU), each chip's record keys. With
+        ``verify_config`` (default) :func:`synnet_triton.xylo.design.check_design` then runs
+        and every rule the chip breaks is reported at once; ``verify_config=False`` simulates
+        any size.
+
         Raises:
+            DesignError: (a ValueError) ``verify_config`` and the target cannot hold the spec.
             TypeError: non-integer parameters (e.g. unquantised float weights).
             ValueError: inconsistent shapes or out-of-range values.
         """
-        return cls(
-            XyloSpec.from_arguments(
-                weights_in=weights_in,
-                weights_out=weights_out,
-                weights_rec=weights_rec,
-                dash_mem=dash_mem,
-                dash_mem_out=dash_mem_out,
-                dash_syn=dash_syn,
-                dash_syn_2=dash_syn_2,
-                dash_syn_out=dash_syn_out,
-                threshold=threshold,
-                threshold_out=threshold_out,
-                bias=bias,
-                bias_out=bias_out,
-                weight_shift_in=weight_shift_in,
-                weight_shift_rec=weight_shift_rec,
-                weight_shift_out=weight_shift_out,
-                aliases=aliases,
-                dt=dt,
-                verify_config=verify_config,
-                output_mode=output_mode,
-            )
+        arguments = dict(
+            weights_in=weights_in, weights_out=weights_out, weights_rec=weights_rec,
+            dash_mem=dash_mem, dash_mem_out=dash_mem_out, dash_syn=dash_syn,
+            dash_syn_2=dash_syn_2, dash_syn_out=dash_syn_out, threshold=threshold,
+            threshold_out=threshold_out, bias=bias, bias_out=bias_out,
+            weight_shift_in=weight_shift_in, weight_shift_rec=weight_shift_rec,
+            weight_shift_out=weight_shift_out, aliases=aliases,
         )
+        # Storage first (the first malformed value, with its own error type), then the chip.
+        spec = XyloSpec.from_arguments(**arguments, dt=dt, output_mode=output_mode)
+        if verify_config:
+            check_specification(arguments, target).enforce(stacklevel=2)
+        return cls(spec, target)
 
     def reset_state(self) -> XyloSim:
         """Zero all membranes, currents and pending spikes (the next call starts fresh)."""
@@ -427,7 +431,10 @@ class XyloSim(nn.Module):
             "Vmem_out": vmem[:, output],
             "Isyn_out": isyn[:, 0, output],
         }
-        final_state = {key: value.to(torch.int16) for key, value in final_state.items()}
+        final_state = {key: value.to(torch.int16) for key, value in final_state.items()
+                       if key in self.target.record_keys}
+        recording = {key: value for key, value in recording.items()
+                     if key in self.target.record_keys}
         if not batched:
             out = out[0]
             recording = {key: value[0] for key, value in recording.items()}

@@ -1,4 +1,5 @@
-"""Validated integer configuration of a Xylo Audio 2 (SYNS61201) network.
+"""Validated integer configuration of a Xylo network (every Xylo SNN core stores the same
+ranges; sizes are checked by :mod:`synnet_triton.xylo.design`).
 
 `XyloSpec.from_arguments` takes the keyword arguments of Rockpool 3.1's
 `rockpool.devices.xylo.syns61201.XyloSim.from_specification`, with the same defaults (note that
@@ -9,7 +10,6 @@ in one fixed layout: hidden neurons always have two synaptic states, like the ch
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +22,6 @@ INT8_RANGE = (-128, 127)
 INT16_RANGE = (-32768, 32767)
 DASH_RANGE = (0, 15)
 WEIGHT_SHIFT_RANGE = (0, 15)
-MAX_INPUT_CHANNELS = 16
-MAX_HIDDEN_NEURONS = 1000
-MAX_OUTPUT_NEURONS = 8
 OUTPUT_MODES = ("Spike", "Vmem", "Isyn")
 
 
@@ -108,14 +105,13 @@ class XyloSpec:
         weight_shift_out: int = 0,
         aliases: Sequence[Sequence[int]] | None = None,
         dt: float = 1e-3,
-        verify_config: bool = True,
         output_mode: str = "Spike",
     ) -> XyloSpec:
         """Check Rockpool-style specification arguments and build a `XyloSpec`.
 
-        Array arguments may be numpy arrays, torch tensors or nested lists of integers.
-        ``verify_config=True`` warns when the network exceeds Xylo Audio 2's 16 inputs, 1000
-        hidden or 8 output neurons (the simulation itself is exact at any size).
+        Array arguments may be numpy arrays, torch tensors or nested lists of integers. Any
+        size is simulated exactly; whether a chip can hold it is
+        :func:`synnet_triton.xylo.design.check_design`'s question.
 
         Raises:
             TypeError: an array argument holds non-integer values (e.g. unquantised floats), or a
@@ -208,8 +204,6 @@ class XyloSpec:
             dt=_positive_float("dt", dt),
             output_mode=_output_mode(output_mode),
         )
-        if verify_config:
-            _warn_beyond_hardware(n_in, n_hidden, n_out)
         return spec
 
 
@@ -292,19 +286,3 @@ def _aliases(aliases: Sequence[Sequence[int]] | None, n_hidden: int) -> tuple[tu
             row.append(int(target))
         checked.append(tuple(row))
     return tuple(checked)
-
-
-def _warn_beyond_hardware(n_in: int, n_hidden: int, n_out: int) -> None:
-    """Warn when the network is larger than the Xylo Audio 2 chip (SYNS61201)."""
-    for what, count, limit in (
-        ("input channels", n_in, MAX_INPUT_CHANNELS),
-        ("hidden neurons", n_hidden, MAX_HIDDEN_NEURONS),
-        ("output neurons", n_out, MAX_OUTPUT_NEURONS),
-    ):
-        if count > limit:
-            warnings.warn(
-                f"{count} {what} exceed Xylo Audio 2's {limit}; the simulation stays exact but "
-                "the network cannot be deployed (pass verify_config=False to silence this)",
-                UserWarning,
-                stacklevel=3,
-            )

@@ -66,16 +66,35 @@ def test_an_empty_class_folder_is_named(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1 and "no" in result.stderr
 
 
-def test_eval_xylo_of_a_network_that_does_not_fit_the_chip_names_the_limit(tmp_path) -> None:
+def test_eval_xylo_of_a_network_that_does_not_fit_the_chip_shows_the_design_report(
+        tmp_path) -> None:
     trained = _cli("train", "--out", "run", "--classes", "9", "--hidden", "4", "--epochs", "1",
                    "--train-clips", "18", "--test-clips", "9", "--seconds", "0.5",
                    "--no-progress", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
-    assert "output neurons (classes): 9 > 8" in trained.stderr
+    assert "output_neurons: the readout: found 9, limit 8" in trained.stderr
+    assert "eval --xylo will refuse it" in trained.stderr
     result = _cli("eval", "run/checkpoint.pt", "--xylo", "--no-progress", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "output neurons (classes): 9 > 8" in result.stderr
-    assert result.stderr.count("\n") == 1
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == ("synnet-triton eval: error: Xylo Audio 2 (SYNS61201) design check: "
+                        "1 error(s), 0 warning(s)")
+    assert lines[1].strip().startswith("error: output_neurons: the readout: found 9, limit 8")
+    # the same network fits Xylo Audio 3's 32 outputs (with Rockpool's warning above 16)
+    on_audio3 = _cli("eval", "run/checkpoint.pt", "--xylo", "--target", "xylo-audio3",
+                     "--no-progress", cwd=tmp_path)
+    assert on_audio3.returncode == 0, on_audio3.stderr
+
+
+def test_train_for_the_imu_refuses_nothing_but_reports_its_windows(tmp_path) -> None:
+    trained = _cli("train", "--out", "run", "--hidden", "200", "--epochs", "1",
+                   "--train-clips", "8", "--test-clips", "4", "--seconds", "0.5",
+                   "--target", "xylo-imu", "--no-progress", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "Xylo IMU (SYNS63300) design check: 2 error(s)" in trained.stderr
+    assert "input_window" in trained.stderr and "output_window" in trained.stderr
+    result = _cli("eval", "run/checkpoint.pt", "--xylo", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2 and "input_window" in result.stderr  # the checkpoint's chip
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:

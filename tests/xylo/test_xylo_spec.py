@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from synnet_triton.xylo import XyloSim
+from synnet_triton.xylo import DesignError, XyloSim
 from synnet_triton.xylo.saturating import bitshift_decay, ordered_saturating_sum
 
 
@@ -76,9 +76,9 @@ def test_malformed_specs_raise_clear_errors(
         XyloSim.from_specification(**{**valid_spec(), **changes})
 
 
-def test_networks_beyond_the_chip_warn_unless_verification_is_off() -> None:
+def test_networks_beyond_the_chip_are_refused_unless_verification_is_off() -> None:
     spec = {**valid_spec(), "weights_in": np.ones((17, 4, 2), dtype=int)}
-    with pytest.warns(UserWarning, match="17 input channels exceed Xylo Audio 2's 16"):
+    with pytest.raises(DesignError, match="input_channels: .*found 17, limit 16"):
         XyloSim.from_specification(**spec)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
