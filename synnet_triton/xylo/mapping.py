@@ -396,17 +396,19 @@ def evaluate_on_xylo(
     events: Tensor | np.ndarray,
     record: bool = False,
     device: torch.device | str | None = None,
+    target: str = DEFAULT_TARGET,
 ) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
     """Build the bit-exact simulator from an integer spec and run a batch through it.
 
     spec:   integer spec (e.g. from `synnet_specification`)
     events: (B, T, Nin) or (T, Nin) integer input event counts
     device: where to simulate; default: the device of ``events`` (CPU for numpy)
+    target: the chip (its design rules are checked, its record keys returned)
     returns (out, state, record) of `XyloSim` for a fresh (zero) state
     """
     if device is None:
         device = events.device if isinstance(events, Tensor) else "cpu"
-    simulator = XyloSim.from_specification(**spec).to(device)
+    simulator = XyloSim.from_specification(**spec, target=target).to(device)
     if isinstance(events, Tensor):
         events = events.to(device)
     return simulator(events, record=record)
