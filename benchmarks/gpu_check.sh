@@ -20,13 +20,14 @@
 # (hypothesis cases, a >2^31-element call, one torch.compile) and the benchmark (Triton and
 # the torch reference at B=64 T=10 000 N=512, Linear+LIF up to n=16 384) and the launch
 # configurations side by side (benchmarks/kernel_configs.py: BLOCK_N 32/64 × num_stages 3 and
-# deeper, forward and x-only backward, on the model's workloads (a)-(c), each checked bitwise
-# against the default configuration before it is timed) get the rest:
+# deeper, forward and x-only backward, and the approach (b), time-chunked register
+# tiles, CHUNK_T 16 and 8 (benchmarks/chunked_time_tiles.py), on the model's workloads (a)-(c),
+# each checked bitwise against the default configuration before it is timed) get the rest:
 #   env 15 · import 30 · compile-report 80 (AOT builds for sm_90a and the performance model)
 #   · kernel-structure 75 (tests/kernels/test_kernels_compile.py: sm_80 and sm_90a builds)
 #   · cuda-tests 120
 #   · benchmark 75
-#   · kernel-configs 75 (16 configurations compiled and timed; rows saved as they come)
+#   · kernel-configs 75 (18 configurations compiled and timed; rows saved as they come)
 # Writes into OUT: env.txt, import.txt, compile-report.txt, kernel-structure.txt/.xml,
 # cuda-tests.txt/.xml, gpu_bench.txt/.json/.png, headline.txt, kernel_configs.txt/.json/.csv/.png,
 # winners.json (the fastest configuration per N bucket), and summary.txt, always (also

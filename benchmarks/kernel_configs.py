@@ -22,7 +22,9 @@ Writes into ``--out``: ``kernel_configs.json`` (every row), ``kernel_configs.csv
 ``kernel_configs.png`` and ``winners.json``: per N bucket of ``block_config`` (N <= 1024,
 N > 1024) and kernel, the configuration with the least time summed over the bucket's
 workloads, next to the default's — what ``block_config`` and ``NUM_STAGES`` in ``kernels/``
-should be. Chunked register tiles (the issue's approach (b)) are not built, so not timed.
+should be. The issue's approach (b), time-chunked register tiles
+(``benchmarks/chunked_time_tiles.py``: CHUNK_T steps per iteration, :data:`CHUNKED`), runs as a
+third kernel, ``forward-chunked``, checked bitwise against the default forward like the rest.
 
 ``--dry-run``: tiny workloads under the Triton interpreter on CPU, to check the script; no
 compiled code there, so no prediction and no achieved bandwidth.
@@ -48,9 +50,13 @@ TAU = 0.02
 FORWARD_STAGES = (3, 9, 17, 25)
 BACKWARD_STAGES = (3, 5, 9, 13)
 BLOCKS = (32, 64)
+CHUNKED = ((16, 2), (8, 3))
+"""(CHUNK_T, num_stages) of approach (b): both keep 16 steps (2 KB per warp) in flight, the
+depth of the shipped forward; their registers and instructions are in docs/kernels.md."""
 BUCKETS = (("N <= 1024", lambda n: n <= 1024), ("N > 1024", lambda n: n > 1024))
 CSV_COLUMNS = (
     "workload", "batch", "steps", "neurons", "kernel", "block_n", "num_warps", "num_stages",
+    "chunk_t",
     "default", "status", "ms", "bytes", "achieved_gbps", "fraction_of_copy",
     "predicted_ms_low", "predicted_ms_high", "registers", "spills", "steps_in_flight",
 )
@@ -66,15 +72,31 @@ def parse_args() -> argparse.Namespace:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    kernel: str  # "forward" or "backward"
+    kernel: str  # "forward", "backward" or "forward-chunked"
     block_n: int
     num_stages: int
+    chunk_t: int = 1  # steps per loop iteration
+
+
+def chunked_module() -> Any:
+    """benchmarks/chunked_time_tiles.py, loaded by path (the benchmarks are not a package)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("chunked_time_tiles.py")
+    spec = importlib.util.spec_from_file_location("chunked_time_tiles", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def configurations(kernel: str, dry_run: bool) -> list[Config]:
-    """The configurations timed for ``kernel``: every block × depth (dry run: fewer)."""
+    """The configurations timed for ``kernel``: every block × depth (dry run: fewer);
+    approach (b)'s :data:`CHUNKED` for ``"forward-chunked"``."""
     from synnet_triton.kernels import lif_backward, lif_forward
 
+    if kernel == "forward-chunked":
+        return [Config(kernel, 32, stages, chunk) for chunk, stages in CHUNKED]
     default = lif_forward.NUM_STAGES if kernel == "forward" else lif_backward.NUM_STAGES
     stages = FORWARD_STAGES if kernel == "forward" else BACKWARD_STAGES
     if dry_run:
@@ -133,9 +155,26 @@ class Layer:
             surrogate=PERIODIC_EXPONENTIAL, grad_x=self.grad_x,
         )  # fmt: skip
 
+    def chunked_plan(self, chunk_t: int, num_stages: int) -> Any:
+        """Approach (b)'s launch on the forward's tensors (it writes the same outputs)."""
+        from synnet_triton.kernels.launch import COMPILE_OPTIONS, LaunchPlan
+
+        args = self.forward_plan.args
+        alpha, beta, threshold, bias = args[2:6]
+        batch, steps, n = self.x.shape
+        outputs = self.outputs
+        return LaunchPlan(
+            (batch, math.ceil(n / 32)),
+            (self.x, alpha, beta.reshape(-1), threshold, bias, outputs["spikes"], outputs["u"],
+             outputs["final_v"], outputs["final_i"].reshape(batch, n), outputs["final_s"],
+             steps, n, 31.0),
+            {"BLOCK_N": 32, "CHUNK_T": chunk_t, "NUM_STAGES": num_stages, "num_warps": 1,
+             **COMPILE_OPTIONS},
+        )
+
     def results(self, kernel: str) -> dict[str, Any]:
         """The tensors a launch of ``kernel`` writes (after the launch: copies of them)."""
-        if kernel == "forward":
+        if kernel.startswith("forward"):
             return {name: t.clone() for name, t in self.outputs.items()}
         return {"grad_x": self.grad_x.clone(),
                 **{name: t.clone() for name, t in self.carried.items()}}
@@ -200,23 +239,26 @@ def sweep(
 
     from synnet_triton.bench.measure import median_ms
 
-    kernels = {"forward": lif_forward_kernel, "backward": lif_backward_kernel}
+    kernels = {"forward": lif_forward_kernel, "backward": lif_backward_kernel,
+               "forward-chunked": chunked_module().chunked_forward_kernel}
     model = model_device(copy) if device.type == "cuda" else None
     for workload in workloads(dry_run):
         layer = Layer(workload, device)
         for name, kernel in kernels.items():
-            base = layer.forward_plan if name == "forward" else layer.backward_plan
+            base = layer.backward_plan if name == "backward" else layer.forward_plan
             default = default_config(name, workload.neurons)
             layer.reset(name)
-            launch(kernel, base)
+            launch(lif_forward_kernel if name == "forward-chunked" else kernel, base)
             expected = layer.results(name)
             for config in configurations(name, dry_run):
-                plan = reconfigured(base, workload.neurons, config.block_n, config.num_stages)
+                plan = (layer.chunked_plan(config.chunk_t, config.num_stages)
+                        if name == "forward-chunked" else
+                        reconfigured(base, workload.neurons, config.block_n, config.num_stages))
                 row: dict[str, Any] = {
                     "workload": workload.name, "batch": workload.batch, "steps": workload.steps,
                     "neurons": workload.neurons, "kernel": name, "block_n": config.block_n,
                     "num_warps": config.block_n // 32, "num_stages": config.num_stages,
-                    "default": config == default,
+                    "chunk_t": config.chunk_t, "default": config == default,
                 }  # fmt: skip
                 layer.reset(name)
                 compiled = launch(kernel, plan)
@@ -226,6 +268,9 @@ def sweep(
                 timed = functools.partial(launch, kernel, plan)
                 row.update(status="ok", ms=median_ms(timed, device, repeats))
                 try:
+                    if name == "forward-chunked":
+                        # the model reads one step per loop iteration; (b) runs CHUNK_T
+                        raise NotImplementedError("approach (b) is not modelled")
                     row.update(prediction(compiled, plan, workload, model))
                 except Exception as error:  # keep the timing; say why there is no model
                     row["prediction_error"] = f"{type(error).__name__}: {error}"
@@ -249,12 +294,12 @@ def winners(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if not in_bucket:
             continue
         table[bucket] = {}
-        for kernel in ("forward", "backward"):
-            totals: dict[tuple[int, int], float] = {}
-            wrong: set[tuple[int, int]] = set()
+        for kernel in ("forward", "backward", "forward-chunked"):
+            totals: dict[tuple[int, int, int], float] = {}
+            wrong: set[tuple[int, int, int]] = set()
             default_key = None
             for row in (r for r in in_bucket if r["kernel"] == kernel):
-                key = (row["block_n"], row["num_stages"])
+                key = (row["block_n"], row["num_stages"], row.get("chunk_t", 1))
                 if row["default"]:
                     default_key = key
                 if row["status"] != "ok":
@@ -266,7 +311,7 @@ def winners(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 continue
             best = min(candidates, key=lambda k: candidates[k])
             entry: dict[str, Any] = {"block_n": best[0], "num_stages": best[1],
-                                     "ms_total": candidates[best]}
+                                     "chunk_t": best[2], "ms_total": candidates[best]}
             if default_key in candidates:
                 entry["default"] = {"block_n": default_key[0], "num_stages": default_key[1],
                                     "ms_total": candidates[default_key],
@@ -277,8 +322,9 @@ def winners(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def format_row(row: dict[str, Any]) -> str:
-    head = (f"{row['workload']:32s} {row['kernel']:8s} BLOCK_N={row['block_n']:<3d} "
-            f"stages={row['num_stages']:<2d}{'*' if row['default'] else ' '}")
+    head = (f"{row['workload']:32s} {row['kernel']:15s} BLOCK_N={row['block_n']:<3d} "
+            f"stages={row['num_stages']:<2d} CHUNK_T={row.get('chunk_t', 1):<2d}"
+            f"{'*' if row['default'] else ' '}")
     if row["status"] != "ok":
         return f"{head} WRONG (outputs differ from the default configuration's): not timed"
     text = f"{head} {row['ms']:9.3f} ms"
@@ -361,10 +407,11 @@ def main() -> None:
     for bucket, kernels in report["winners"].items():
         for kernel, entry in kernels.items():
             default = entry.get("default", {})
+            against = (f"default {default['block_n']}/{default['num_stages']} is "
+                       f"{default['default_over_best']:.2f}x" if default else "no default")
             print(f"winner {bucket} {kernel}: BLOCK_N={entry['block_n']} "
-                  f"num_stages={entry['num_stages']} ({entry['ms_total']:.3f} ms; default "
-                  f"{default.get('block_n')}/{default.get('num_stages')} is "
-                  f"{default.get('default_over_best', float('nan')):.2f}x)")
+                  f"num_stages={entry['num_stages']} CHUNK_T={entry['chunk_t']} "
+                  f"({entry['ms_total']:.3f} ms; {against})")
     print(f"wrote {args.out / 'kernel_configs.json'}, kernel_configs.csv, winners.json, "
           "kernel_configs.png")
 

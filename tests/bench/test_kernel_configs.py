@@ -37,7 +37,10 @@ def tiny(configs: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_configuration_of_the_tiny_layer_is_correct_and_timed(configs, tiny) -> None:
     rows = list(configs.sweep(torch.device("cpu"), True, 1, 1e9))
-    assert len(rows) == 2 * 2 * 2  # kernels × blocks × (3, default)
+    # kernels × blocks × (3, default), then approach (b)'s chunk configurations
+    assert len(rows) == 2 * 2 * 2 + len(configs.CHUNKED)
+    assert [r["chunk_t"] for r in rows if r["kernel"] == "forward-chunked"] == [
+        chunk for chunk, _ in configs.CHUNKED]
     assert all(row["status"] == "ok" and row["ms"] > 0 for row in rows)
     defaults = [(r["kernel"], r["block_n"], r["num_stages"]) for r in rows if r["default"]]
     assert defaults == [("forward", 32, 17), ("backward", 32, 9)]
