@@ -11,8 +11,8 @@ x + (−0.0) is x bitwise. Spikes and u are gathered into tiles the same way and
 chunk. Steps past ``n_steps`` in the last chunk leave the state unchanged.
 
 The kernel is the forward's "train" build for S = 1 (x in; spikes, u and the final state out),
-the build whose x stream issue 19 sizes. ``python benchmarks/chunked_time_tiles.py`` compiles (a) and
-(b) for sm_90 and sm_80 with the kernels' compile options and prints, per build, the figures
+the build whose x stream issue 19 sizes. ``python benchmarks/chunked_time_tiles.py`` compiles
+(a) and (b) for sm_90 and sm_80 with the kernels' compile options and prints, per build, the figures
 ``compile_report`` reads (registers, spills, shared memory, SASS instructions per step,
 steps and bytes in flight per warp, synchronous loads, shuffles and shared-memory accesses in
 the loop) and checks (b) bitwise against the torch reference under ``TRITON_INTERPRET=1`` (run
@@ -33,7 +33,6 @@ from typing import Any
 import torch
 import triton
 import triton.language as tl
-
 from synnet_triton.kernels.launch import COMPILE_OPTIONS
 from synnet_triton.kernels.lif_forward import multi_spike
 
@@ -143,7 +142,7 @@ def compiled_figures(capability: int) -> list[dict[str, Any]]:
     shipped = dict(report.forward_plans(64, 1))["train"]
     source, options, _ = report.specialize(lif_forward_kernel, shipped, target)
     compiled = triton.compile(source, target=target, options=options.__dict__)
-    rows.append(_row("(a) num_stages=%d" % shipped.options["NUM_STAGES"], compiled, 1,
+    rows.append(_row(f"(a) num_stages={shipped.options['NUM_STAGES']}", compiled, 1,
                      time_loop, pipelined_streams, report))
     for chunk in CHUNKS:
         for stages in (2, 3):
