@@ -31,6 +31,7 @@ from synnet_triton.nir.nodes import (
 from synnet_triton.nn.lif import LIF
 from synnet_triton.nn.linear import Linear
 from synnet_triton.nn.synnet import SynNet
+from synnet_triton.nn.synnet_conventions import synnet_skeleton
 
 _DROP_IN_SYNNET = "synnet_triton.rockpool.SynNet"
 _LIF_TRITON = "synnet_triton.rockpool.LIFTriton"
@@ -202,14 +203,8 @@ def _synnet_from_layers(metadata: dict[str, Any], layers: list[tuple[str, nn.Mod
         raise ValueError("graph metadata says SynNet, but its nodes are not SynNet's chain")
     sizes = [layer.n_neurons for _, layer in neurons]
     dt = float(metadata["dt"])
-    with torch.random.fork_rng(devices=[]):
-        net = SynNet(
-            n_classes=sizes[-1], n_channels=linears[0].in_features,
-            size_hidden_layers=sizes[:-1], time_constants_per_layer=[1] * (len(sizes) - 1),
-            tau_syn_base=2 * dt, quantize_time_constants=False,
-            p_dropout=float(metadata["p_dropout"]), dt=dt, output=str(metadata["output"]),
-            backend=backend,
-        )
+    net = synnet_skeleton(SynNet, sizes, linears[0].in_features, dt, str(metadata["output"]),
+                          float(metadata["p_dropout"]), backend=backend)
     with torch.no_grad():
         for ours, linear in zip(net.linear_layers(), linears, strict=True):
             ours.weight.copy_(linear.weight)

@@ -7,6 +7,7 @@ load both ways. :class:`synnet_triton.nn.synnet.SynNet` builds on these.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -136,3 +137,19 @@ def accept_rockpool_state_dict(
         for name, buffer in layer._buffers.items():
             if buffer is not None and name not in layer._non_persistent_buffers_set:
                 state_dict.setdefault(layer_prefix + name, buffer.detach().clone())
+
+
+def synnet_skeleton(
+    cls: type, sizes: Sequence[int], n_channels: int, dt: float, output: str,
+    p_dropout: float, **extra: Any,
+) -> Any:
+    """A ``cls`` SynNet — ours, Rockpool's or the Rockpool drop-in: they share the
+    constructor — with hidden layers ``sizes[:-1]``, ``sizes[-1]`` classes, one time constant
+    per layer and nothing quantised, for a conversion to fill with its own weights and neuron
+    layers. Built inside ``fork_rng``, so converting leaves the caller's random stream alone."""
+    with torch.random.fork_rng(devices=[]):
+        return cls(
+            n_classes=sizes[-1], n_channels=n_channels, size_hidden_layers=list(sizes[:-1]),
+            time_constants_per_layer=[1] * (len(sizes) - 1), tau_syn_base=2 * dt,
+            quantize_time_constants=False, p_dropout=p_dropout, dt=dt, output=output, **extra,
+        )

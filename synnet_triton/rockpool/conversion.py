@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from synnet_triton.nn.lif import LIF
 from synnet_triton.nn.synnet import SynNet
+from synnet_triton.nn.synnet_conventions import synnet_skeleton
 from synnet_triton.ops.lif.types import Surrogate
 
 ROCKPOOL_SURROGATES = {"periodic_exponential": PeriodicExponential, "step_pwl": StepPWL}
@@ -54,19 +55,10 @@ def synnet_from_rockpool(net: RockpoolSynNet, *, backend: str = "auto") -> SynNe
         )
 
     sizes = [int(linear.weight.shape[1]) for linear in linears]
-    with torch.random.fork_rng(devices=[]):
-        converted = SynNet(
-            n_classes=sizes[-1],
-            n_channels=int(linears[0].weight.shape[0]),
-            size_hidden_layers=sizes[:-1],
-            time_constants_per_layer=[1] * (len(sizes) - 1),
-            tau_syn_base=2 * net.dt,
-            quantize_time_constants=False,
-            p_dropout=float(dropouts[0].p) if dropouts else 0.0,
-            dt=net.dt,
-            output=net.output,
-            backend=backend,
-        )
+    converted = synnet_skeleton(
+        SynNet, sizes, int(linears[0].weight.shape[0]), net.dt, net.output,
+        float(dropouts[0].p) if dropouts else 0.0, backend=backend,
+    )
     with torch.no_grad():
         for our_linear, linear in zip(converted.linear_layers(), linears, strict=True):
             our_linear.weight.copy_(linear.weight)
@@ -89,20 +81,10 @@ def synnet_to_rockpool(net: SynNet) -> RockpoolSynNet:
     if not isinstance(net, SynNet):
         raise TypeError(f"`net` must be a synnet_triton.SynNet, got {type(net).__name__}")
     layers = net.neuron_layers()
-    # The skeleton's own weights and time constants are overwritten below; fork the RNG so that
-    # converting does not advance the caller's random stream.
-    with torch.random.fork_rng(devices=[]):
-        converted = RockpoolSynNet(
-            n_classes=net.n_classes,
-            n_channels=net.n_channels,
-            size_hidden_layers=list(net.size_hidden_layers),
-            time_constants_per_layer=[1] * len(net.size_hidden_layers),
-            tau_syn_base=2 * net.dt,
-            quantize_time_constants=False,
-            p_dropout=net.p_dropout,
-            dt=net.dt,
-            output=net.output,
-        )
+    converted = synnet_skeleton(
+        RockpoolSynNet, [*net.size_hidden_layers, net.n_classes], net.n_channels, net.dt,
+        net.output, net.p_dropout,
+    )
     for name, linear in zip(net.lif_names, net.linear_layers(), strict=True):
         rockpool_linear = converted.seq.get_submodule(name.replace("_neurons", "_linear"))
         rockpool_linear.weight.data = linear.weight.detach().cpu().clone()

@@ -37,6 +37,7 @@ from rockpool.nn.modules import LIFTorch
 from rockpool.nn.modules.torch.lif_torch import LIFBaseTorch
 from rockpool.nn.networks import SynNet as RockpoolSynNet
 
+from synnet_triton.nn.synnet_conventions import synnet_skeleton
 from synnet_triton.rockpool.lif import LIFTriton, copy_lif
 
 
@@ -147,25 +148,15 @@ def _rebuild(
             )
     sizes = [int(getattr(net.seq, name).size_out) for name in net.lif_names]
     dropouts = [module for name, module in net.seq.named_children() if name.endswith("_dropout")]
-    with torch.random.fork_rng(devices=[]):
-        skeleton = cls(
-            n_classes=sizes[-1],
-            n_channels=int(net.size_in),
-            size_hidden_layers=sizes[:-1],
-            time_constants_per_layer=[1] * (len(sizes) - 1),
-            tau_syn_base=2 * net.dt,
-            quantize_time_constants=False,
-            p_dropout=float(dropouts[0].p) if dropouts else 0.0,
-            dt=net.dt,
-            output=net.output,
-            neuron_model=LIFTorch,
-            **extra,
-        )
-        for name, module in net.seq.named_children():
-            if name in net.lif_names:
-                setattr(skeleton.seq, name, copy_lif(module, neuron_model, **extra))
-            elif name.endswith("_linear"):
-                getattr(skeleton.seq, name).weight.data = module.weight.detach().clone()
+    skeleton = synnet_skeleton(
+        cls, sizes, int(net.size_in), net.dt, net.output,
+        float(dropouts[0].p) if dropouts else 0.0, neuron_model=LIFTorch, **extra,
+    )
+    for name, module in net.seq.named_children():  # copy_lif draws nothing from the RNG
+        if name in net.lif_names:
+            setattr(skeleton.seq, name, copy_lif(module, neuron_model, **extra))
+        elif name.endswith("_linear"):
+            getattr(skeleton.seq, name).weight.data = module.weight.detach().clone()
     skeleton.train(net.training)
     return skeleton
 
