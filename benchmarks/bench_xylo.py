@@ -5,7 +5,7 @@
 pytest-benchmark suite: ``pytest benchmarks/bench_xylo.py --benchmark-only`` (both contenders in
 one group). Side by side from a script, with a check that both give identical outputs:
 ``python benchmarks/bench_xylo.py [--batch 64] [--steps 1000] [--rockpool-samples 64]
-[--target xylo-audio3]``.
+[--target xylo-audio3] [--dense]``.
 
 Rockpool's cost grows with the number of synaptic events, ours mostly with B·T (one vectorised
 step per time step), so the ratio depends on activity: the workload targets a few input events
@@ -36,6 +36,31 @@ N_INPUTS, N_HIDDEN, N_OUTPUTS = 16, 128, 4
 WINDOW = 64
 """Xylo Audio 3 / IMU workload: inputs reach the first 64 hidden neurons, the readout is fed by
 the last 64 (both chips allow 128)."""
+
+
+def dense_workload(
+    batch: int = 64, steps: int = 1000, seed: int = 0, dash_syn: int = 1
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Issue 15's hard case: 0–2 input events per channel-step, int8 weights up to ±60 at
+    50 % density, 10 % recurrence (2 synapses, 128 hidden, 4 outputs). ``dash_syn`` sets the
+    synaptic decays (synapse 2: one more): at 1 the currents stay far from int16 (|I| ≤ ~600);
+    at 4 they run along the rails (|I| up to 30 720), the saturation bound flags almost every
+    current on every step, and the exact per-event replay dominates."""
+    rng = np.random.default_rng(seed)
+
+    def weights(shape: tuple[int, ...], density: float) -> np.ndarray:
+        return rng.integers(-60, 61, shape) * (rng.random(shape) < density)
+
+    spec = {
+        "weights_in": weights((N_INPUTS, N_HIDDEN, 2), 0.5),
+        "weights_rec": weights((N_HIDDEN, N_HIDDEN, 2), 0.1),
+        "weights_out": weights((N_HIDDEN, N_OUTPUTS), 0.5),
+        "dash_mem": np.full(N_HIDDEN, 2), "dash_syn": np.full(N_HIDDEN, dash_syn),
+        "dash_syn_2": np.full(N_HIDDEN, dash_syn + 1), "dash_mem_out": np.full(N_OUTPUTS, 2),
+        "dash_syn_out": np.full(N_OUTPUTS, 2), "threshold": np.full(N_HIDDEN, 1200),
+        "threshold_out": np.full(N_OUTPUTS, 800),
+    }
+    return spec, rng.integers(0, 3, (batch, steps, N_INPUTS))
 
 
 def xylo_workload(
@@ -110,6 +135,8 @@ def side_by_side(
     threads: int = 1,
     repeats: int = 3,
     target: str = "xylo-audio2",
+    dense: bool = False,
+    dense_dash: int = 1,
 ) -> dict[str, float]:
     """Time ours on the whole batch and Rockpool on ``rockpool_samples`` samples (default all),
     interleaved ``repeats`` times in one run; check that the outputs agree; return the best
@@ -120,7 +147,8 @@ def side_by_side(
     can be many times slower (they wait for each other every operation).
     """
     torch.set_num_threads(threads)
-    spec, events = xylo_workload(batch, steps, seed, target)
+    spec, events = (dense_workload(batch, steps, seed, dense_dash) if dense
+                    else xylo_workload(batch, steps, seed, target))
     ours = XyloSim.from_specification(**spec, target=target).to(device)
     x = torch.from_numpy(events).to(device)
     ours(x[:, :10])  # warm-up: first-call allocations, lazy initialisation
@@ -150,6 +178,7 @@ def side_by_side(
     rockpool_rate = n_reference / min(rockpool_times)
     return {
         "target": target,
+        "workload": f"dense, dash_syn {dense_dash}" if dense else "sparse",
         "threads": threads,
         "batch": batch,
         "steps": steps,
@@ -203,6 +232,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dense", action="store_true", help="issue 15's dense workload")
+    parser.add_argument("--dense-dash", type=int, default=1,
+                        help="synaptic dash of the dense workload (4: currents on the rails)")
     parser.add_argument("--target", default="xylo-audio2",
                         choices=("xylo-audio2", "xylo-audio3", "xylo-imu"))
     args = parser.parse_args()
@@ -214,6 +246,8 @@ def main() -> None:
         threads=args.threads,
         repeats=args.repeats,
         target=args.target,
+        dense=args.dense,
+        dense_dash=args.dense_dash,
     )
     for key, value in result.items():
         print(f"{key:32s} {value:.4g}" if isinstance(value, float) else f"{key:32s} {value}")
