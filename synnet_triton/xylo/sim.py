@@ -52,6 +52,10 @@ from synnet_triton.xylo.targets import DEFAULT_TARGET, get_target
 
 # Candidate count above which the tight per-current bound is computed before replaying events.
 _TIGHT_BOUND_AFTER = 64
+# Share of all currents flagged by the tight bound above which the step's events are applied to
+# every current in order, source by source (a few operations per source on the whole
+# population), instead of the per-current replay (work ∝ flagged currents × sources).
+_IN_ORDER_SHARE = 0.125
 MAX_INPUT_EVENTS = 15
 MAX_HIDDEN_SPIKES = 31
 MAX_OUTPUT_SPIKES = 1
@@ -628,7 +632,8 @@ class XyloSim(nn.Module):
 
         Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
         exact. Elsewhere the events are replayed in xylosim's order (input channels ascending,
-        then hidden neurons ascending) with per-event saturation.
+        then hidden neurons ascending) with per-event saturation: for the flagged currents
+        alone, or, when many are flagged (currents along the rails), for all of them at once.
         """
         width = current.shape[1]
         drive_counts = torch.cat([step_events, spikes.to(torch.int32)], 1)
@@ -646,10 +651,54 @@ class XyloSim(nn.Module):
             upper = whole + signed[:, :width]
             lower = whole + signed[:, width:]
             rows, cols = torch.nonzero((upper > INT16_MAX) | (lower < INT16_MIN), as_tuple=True)
+        if rows.numel() > _IN_ORDER_SHARE * current.numel():
+            current.copy_(self._deliver_in_order(whole, drive_counts))
+            return
         current.add_(sums)
         if rows.numel():
             exact = self._replay_events(whole, rows, cols, drive_counts)
             current[rows, cols] = exact.to(current.dtype)
+
+    def _deliver_in_order(self, current: Tensor, drive_counts: Tensor) -> Tensor:
+        """Every current after the step's events, applied in xylosim's order.
+
+        current:      (B, 2P) int64 currents before the step's events
+        drive_counts: (B, Nin + N) int32 input events then spike counts, in xylosim's order
+        returns (B, 2P) float64 exact currents after the events
+
+        A source's events onto one current all have its weight's sign, so count × weight then
+        one saturation equals that many saturating additions. Consecutive sources whose weights
+        reach disjoint currents (`_disjoint_runs`) are one product and one saturation: no
+        current receives two of them, so their order does not matter. float64 holds every
+        partial sum exactly.
+        """
+        exact = current.to(torch.float64)
+        counts = drive_counts.to(torch.float64)
+        for start, stop, weights in self._disjoint_runs():
+            exact.addmm_(counts[:, start:stop], weights)
+            exact.clamp_(INT16_MIN, INT16_MAX)
+        return exact
+
+    def _disjoint_runs(self) -> list[tuple[int, int, Tensor]]:
+        """The sources (rows of ``drive_weights``) cut into consecutive runs that reach
+        pairwise disjoint currents: (start, stop, float64 weights of the run); cached."""
+        weights = self.drive_weights
+        cached = getattr(self, "_runs", None)
+        if cached is not None and cached[0] == weights.device:
+            return cached[1]
+        reached = (weights != 0).cpu()
+        cuts, used = [0], torch.zeros(weights.shape[1], dtype=torch.bool)
+        for source in range(weights.shape[0]):
+            if bool((used & reached[source]).any()):
+                cuts.append(source)
+                used = reached[source].clone()
+            else:
+                used |= reached[source]
+        cuts.append(weights.shape[0])
+        runs = [(a, b, weights[a:b].to(torch.float64).contiguous())
+                for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+        self._runs = (weights.device, runs)
+        return runs
 
     def _replay_events(
         self, current: Tensor, rows: Tensor, cols: Tensor, drive_counts: Tensor
