@@ -131,7 +131,7 @@ def _assert_configuration_rows(result: dict) -> None:
     both kernels on every workload, and named a winner for both N buckets."""
     rows = result["rows"]
     assert result["dry_run"] is True and rows
-    assert {row["kernel"] for row in rows} == {"forward", "backward"}
+    assert {row["kernel"] for row in rows} == {"forward", "backward", "forward-chunked"}
     assert all(row["status"] == "ok" and row["ms"] > 0 for row in rows)
     for workload in {row["workload"] for row in rows}:
         for kernel in ("forward", "backward"):
@@ -141,7 +141,7 @@ def _assert_configuration_rows(result: dict) -> None:
             assert {r["block_n"] for r in chosen} == {32, 64}
     assert set(result["winners"]) == {"N <= 1024", "N > 1024"}
     for kernels in result["winners"].values():
-        assert set(kernels) == {"forward", "backward"}
+        assert set(kernels) == {"forward", "backward", "forward-chunked"}
 
 
 def test_summary_names_the_first_failed_step_when_python_is_missing(tmp_path: Path) -> None:
