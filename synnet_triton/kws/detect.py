@@ -40,6 +40,7 @@ from torch import Tensor
 from synnet_triton.kws.audio import FrontEndConfig, audio_to_events
 from synnet_triton.kws.audio_folder import resample
 from synnet_triton.nn.synnet import SynNet
+from synnet_triton.xylo.targets import DEFAULT_TARGET
 
 __all__ = ["Detection", "DetectionRun", "DetectorConfig", "detect_keywords", "score_detections"]
 
@@ -145,8 +146,10 @@ class _Readout:
         if xylo:
             from synnet_triton.xylo import XyloSim
 
+            # to_xylo checks the design (naming the layers); no second check of the same spec
             self.sim = XyloSim.from_specification(
-                **net.to_xylo(quantize="global", target=target), target=target)
+                **net.to_xylo(quantize="global", target=target), target=target,
+                verify_config=False)
         self.tail = torch.zeros(0, n_channels, dtype=torch.int32)
 
     def __call__(self, events: Tensor, dt: float) -> Tensor:
@@ -182,7 +185,7 @@ def detect_keywords(
     config: DetectorConfig | None = None,
     *,
     xylo: bool = False,
-    target: str = "xylo-audio2",
+    target: str = DEFAULT_TARGET,
     front_end: FrontEndConfig | None = None,
 ) -> DetectionRun:
     """Detect the trained keywords in the recording at ``path`` (any length; see the module

@@ -26,6 +26,7 @@ from synnet_triton.kws.data import EventSet
 from synnet_triton.nn.linear import Linear
 from synnet_triton.nn.synnet import SynNet
 from synnet_triton.xylo.design import DesignReport, check_layout
+from synnet_triton.xylo.targets import DEFAULT_TARGET
 
 __all__ = [
     "NetworkConfig",
@@ -68,7 +69,7 @@ class NetworkConfig:
                 f"and {self.time_constants}"
             )
 
-    def design_report(self, target: str = "xylo-audio2") -> DesignReport:
+    def design_report(self, target: str = DEFAULT_TARGET) -> DesignReport:
         """Every rule of the Xylo chip ``target`` this architecture breaks
         (:func:`synnet_triton.xylo.check_layout`), before any weights exist."""
         return check_layout(self.n_channels, list(self.hidden), self.n_classes, target)
@@ -221,7 +222,7 @@ def _evaluation(counts: Tensor, labels: Tensor, seconds: float) -> Evaluation:
 
 def evaluate_xylo(
     net: SynNet, data: EventSet, batch_size: int = 64, progress: bool = False,
-    target: str = "xylo-audio2",
+    target: str = DEFAULT_TARGET,
 ) -> Evaluation:
     """Accuracy of ``net`` converted to the Xylo chip ``target`` (global quantisation) on the
     Xylo-parity simulation.
@@ -234,9 +235,9 @@ def evaluate_xylo(
     from synnet_triton.xylo import XyloSim
 
     device = _network_device(net)
-    spec = net.to_xylo(quantize="global", target=target)
+    spec = net.to_xylo(quantize="global", target=target)  # checks the design, naming layers
     # Integer torch arithmetic: the simulation gives the same result on CPU and CUDA.
-    sim = XyloSim.from_specification(**spec, target=target).to(device)
+    sim = XyloSim.from_specification(**spec, target=target, verify_config=False).to(device)
     counts = []
     start = time.perf_counter()
     for events, _ in _progress_batches(data, batch_size, "eval xylo", progress):

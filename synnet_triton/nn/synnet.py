@@ -36,6 +36,7 @@ from synnet_triton.ops.lif.validation import (
     check_max_spikes,
     check_positive_number,
 )
+from synnet_triton.xylo.targets import DEFAULT_TARGET
 
 if TYPE_CHECKING:
     from rockpool.nn.networks import SynNet as RockpoolSynNet
@@ -416,7 +417,7 @@ class SynNet(nn.Module):
         return synnet_to_rockpool(self)
 
     def to_xylo(
-        self, quantize: str = "global", target: str = "xylo-audio2", *, check: bool = True
+        self, quantize: str = "global", target: str = DEFAULT_TARGET, *, check: bool = True
     ) -> dict[str, Any]:
         """Integer Xylo spec of this network, equal to Rockpool's ``mapper`` for ``target``
         followed by ``global_quantize`` (``quantize="global"``) or ``channel_quantize``
