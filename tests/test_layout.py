@@ -23,11 +23,12 @@ ALLOWED: dict[str, set[str]] = {
     "synnet_triton.xylo": {"synnet_triton.arrays"},
     "synnet_triton.nn": {"synnet_triton.ops", "synnet_triton.xylo"},
     "synnet_triton.rockpool": {"synnet_triton.ops", "synnet_triton.nn", "synnet_triton.xylo"},
+    "synnet_triton.hardware": {"synnet_triton.ops", "synnet_triton.nn", "synnet_triton.xylo"},
     "synnet_triton.nir": {"synnet_triton.nn", "synnet_triton.rockpool"},
     "synnet_triton.bench": {"synnet_triton.ops", "synnet_triton.nn"},
     "synnet_triton.kws": {
         "synnet_triton.kernels", "synnet_triton.ops", "synnet_triton.nn", "synnet_triton.xylo",
-        "synnet_triton.bench",
+        "synnet_triton.bench", "synnet_triton.hardware",
     },
 }
 """Each layer and the layers it may import (besides itself). The top-level ``__init__`` and

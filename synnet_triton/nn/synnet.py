@@ -416,6 +416,21 @@ class SynNet(nn.Module):
 
         return synnet_to_rockpool(self)
 
+    def xylo_layers(self) -> dict[str, list[Tensor]]:
+        """The per-layer arguments of :func:`synnet_triton.xylo.synnet_float_specification`
+        (weights (in, N·S), tau_mem (N,), tau_syn (N, S), threshold (N,), bias (N,)), in
+        evolution order: the network's own tensors, so gradients reach its parameters."""
+        neurons = self.neuron_layers()
+        return {
+            "weights": [linear.weight for linear in self.linear_layers()],
+            "tau_mem": [layer.tau_mem.expand(layer.n_neurons) for layer in neurons],
+            "tau_syn": [
+                layer.tau_syn.expand(layer.n_neurons, layer.n_synapses) for layer in neurons
+            ],
+            "threshold": [layer.threshold.expand(layer.n_neurons) for layer in neurons],
+            "bias": [layer.bias.expand(layer.n_neurons) for layer in neurons],
+        }
+
     def to_xylo(
         self, quantize: str = "global", target: str = DEFAULT_TARGET, *, check: bool = True
     ) -> dict[str, Any]:
@@ -439,20 +454,11 @@ class SynNet(nn.Module):
         from synnet_triton.xylo.design import check_specification
         from synnet_triton.xylo.mapping import synnet_specification
 
-        neurons = self.neuron_layers()
         spec = synnet_specification(
-            weights=[linear.weight for linear in self.linear_layers()],
-            tau_mem=[layer.tau_mem.expand(layer.n_neurons) for layer in neurons],
-            tau_syn=[
-                layer.tau_syn.expand(layer.n_neurons, layer.n_synapses) for layer in neurons
-            ],
-            threshold=[layer.threshold.expand(layer.n_neurons) for layer in neurons],
-            bias=[layer.bias.expand(layer.n_neurons) for layer in neurons],
-            dt=self.dt,
-            quantize=quantize,
-            target=target,
+            **self.xylo_layers(), dt=self.dt, quantize=quantize, target=target
         )
         if check:
+            neurons = self.neuron_layers()
             layers = [(name, layer.n_neurons)
                       for name, layer in zip(self.lif_names[:-1], neurons[:-1], strict=True)]
             check_specification(spec, target, layers).enforce(stacklevel=2)

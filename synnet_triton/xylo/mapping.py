@@ -1,11 +1,11 @@
-"""SynNet → Xylo Audio 2 specification: Rockpool's mapper and post-training quantisers.
+"""SynNet → Xylo specification: Rockpool's mapper, then its post-training quantisers.
 
 `synnet_float_specification` lays a feed-forward SynNet (linear → LIF layers, the last LIF
 layer being the readout) out on Xylo's hidden and output neurons exactly as Rockpool 3.1's
-`rockpool.devices.xylo.syns61201.mapper(net.as_graph())` does; `global_quantize` and
-`channel_quantize` reproduce `rockpool.transform.quantize_methods`, including their quirks (noted
-where they act), so the integer spec equals Rockpool's value for value. `synnet_specification`
-chains the two; `evaluate_on_xylo` builds the bit-exact simulator and runs a batch.
+`rockpool.devices.xylo.syns61201.mapper(net.as_graph())` does; the quantisers
+(:mod:`synnet_triton.xylo.quantize`) reproduce `rockpool.transform.quantize_methods`, so the
+integer spec equals Rockpool's value for value. `synnet_specification` chains the two;
+`evaluate_on_xylo` builds the bit-exact simulator and runs a batch.
 
 Pitfalls (they are Rockpool's, reproduced here, not fixed):
 
@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from synnet_triton.xylo.quantize import channel_quantize, global_quantize
 from synnet_triton.xylo.sim import XyloSim
 from synnet_triton.xylo.targets import DEFAULT_TARGET, get_target
 
@@ -45,6 +46,18 @@ def _float32(name: str, value: Any) -> np.ndarray:
     if array.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a real array; got dtype {array.dtype}")
     return array.astype(np.float32)
+
+
+def _float64(name: str, value: Any, keep_graph: bool) -> Any:
+    """``value`` rounded to float32 (Rockpool's graph holds float32 arrays), then as float64:
+    a numpy array, or with ``keep_graph`` a torch tensor on the CPU keeping ``value``'s
+    autograd graph."""
+    if keep_graph and isinstance(value, Tensor):
+        if value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real array; got dtype {value.dtype}")
+        return value.cpu().float().double()
+    array = _float32(name, value).astype(np.float64)
+    return torch.from_numpy(array) if keep_graph else array
 
 
 def _dash(name: str, tau: np.ndarray, dt: float) -> np.ndarray:
@@ -62,6 +75,8 @@ def synnet_float_specification(
     bias: Sequence[ArrayLike],
     dt: float,
     target: str = DEFAULT_TARGET,
+    *,
+    keep_graph: bool = False,
 ) -> dict[str, Any]:
     """Map a feed-forward SynNet onto Xylo's neurons, as Rockpool's ``mapper`` for ``target``
     does (``syns61201`` for Xylo Audio 2, ``syns65302`` for Audio 3, ``syns63300`` for IMU).
@@ -87,6 +102,9 @@ def synnet_float_specification(
         layer's neurons, weights_out (N_last, Nout) comes only from the last hidden layer's,
         and weights carry the synapse axis always. No size limit is applied here
         (:func:`synnet_triton.xylo.design.check_design` does that).
+        With ``keep_graph`` the weights, thresholds and biases are float64 CPU torch tensors
+        that keep the autograd graph of the given tensors (for hardware-exact training); the
+        values are the same.
 
     Raises:
         ValueError: inconsistent layer shapes, fewer than two layers, a readout with two
@@ -111,7 +129,7 @@ def synnet_float_specification(
     layers = []
     n_sources = None
     for k in range(n_layers):
-        w = _float32(f"weights[{k}]", weights[k])
+        w = _float64(f"weights[{k}]", weights[k], keep_graph)
         taus_mem = _float32(f"tau_mem[{k}]", tau_mem[k]).reshape(-1)
         n_neurons = taus_mem.shape[0]
         taus_syn = _float32(f"tau_syn[{k}]", tau_syn[k]).reshape(n_neurons, -1)
@@ -129,11 +147,11 @@ def synnet_float_specification(
             raise ValueError(f"layer {k} has {n_syn} synapses per neuron; Xylo supports fewer")
         layers.append(
             {
-                "weights": w.reshape(w.shape[0], n_neurons, n_syn).astype(np.float64),
+                "weights": w.reshape(w.shape[0], n_neurons, n_syn),
                 "dash_mem": _dash(f"tau_mem[{k}]", taus_mem, dt),
                 "dash_syn": _dash(f"tau_syn[{k}]", taus_syn, dt),
-                "threshold": _float32(f"threshold[{k}]", threshold[k]).reshape(-1),
-                "bias": _float32(f"bias[{k}]", bias[k]).reshape(-1),
+                "threshold": _float64(f"threshold[{k}]", threshold[k], keep_graph).reshape(-1),
+                "bias": _float64(f"bias[{k}]", bias[k], keep_graph).reshape(-1),
             }
         )
         n_sources = n_neurons
@@ -144,10 +162,14 @@ def synnet_float_specification(
     n_syn = max(layer["dash_syn"].shape[1] for layer in hidden)
     n_in = hidden[0]["weights"].shape[0]
 
-    weights_in = np.zeros((n_in, n_hidden, n_syn))
-    weights_rec = np.zeros((n_hidden, n_hidden, n_syn))
-    weights_out = np.zeros((n_hidden, n_out))
-    per_neuron = {name: np.zeros(n_hidden) for name in ("dash_mem", "threshold", "bias")}
+    def zeros(*shape: int) -> Any:
+        return torch.zeros(shape, dtype=torch.float64) if keep_graph else np.zeros(shape)
+
+    weights_in = zeros(n_in, n_hidden, n_syn)
+    weights_rec = zeros(n_hidden, n_hidden, n_syn)
+    weights_out = zeros(n_hidden, n_out)
+    per_neuron = {name: zeros(n_hidden) for name in ("threshold", "bias")}
+    per_neuron["dash_mem"] = np.zeros(n_hidden)
     dash_syn = np.zeros((n_hidden, 2))
     start = 0
     previous = None
@@ -179,187 +201,15 @@ def synnet_float_specification(
         "dash_syn_2": dash_syn[:, 1].copy(),
         "dash_syn_out": readout["dash_syn"][:, 0].copy(),
         "threshold": per_neuron["threshold"],
-        "threshold_out": readout["threshold"].astype(np.float64),
+        "threshold_out": readout["threshold"],
         "bias": per_neuron["bias"],
-        "bias_out": readout["bias"].astype(np.float64),
+        "bias_out": readout["bias"],
         "weight_shift_in": 0,
         "weight_shift_rec": 0,
         "weight_shift_out": 0,
         "aliases": [[] for _ in range(n_hidden)],
         "dt": float(dt),
     }
-
-
-def _as_3d(weights: np.ndarray) -> np.ndarray:
-    """(…, N) → (…, N, 1); (…, N, S) unchanged."""
-    weights = np.asarray(weights, dtype=np.float64)
-    return weights[..., None] if weights.ndim == 2 else weights
-
-
-def _rounded_dashes(spec: dict[str, Any]) -> dict[str, np.ndarray]:
-    """All dashes rounded half to even and cast to int, as both Rockpool quantisers do."""
-    names = ("dash_mem", "dash_mem_out", "dash_syn", "dash_syn_2", "dash_syn_out")
-    return {name: np.round(np.asarray(spec[name], dtype=np.float64)).astype(int) for name in names}
-
-
-def global_quantize(
-    spec: dict[str, Any],
-    fuzzy_scaling: bool = False,
-    bits_per_weight: int = 8,
-    bits_per_threshold: int = 16,
-) -> dict[str, Any]:
-    """Quantise a float spec with one scale for input + recurrent weights and one for readout.
-
-    Reproduces Rockpool 3.1 ``global_quantize(**spec)``: scale = (2^(bits−1) − 1) / max |w|
-    (max over weights_in, weights_rec and bias; readout: weights_out and bias_out), or
-    |mean| + 2·std of the non-zero weights with ``fuzzy_scaling``; values rounded half to even.
-    Rockpool's quirks are kept: ``bias_out`` is scaled with the hidden scale; when the readout
-    thresholds overflow, the readout *and recurrent* weights are rescaled (see the module
-    docstring); weights come back with a synapse axis (N, N, S) even for one synapse.
-
-    spec: a float spec with Rockpool's keys (e.g. from `synnet_float_specification`)
-    returns a copy of ``spec`` with integer weights, thresholds, biases and dashes
-    """
-    w_in, w_rec = _as_3d(spec["weights_in"]), _as_3d(spec["weights_rec"])
-    w_out = np.asarray(spec["weights_out"], dtype=np.float64)
-    bias, bias_out = spec.get("bias"), spec.get("bias_out")
-    largest_weight = 2 ** (bits_per_weight - 1) - 1
-    largest_threshold = 2 ** (bits_per_threshold - 1) - 1
-
-    if fuzzy_scaling:
-        hidden = np.concatenate([w_in.ravel(), w_rec.ravel()])
-        hidden = hidden[hidden != 0]
-        readout = w_out.ravel()[w_out.ravel() != 0]
-        max_w = np.abs(hidden.mean()) + 2 * hidden.std()
-        max_w_out = np.abs(readout.mean()) + 2 * readout.std()
-    else:
-        max_w = max(0.0, np.abs(w_in).max(), np.abs(w_rec).max())
-        max_w_out = max(0.0, np.abs(w_out).max())
-        if bias is not None:
-            max_w = max(max_w, np.abs(bias).max())
-        if bias_out is not None:
-            max_w_out = max(max_w_out, np.abs(bias_out).max())
-    scale = largest_weight / max_w if max_w != 0 else 1
-    scale_out = largest_weight / max_w_out if max_w_out != 0 else 1
-
-    weights_in = np.round(w_in * scale).astype(int)
-    weights_rec = np.round(w_rec * scale).astype(int)
-    weights_out = np.round(w_out * scale_out).astype(int)
-    threshold = np.round(np.asarray(spec["threshold"]) * scale).astype(int)
-    threshold_out = np.round(np.asarray(spec["threshold_out"]) * scale_out).astype(int)
-    quantised: dict[str, Any] = {}
-    if bias is not None:
-        quantised["bias"] = np.round(np.asarray(bias) * scale).astype(int)
-    if bias_out is not None:
-        # Rockpool scales the readout biases with the hidden scale.
-        quantised["bias_out"] = np.round(np.asarray(bias_out) * scale).astype(int)
-
-    if np.abs(np.max(threshold)) > largest_threshold:
-        limit = largest_threshold / np.max(threshold)
-        threshold = np.round(threshold * limit).astype(int)
-        weights_in = np.round(weights_in * limit).astype(int)
-        weights_rec = np.round(weights_rec * limit).astype(int)
-    if np.abs(np.max(threshold_out)) > largest_threshold:
-        limit = largest_threshold / np.max(threshold_out)
-        threshold_out = np.round(threshold_out * limit).astype(int)
-        weights_out = np.round(weights_out * limit).astype(int)
-        # Rockpool also rescales the recurrent weights here.
-        weights_rec = np.round(weights_rec * limit).astype(int)
-
-    quantised.update(
-        weights_in=weights_in,
-        weights_rec=weights_rec,
-        weights_out=weights_out,
-        threshold=threshold,
-        threshold_out=threshold_out,
-        **_rounded_dashes(spec),
-    )
-    return {**spec, **quantised}
-
-
-def channel_quantize(
-    spec: dict[str, Any], bits_per_weight: int = 8, bits_per_threshold: int = 16
-) -> dict[str, Any]:
-    """Quantise a float spec with one scale per target neuron (its input + recurrent weights).
-
-    Reproduces Rockpool 3.1 ``channel_quantize(**spec)``: for hidden neuron j the scale is
-    (2^(bits−1) − 1) / max |weights onto j|, applied to those weights and θ_j; readout neuron o
-    uses max |weights_out[:, o]| for its weights, θ and bias. A threshold beyond int16 is set to
-    the largest value and its weights rescaled from the float values. Rockpool's quirks are
-    kept: hidden biases are scaled only when weights have two synapses (otherwise just rounded),
-    and are not rescaled with an overflowing threshold; a neuron without weights keeps its
-    rounded float threshold.
-
-    spec: a float spec with Rockpool's keys
-    returns a copy of ``spec`` with integer weights, thresholds, biases and dashes
-    """
-    w_in, w_rec = _as_3d(spec["weights_in"]), _as_3d(spec["weights_rec"])
-    w_out = np.asarray(spec["weights_out"], dtype=np.float64)
-    threshold = np.asarray(spec["threshold"], dtype=np.float64)
-    threshold_out = np.asarray(spec["threshold_out"], dtype=np.float64)
-    bias = None if spec.get("bias") is None else np.array(spec["bias"], dtype=np.float64)
-    bias_out = (
-        None if spec.get("bias_out") is None else np.array(spec["bias_out"], dtype=np.float64)
-    )
-    largest_weight = 2 ** (bits_per_weight - 1) - 1
-    largest_threshold = 2 ** (bits_per_threshold - 1) - 1
-    n_input_targets, n_syn = w_in.shape[1], w_in.shape[2]
-
-    w_in_q = np.zeros(w_in.shape)
-    w_rec_q = np.zeros(w_rec.shape)
-    threshold_q = np.zeros(threshold.shape)
-    for j in range(w_rec.shape[0]):
-        receives_input = j < n_input_targets
-        max_w = max(0.0, np.abs(w_rec[:, j]).max())
-        if receives_input:
-            max_w = max(max_w, np.abs(w_in[:, j]).max())
-        if max_w == 0:
-            threshold_q[j] = np.round(threshold[j])
-            continue
-        scale = largest_weight / max_w
-        if receives_input:
-            w_in_q[:, j] = np.round(w_in[:, j] * scale)
-        w_rec_q[:, j] = np.round(w_rec[:, j] * scale)
-        threshold_q[j] = np.round(threshold[j] * scale)
-        if bias is not None and n_syn > 1:
-            bias[j] = np.round(bias[j] * scale)
-        if np.abs(threshold_q[j]) > largest_threshold:
-            limit = largest_threshold / threshold[j]
-            threshold_q[j] = np.round(threshold[j] * limit)
-            if receives_input:
-                w_in_q[:, j] = np.round(w_in[:, j] * limit)
-            w_rec_q[:, j] = np.round(w_rec[:, j] * limit)
-
-    w_out_q = np.zeros(w_out.shape)
-    threshold_out_q = np.zeros(threshold_out.shape)
-    for o in range(w_out.shape[1]):
-        max_w = max(0.0, np.abs(w_out[:, o]).max())
-        if max_w == 0:
-            threshold_out_q[o] = np.round(threshold_out[o])
-            continue
-        scale = largest_weight / max_w
-        w_out_q[:, o] = np.round(w_out[:, o] * scale)
-        threshold_out_q[o] = np.round(threshold_out[o] * scale)
-        if bias_out is not None:
-            bias_out[o] = np.round(bias_out[o] * scale)
-        if np.abs(threshold_out_q[o]) > largest_threshold:
-            limit = largest_threshold / threshold_out[o]
-            threshold_out_q[o] = np.round(threshold_out[o] * limit)
-            w_out_q[:, o] = np.round(w_out[:, o] * limit)
-
-    quantised: dict[str, Any] = {
-        "weights_in": w_in_q.astype(int),
-        "weights_rec": w_rec_q.astype(int),
-        "weights_out": w_out_q.astype(int),
-        "threshold": threshold_q.astype(int),
-        "threshold_out": threshold_out_q.astype(int),
-        **_rounded_dashes(spec),
-    }
-    if bias is not None:
-        quantised["bias"] = np.round(bias).astype(int)
-    if bias_out is not None:
-        quantised["bias_out"] = np.round(bias_out).astype(int)
-    return {**spec, **quantised}
 
 
 def synnet_specification(

@@ -245,6 +245,12 @@ class XyloSim(nn.Module):
             )
 
         self._state: dict[str, Tensor] | None = None
+        self.clip_log: list[tuple[int, Tensor, Tensor]] | None = None
+        """None, or a list to which each call appends ``(step, rows, cols)`` for every step on
+        which per-event saturation changed some current's delivered value: batch rows and
+        current columns ``s·P + j`` (synapse s of population neuron j, P = N + Nout) where the
+        step's saturating sum differs from the plain sum of its events. Hardware-exact training
+        reads it to zero the gradient through those deliveries."""
 
     def _use_product(self, scaled: bool) -> None:
         """Build the step's products from `drive_weights`: on the effective weights, or on the
@@ -580,7 +586,7 @@ class XyloSim(nn.Module):
                     current_bound += reach
                 else:
                     self._deliver_exactly(
-                        current_t.T, sums_t.T, events[:, step], hidden_spikes_t.T
+                        current_t.T, sums_t.T, events[:, step], hidden_spikes_t.T, step
                     )
                     current_bound = -INT16_MIN
 
@@ -620,7 +626,7 @@ class XyloSim(nn.Module):
                     state_record[:, step, :, 1:] = traced_isyn
 
     def _deliver_exactly(
-        self, current: Tensor, sums: Tensor, step_events: Tensor, spikes: Tensor
+        self, current: Tensor, sums: Tensor, step_events: Tensor, spikes: Tensor, step: int
     ) -> None:
         """Add one step's events to the currents where some partial sum may leave int16.
 
@@ -629,6 +635,7 @@ class XyloSim(nn.Module):
                      no partial sum leaves int16
         step_events: (B, Nin) int32 clipped input events of this step
         spikes:      (B, N) float previous step's hidden spike counts
+        step:        the step's index in the call, for `clip_log`
 
         Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
         exact. Elsewhere the events are replayed in xylosim's order (input channels ascending,
@@ -653,11 +660,17 @@ class XyloSim(nn.Module):
             rows, cols = torch.nonzero((upper > INT16_MAX) | (lower < INT16_MIN), as_tuple=True)
         if rows.numel() > _IN_ORDER_SHARE * current.numel():
             current.copy_(self._deliver_in_order(whole, drive_counts))
+            if self.clip_log is not None:
+                rows, cols = torch.nonzero(current != whole + sums, as_tuple=True)
+                self.clip_log.append((step, rows, cols))
             return
         current.add_(sums)
         if rows.numel():
-            exact = self._replay_events(whole, rows, cols, drive_counts)
-            current[rows, cols] = exact.to(current.dtype)
+            exact = self._replay_events(whole, rows, cols, drive_counts).to(current.dtype)
+            if self.clip_log is not None:
+                differs = exact != current[rows, cols]
+                self.clip_log.append((step, rows[differs], cols[differs]))
+            current[rows, cols] = exact
 
     def _deliver_in_order(self, current: Tensor, drive_counts: Tensor) -> Tensor:
         """Every current after the step's events, applied in xylosim's order.

@@ -1,0 +1,210 @@
+"""Hardware-exact SynNet: outputs bitwise Rockpool's XyloSim on Rockpool's own mapping and
+quantisation of the network; gradients equal a literal event-by-event float64 autograd loop
+(tests/hardware/literal_xylo.py) that applies the documented straight-through rules."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from literal_xylo import literal_xylo
+from xylo_oracle import (
+    TARGET_MAPPERS,
+    TARGET_SIMULATORS,
+    rockpool_channel_quantize,
+    rockpool_global_quantize,
+)
+
+from synnet_triton.hardware import INTEGER_KEYS, HardwareSynNet, xylo_dynamics
+from synnet_triton.nn.synnet import SynNet
+from synnet_triton.rockpool import synnet_to_rockpool
+from synnet_triton.xylo import XyloSim
+
+
+def random_net(seed: int, layers: list[int], gain: float, output: str = "spikes",
+               n_channels: int = 6, n_classes: int = 3) -> SynNet:
+    """A SynNet with Rockpool's initial weights times ``gain`` (large gains saturate)."""
+    torch.manual_seed(seed)
+    net = SynNet(n_classes=n_classes, n_channels=n_channels, size_hidden_layers=layers,
+                 time_constants_per_layer=[min(2, n) for n in layers], output=output,
+                 train_threshold=True, backend="torch")
+    with torch.no_grad():
+        for linear in net.linear_layers():
+            linear.weight.mul_(gain)
+        for layer in net.neuron_layers()[:-1]:
+            layer.threshold.mul_(torch.rand(layer.threshold.shape) + 0.5)
+    return net
+
+
+def rockpool_chip(net: SynNet, quantize: str, target: str, output_mode: str) -> Any:
+    """Rockpool's flow: its mapper on its SynNet's graph, its quantiser, its simulator."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = TARGET_MAPPERS[target](synnet_to_rockpool(net).as_graph())
+        spec.pop("mapped_graph")
+        quantizer = rockpool_global_quantize if quantize == "global" else rockpool_channel_quantize
+        spec.update(quantizer(**spec))
+        return TARGET_SIMULATORS[target].from_specification(**spec, output_mode=output_mode)
+
+
+def events(seed: int, batch: int, steps: int, channels: int, rate: float) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.poisson(torch.full((batch, steps, channels), rate), generator=generator)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), layers=st.lists(st.integers(2, 9), min_size=1, max_size=3),
+       gain=st.sampled_from([1.0, 6.0, 40.0]), output=st.sampled_from(["spikes", "vmem"]),
+       quantize=st.sampled_from(["global", "channel"]),
+       target=st.sampled_from(["xylo-audio2", "xylo-audio3"]), rate=st.sampled_from([0.3, 4.0]))
+def test_forward_is_bitwise_rockpools_xylosim_on_rockpools_spec(
+        seed, layers, gain, output, quantize, target, rate):
+    net = random_net(seed, layers, gain, output)
+    hardware = HardwareSynNet(net, quantize=quantize, target=target)
+    x = events(seed, 3, 40, 6, rate)
+    ours = hardware(x)
+    mode = "Vmem" if output == "vmem" else "Spike"
+    chip = rockpool_chip(net, quantize, target, mode)
+    for sample in range(x.shape[0]):
+        chip.reset_state()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reference, _, _ = chip(x[sample].numpy().astype(int))
+        expected = torch.as_tensor(np.asarray(reference), dtype=torch.float32)
+        assert torch.equal(ours[sample].view(torch.int32), expected.view(torch.int32)), sample
+
+
+def test_its_spec_is_to_xylos_key_for_key():
+    for quantize in ("global", "channel"):
+        net = random_net(3, [7, 5], 20.0)
+        hardware = HardwareSynNet(net, quantize=quantize)
+        _, spec = hardware.integer_values()
+        expected = net.to_xylo(quantize)
+        assert set(spec) == set(expected)
+        for key, value in expected.items():
+            assert np.array_equal(np.asarray(spec[key]), np.asarray(value)), key
+
+
+def _integer_leaves(hardware: HardwareSynNet, saturate: bool
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The network's integer values as float64 leaves, and its spec. ``saturate``: input
+    weights 127 (channel 0: −127, so the order of events matters), shifted left by 2: currents
+    run along the int16 rails (quantisation alone keeps SynNet's currents inside int16); the
+    first layer's thresholds 20000, so its membranes stay off the rails and its gradient flows
+    through the saturated deliveries' neighbours."""
+    _, spec = hardware.integer_values()
+    if saturate:
+        weights_in = np.where(spec["weights_in"] != 0, 127, 0)
+        weights_in[0] *= -1
+        threshold = np.where(weights_in.any(axis=(0, 2)), 20000, spec["threshold"])
+        spec = {**spec, "weight_shift_in": 2, "weights_in": weights_in, "threshold": threshold}
+    leaves = {key: torch.tensor(np.asarray(spec[key]), dtype=torch.float64, requires_grad=True)
+              for key in INTEGER_KEYS}
+    return leaves, spec
+
+
+@pytest.mark.parametrize("case", [
+    # (seed, layers, gain, events per channel-step, output, saturate): quiet, busy, saturating
+    # (currents on the int16 rails, 31-spike caps), two and three layers, vmem readout
+    (0, [5], 1.0, 0.5, "spikes", False),
+    (1, [6, 4], 6.0, 2.0, "spikes", False),
+    (2, [4, 5, 3], 40.0, 6.0, "spikes", True),
+    (3, [5, 4], 3.0, 1.0, "vmem", False),
+    (4, [6], 8.0, 6.0, "spikes", True),
+])
+def test_gradients_equal_the_literal_loop(case):
+    seed, layers, gain, rate, output, saturate = case
+    net = random_net(seed, layers, gain, output)
+    hardware = HardwareSynNet(net, quantize="channel" if output == "vmem" else "global")
+    leaves, spec = _integer_leaves(hardware, saturate)
+    x = events(seed, 2, 24, 6, rate)
+    mode = hardware.output_mode
+    sim = XyloSim.from_specification(**spec, verify_config=False, output_mode=mode)
+    ours = xylo_dynamics(x.long(), sim, leaves, hardware.window)
+    weights = torch.randn(ours.shape, generator=torch.Generator().manual_seed(seed))
+    ours_grads = torch.autograd.grad((ours * weights).sum(), list(leaves.values()))
+
+    oracle_leaves = {key: value.detach().clone().requires_grad_() for key, value in leaves.items()}
+    oracle = literal_xylo(spec, oracle_leaves, x.numpy().astype(int), hardware.window, mode)
+    assert torch.equal(ours.double(), oracle.detach())
+    oracle_grads = torch.autograd.grad((oracle * weights.double()).sum(),
+                                       list(oracle_leaves.values()), allow_unused=True)
+    for key, mine, theirs in zip(INTEGER_KEYS, ours_grads, oracle_grads, strict=True):
+        theirs = torch.zeros_like(mine) if theirs is None else theirs
+        scale = float(theirs.abs().max()) + 1e-12
+        assert torch.allclose(mine, theirs, rtol=1e-4, atol=1e-5 * scale), (key, mine, theirs)
+        if key.startswith("weights") and not saturate:
+            assert float(mine.abs().sum()) > 0, key
+    assert sum(float(grad.abs().sum()) for grad in ours_grads) > 0
+
+
+def test_saturating_case_exercises_every_straight_through_rule():
+    """The saturating case of the gradient test really clips deliveries and hits the 31-spike
+    cap (otherwise it would not test those rules)."""
+    net = random_net(2, [4, 5, 3], 40.0)
+    _, spec = _integer_leaves(HardwareSynNet(net), saturate=True)
+    sim = XyloSim.from_specification(**spec, verify_config=False)
+    sim.clip_log = []
+    _, _, record = sim(events(2, 2, 24, 6, 6.0).long(), record=True)
+    assert sum(len(rows) for _, rows, _ in sim.clip_log) > 0
+    assert int(record["Spikes"].max()) == 31
+
+
+def test_float_gradients_are_the_quantisers_scale_times_the_integer_ones():
+    """Global quantisation: w_int = round(w · 127 / max|w|); straight through, ∂L/∂w is that
+    scale times ∂L/∂w_int (hand-derived; the scale itself is held constant)."""
+    net = random_net(4, [6], 1.0)
+    hardware = HardwareSynNet(net)
+    values, _ = hardware.integer_values()
+    first = net.linear_layers()[0].weight
+    grad_int, = torch.autograd.grad((values["weights_in"] * 1.0).sum() * 0 + (
+        values["weights_in"][0, 0, 0] * 3.0), [values["weights_in"]], retain_graph=True)
+    grad_float, = torch.autograd.grad(values["weights_in"][0, 0, 0] * 3.0, [first])
+    largest = max(float(layer.weight.abs().max()) for layer in net.linear_layers()[:-1])
+    assert float(grad_int[0, 0, 0]) == 3.0
+    assert float(grad_float[0, 0]) == pytest.approx(3.0 * 127 / largest, rel=1e-6)
+    assert int((grad_float != 0).sum()) == 1
+
+
+def test_backward_saves_at_most_8_bytes_per_neuron_step():
+    net = random_net(5, [40, 20], 3.0)
+    hardware = HardwareSynNet(net)
+    x = events(5, 4, 60, 6, 1.0)
+    saved = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        saved.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        hardware(x)
+    neuron_steps = x.shape[0] * x.shape[1] * (60 + 3)
+    stored = {t.data_ptr(): t.numel() * t.element_size() for t in saved
+              if t.dim() == 3 and t.shape[:2] == x.shape[:2] and t.shape[2] != x.shape[2]}
+    assert 0 < sum(stored.values()) <= 8 * neuron_steps
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (torch.full((2, 5, 6), 0.5), ValueError, "integer"),
+    (torch.full((2, 5, 6), -1.0), ValueError, "non-negative"),
+    (torch.full((2, 5, 6), float("nan")), ValueError, "finite"),
+    (torch.zeros(2, 5, 4), ValueError, "shape"),
+    (np.zeros((2, 5, 6)), TypeError, "torch.Tensor"),
+])
+def test_bad_input_names_x_and_what_was_expected(bad, error, words):
+    hardware = HardwareSynNet(random_net(6, [4], 1.0))
+    with pytest.raises(error, match=words):
+        hardware(bad)
+
+
+def test_bad_arguments_are_refused():
+    net = random_net(7, [4], 1.0)
+    with pytest.raises(ValueError, match="quantize"):
+        HardwareSynNet(net, quantize="per-layer")
+    with pytest.raises(TypeError, match="SynNet"):
+        HardwareSynNet(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
