@@ -21,6 +21,7 @@ from xylo_oracle import (
 )
 
 from synnet_triton.hardware import INTEGER_KEYS, HardwareSynNet, xylo_dynamics
+from synnet_triton.hardware import sweep as hardware_sweep
 from synnet_triton.nn.synnet import SynNet
 from synnet_triton.rockpool import synnet_to_rockpool
 from synnet_triton.xylo import XyloSim
@@ -90,14 +91,20 @@ def test_its_spec_is_to_xylos_key_for_key():
             assert np.array_equal(np.asarray(spec[key]), np.asarray(value)), key
 
 
-def _integer_leaves(hardware: HardwareSynNet, saturate: bool
+def _integer_leaves(hardware: HardwareSynNet, saturate: bool, recurrent: bool = False
                     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The network's integer values as float64 leaves, and its spec. ``saturate``: input
     weights 127 (channel 0: −127, so the order of events matters), shifted left by 2: currents
     run along the int16 rails (quantisation alone keeps SynNet's currents inside int16); the
     first layer's thresholds 20000, so its membranes stay off the rails and its gradient flows
-    through the saturated deliveries' neighbours."""
+    through the saturated deliveries' neighbours. ``recurrent``: every hidden neuron also
+    feeds a third of all hidden neurons, itself included (spikes form cycles)."""
     _, spec = hardware.integer_values()
+    if recurrent:
+        rng = np.random.default_rng(0)
+        shape = spec["weights_rec"].shape
+        extra = rng.integers(-40, 41, shape) * (rng.random(shape) < 0.33)
+        spec = {**spec, "weights_rec": np.clip(spec["weights_rec"] + extra, -128, 127)}
     if saturate:
         weights_in = np.where(spec["weights_in"] != 0, 127, 0)
         weights_in[0] *= -1
@@ -117,11 +124,42 @@ def _integer_leaves(hardware: HardwareSynNet, saturate: bool
     (3, [5, 4], 3.0, 1.0, "vmem", False),
     (4, [6], 8.0, 6.0, "spikes", True),
 ])
-def test_gradients_equal_the_literal_loop(case):
+@pytest.mark.parametrize("sweep", ["layered", "layered-segments", "stepwise-segments"])
+def test_gradients_equal_the_literal_loop(case, sweep, monkeypatch):
+    """Each way the backward can run: the layered sweep (levels of a feedforward network) in
+    one segment or in segments of 5 steps (with carries across), and the step-by-step sweep
+    (which networks whose spikes form a cycle take), forced here on feedforward ones."""
     seed, layers, gain, rate, output, saturate = case
+    if sweep.endswith("segments"):
+        monkeypatch.setattr(hardware_sweep, "steps_per_chunk", lambda elements: 5)
+    if sweep.startswith("stepwise"):
+        monkeypatch.setattr(hardware_sweep, "spike_levels", lambda weights, n_hidden: None)
+    _check_gradients_against_the_literal_loop(seed, layers, gain, rate, output, saturate)
+
+
+@pytest.mark.parametrize("segment_steps", [5, 128])
+def test_gradients_with_recurrent_cycles_equal_the_literal_loop(segment_steps, monkeypatch):
+    """A spec whose hidden spikes form cycles (self-links included) takes the step-by-step
+    sweep by itself."""
+    monkeypatch.setattr(hardware_sweep, "steps_per_chunk", lambda elements: segment_steps)
+    assert hardware_sweep.spike_levels(torch.ones(3, 8), 3) is None
+    _check_gradients_against_the_literal_loop(8, [6, 4], 4.0, 1.0, "spikes", False,
+                                              recurrent=True)
+
+
+def test_levels_of_a_synnet_are_its_layers_then_the_readout():
+    net = random_net(9, [4, 3, 2], 1.0)
+    sim = HardwareSynNet(net).simulator()
+    n_in = sim.spec.n_inputs
+    levels = hardware_sweep.spike_levels(sim.drive_weights[n_in:], sim.spec.n_hidden)
+    assert levels == [slice(0, 4), slice(4, 7), slice(7, 9), slice(9, 12)]
+
+
+def _check_gradients_against_the_literal_loop(seed, layers, gain, rate, output, saturate,
+                                              recurrent=False):
     net = random_net(seed, layers, gain, output)
     hardware = HardwareSynNet(net, quantize="channel" if output == "vmem" else "global")
-    leaves, spec = _integer_leaves(hardware, saturate)
+    leaves, spec = _integer_leaves(hardware, saturate, recurrent)
     x = events(seed, 2, 24, 6, rate)
     mode = hardware.output_mode
     sim = XyloSim.from_specification(**spec, verify_config=False, output_mode=mode)

@@ -1,0 +1,363 @@
+"""The reverse sweep of the hardware-exact backward (rules tabled in
+:mod:`synnet_triton.hardware.dynamics`), one time segment at a time, on time-major float32
+buffers.
+
+Per population neuron j (P = N hidden + Nout output neurons) and step t, with σ = ∂n/∂u, the
+clamps' pass-through factors recomputed from the forward's records, and ``thr`` = (1 − 2^−d_s)
+on a delivery that saturation left alone (0 where it changed the sum):
+
+    gV_t = a_{t+1}·gU_{t+1} + gVext_t                         a = ∂u[t]/∂v[t−1]
+    gU_t = gV_t + (gS_t − θ·gV_t)·σ_t
+         = (1 − θσ_t)·gV_t + gS_t·σ_t
+    gI_t = thr_t·(c_t·gU_t + gI_{t+1} + gIext_t)             c = ∂u[t]/∂(i_1 + i_2)[t]
+
+and a hidden neuron's spikes at t reach the currents of its targets at t + 1:
+gS_t[k] += Σ_c gI_{t+1}[c]·W[k, c]. In a network whose spikes only go forward (a SynNet: layer
+ℓ feeds ℓ + 1, the last hidden layer the readout), the neurons fall into levels, each fed only
+by earlier ones; sweeping the levels from the readout back, every level's spike gradient is
+known before its sweep, which is then two linear recurrences (one multiply and one add per
+step, as the float backward's) with products over the segment between levels. A network whose
+spikes form a cycle runs the step-by-step sweep instead (`stepwise_sweep`).
+
+Segments of at most `steps_per_chunk` steps keep every buffer small (cache-sized, and below the
+size at which each fresh allocation costs page faults); the gradients reaching a segment from
+later steps are its `Carry`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from synnet_triton.arrays import steps_per_chunk
+from synnet_triton.ops.lif.torch_sweep import reverse_scan
+from synnet_triton.xylo.saturating import INT16_MAX, INT16_MIN
+from synnet_triton.xylo.sim import MAX_INPUT_EVENTS, XyloSim
+
+Level = slice | Tensor
+"""A level's neurons: a slice where they are consecutive (a SynNet's layers), else indices."""
+
+
+@dataclass
+class Carry:
+    """Gradients reaching a segment from the steps after it.
+
+    g_v: (B, P) on the membranes after the segment's last step (a_{t+1}·gU_{t+1})
+    g_i: (B, 2, P) gI of the first step after the segment
+    """
+
+    g_v: Tensor
+    g_i: Tensor
+
+
+@dataclass
+class SegmentTerms:
+    """What the sweep needs for L steps, time-major float32.
+
+    oms:     (L, B, P) 1 − θσ (σ the surrogate ∂n/∂u; 0 for θ ≤ 0 neurons)
+    sigma:   (L, B, P) σ
+    to_v:    (L, B, P) ∂u[t]/∂v[t−1] through the clamps and the membrane decay
+    to_cur:  (L, B, P) ∂u[t]/∂(i_1 + i_2)[t] through the clamps
+    through: (L, B, 2, P) the straight-through factor of each delivery onto synapse s of j
+    g_s:     (L, B, P) external gradient on the spike counts; the sweep adds what the spikes
+             pass to later steps and leaves the total here
+    g_vmem:  (L, B, P) external gradient on the membranes, or None
+    g_isyn:  (L, B, 2, P) external gradient on the currents, or None
+    """
+
+    oms: Tensor
+    sigma: Tensor
+    to_v: Tensor
+    to_cur: Tensor
+    through: Tensor
+    g_s: Tensor
+    g_vmem: Tensor | None
+    g_isyn: Tensor | None
+
+
+@dataclass
+class Gradients:
+    """Gradients on the population's parameters, float32.
+
+    w_in (Nin, 2, P), w_spike (N, 2, P): on the effective weights onto synapse s of neuron j;
+    threshold, bias (P,)
+    """
+
+    w_in: Tensor
+    w_spike: Tensor
+    threshold: Tensor
+    bias: Tensor
+
+
+def spike_levels(spike_weights: Tensor, n_hidden: int) -> list[Level] | None:
+    """Population neurons grouped by level, or None when the spikes form a cycle.
+
+    spike_weights: (N, 2P) effective weights of hidden neuron k's spikes onto current column
+    s·P + j. Level 0 holds the neurons no hidden neuron feeds; every neuron a level-ℓ neuron
+    feeds is at a level after ℓ. Returns the levels, level 0 first.
+    """
+    n_all = spike_weights.shape[1] // 2
+    reached = (spike_weights != 0).reshape(n_hidden, 2, n_all).any(dim=1).cpu()
+    placed = torch.zeros(n_all, dtype=torch.bool)
+    levels: list[Level] = []
+    while not bool(placed.all()):
+        # ready: every hidden neuron feeding it already has its level
+        ready = ~placed & ~reached[~placed[:n_hidden]].any(dim=0)
+        if not bool(ready.any()):
+            return None
+        neurons = torch.nonzero(ready).flatten()
+        first, last = int(neurons[0]), int(neurons[-1])
+        levels.append(slice(first, last + 1) if last - first + 1 == len(neurons) else neurons)
+        placed |= ready
+    return levels
+
+
+def _hidden_part(level: Level, n_hidden: int) -> Level | None:
+    """The hidden neurons of ``level`` (None if it holds only output neurons)."""
+    if isinstance(level, slice):
+        stop = min(level.stop, n_hidden)
+        return slice(level.start, stop) if stop > level.start else None
+    hidden = level[level < n_hidden]
+    return hidden if hidden.numel() else None
+
+
+def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
+                  levels: list[Level], n_hidden: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The sweep level by level, readout first; returns (gU, gV, gI): (L, B, P), (L, B, P),
+    (L, B, 2, P). ``spike_weights`` (N, 2, P) float32; ``levels`` from `spike_levels`."""
+    g_u = torch.empty_like(terms.oms)
+    g_v = torch.empty_like(terms.oms)
+    g_i = torch.empty_like(terms.through)
+    for level in reversed(levels):
+        hidden = _hidden_part(level, n_hidden)
+        if hidden is not None:
+            # Spikes at t reach their targets' currents at t + 1; every target is in a later
+            # level, already swept. Only the currents these neurons reach enter the product.
+            weights = spike_weights[hidden]
+            reached = torch.nonzero(weights.any(dim=0).flatten()).flatten()
+            if reached.numel():
+                weights = weights.flatten(1)[:, reached].T
+                later = torch.cat([g_i[1:], carry.g_i[None]]).flatten(2)[..., reached]
+                terms.g_s[:, :, hidden] += later @ weights
+        oms, sigma, to_v = (x[:, :, level] for x in (terms.oms, terms.sigma, terms.to_v))
+        g_vmem = None if terms.g_vmem is None else terms.g_vmem[:, :, level]
+        coef = torch.empty_like(oms)
+        torch.mul(oms[:-1], to_v[1:], out=coef[:-1])
+        drive = torch.mul(terms.g_s[:, :, level], sigma)
+        if g_vmem is not None:
+            drive.addcmul_(oms, g_vmem)
+        level_u = torch.empty_like(drive)
+        reverse_scan(coef, drive, level_u, drive[-1] + oms[-1] * carry.g_v[:, level],
+                     varying=True)
+        level_v = torch.empty_like(drive)
+        torch.mul(to_v[1:], level_u[1:], out=level_v[:-1])
+        level_v[-1] = carry.g_v[:, level]
+        if g_vmem is not None:
+            level_v.add_(g_vmem)
+        through = terms.through[..., level]
+        drive_i = (terms.to_cur[:, :, level] * level_u).unsqueeze(2).expand_as(through)
+        if terms.g_isyn is not None:
+            drive_i = drive_i + terms.g_isyn[..., level]
+        drive_i = drive_i * through
+        level_i = torch.empty_like(drive_i)
+        reverse_scan(through, drive_i, level_i,
+                     drive_i[-1] + through[-1] * carry.g_i[..., level], varying=True)
+        g_u[:, :, level], g_v[:, :, level], g_i[..., level] = level_u, level_v, level_i
+    return g_u, g_v, g_i
+
+
+def stepwise_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
+                   n_hidden: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The same sweep one step at a time, every neuron at once (spikes may form cycles)."""
+    steps, batch, n_all = terms.oms.shape
+    g_u = torch.empty_like(terms.oms)
+    g_v = torch.empty_like(terms.oms)
+    g_i = torch.empty_like(terms.through)
+    weights_t = spike_weights.flatten(1).T.contiguous()
+    grad_v, grad_in = carry.g_v.clone(), carry.g_i.clone()
+    for t in range(steps - 1, -1, -1):
+        terms.g_s[t, :, :n_hidden].addmm_(grad_in.flatten(1), weights_t)
+        if terms.g_vmem is not None:
+            grad_v.add_(terms.g_vmem[t])
+        grad_u = torch.addcmul(grad_v * terms.oms[t], terms.g_s[t], terms.sigma[t])
+        g_u[t], g_v[t] = grad_u, grad_v
+        grad_v = grad_u * terms.to_v[t]
+        grad_in = grad_in.add((grad_u * terms.to_cur[t]).unsqueeze(1))
+        if terms.g_isyn is not None:
+            grad_in.add_(terms.g_isyn[t])
+        grad_in.mul_(terms.through[t])
+        g_i[t] = grad_in
+    return g_u, g_v, g_i
+
+
+def relative_surrogate(
+    u: Tensor, threshold: Tensor, window: float, cap: Tensor
+) -> tuple[Tensor, Tensor]:
+    """PeriodicExponential (∂n/∂u, ∂n/∂θ) as Rockpool computes it, with the window
+    ``window · θ`` of each neuron (SynNet's 0.5 at θ = 1 stays half a threshold wide).
+
+    Rockpool's σ = exp(−|v̂ − θ/2| / (wθ)) / θ, with v̂ = u − θ/2 below θ and u − θ/2 − pθ from
+    θ on, p = min(⌊(u − θ/2)/θ⌋, cap − 1), is exp(−|u − (1 + p')θ| / (wθ)) / θ with
+    p' = clamp(⌊u/θ − 1/2⌋, 0, cap − 1) for every u (below θ/2 the floor is negative, between
+    θ/2 and θ it is 0); where rounding puts ⌊·⌋ on the other side of an integer the two sides'
+    σ agree (|·| = θ/2 on both). ∂n/∂θ = −σ·u/θ. Both (L, B, P) for u (L, B, P), θ (P,) > 0.
+    """
+    inverse = 1.0 / threshold
+    peak = torch.mul(u, inverse).sub_(0.5).floor_().clamp_(min=0).minimum(cap - 1)
+    sigma = peak.add_(1.0).mul_(threshold).sub_(u).abs_().mul_(-inverse / window).exp_()
+    sigma.mul_(inverse)
+    return sigma, (sigma * u).mul_(-inverse)
+
+
+class _Records:
+    """The forward's int16 records as the population, time-major float32, a segment at a
+    time: ``v`` (B, T, P) membranes, ``currents`` i_1 + i_2, hidden ``spikes`` (B, T, N)."""
+
+    def __init__(self, record: dict[str, Tensor], n_hidden: int) -> None:
+        self.record, self.n_hidden = record, n_hidden
+
+    def population(self, hidden: str, out: str, steps: slice) -> Tensor:
+        return torch.cat([self.record[hidden][:, steps].transpose(0, 1).float(),
+                          self.record[out][:, steps].transpose(0, 1).float()], dim=2)
+
+    def v(self, steps: slice) -> Tensor:
+        return self.population("Vmem", "Vmem_out", steps)
+
+    def currents(self, steps: slice) -> Tensor:
+        currents = self.population("Isyn", "Isyn_out", steps)
+        if "Isyn2" in self.record:
+            currents[:, :, :self.n_hidden] += self.record["Isyn2"][:, steps].transpose(0, 1)
+        return currents
+
+    def spikes(self, steps: slice) -> Tensor:
+        return self.record["Spikes"][:, steps].transpose(0, 1).float()
+
+
+def hardware_backward(
+    sim: XyloSim,
+    window: float,
+    events: Tensor,
+    record: dict[str, Tensor],
+    clip_log: list[tuple[int, Tensor, Tensor]],
+    grad_output: Tensor,
+) -> Gradients:
+    """The backward of the simulator's forward on ``events`` (B, T, Nin), from its int16
+    ``record`` (B, T, ·), the saturated deliveries ``clip_log`` (``XyloSim.clip_log``) and the
+    gradient on its output ``grad_output`` (B, T, Nout)."""
+    batch, steps, n_in = events.shape
+    n_hidden = sim.spec.n_hidden
+    n_all = sim.threshold.shape[0]
+    records = _Records(record, n_hidden)
+    threshold = sim.threshold.float()
+    positive = threshold > 0
+    safe_threshold = torch.where(positive, threshold, 1.0)
+    cap = sim.spike_cap.float()
+    keep = (1.0 - 2.0**-sim.dash_syn.float())  # (2, P): the decay's linear part
+    spike_weights = sim.drive_weights[n_in:].float().reshape(n_hidden, 2, n_all)
+    levels = spike_levels(sim.drive_weights[n_in:], n_hidden)
+    clipped: dict[int, tuple[Tensor, Tensor]] = {}
+    for step, rows, cols in clip_log:
+        clipped[step] = (rows, cols)
+
+    grads = Gradients(
+        w_in=threshold.new_zeros(n_in, 2 * n_all),
+        w_spike=threshold.new_zeros(n_hidden, 2 * n_all),
+        threshold=threshold.new_zeros(n_all), bias=threshold.new_zeros(n_all))
+    carry = Carry(threshold.new_zeros(batch, n_all), threshold.new_zeros(batch, 2, n_all))
+    length = steps_per_chunk(batch * 2 * n_all)
+    for start in reversed(range(0, steps, length)):
+        segment = slice(start, min(start + length, steps))
+        before = slice(max(start - 1, 0), segment.stop - 1)
+        terms, to_bias, counts, dn_dtheta = _segment_terms(
+            sim, records, segment, before, window, safe_threshold, positive, cap, keep,
+            grad_output, clipped)
+        if levels is None:
+            g_u, g_v, g_i = stepwise_sweep(terms, carry, spike_weights, n_hidden)
+        else:
+            g_u, g_v, g_i = layered_sweep(terms, carry, spike_weights, levels, n_hidden)
+        carry = Carry(g_u[0] * terms.to_v[0], g_i[0])
+
+        grads.threshold += (terms.g_s.sub_(threshold * g_v).mul_(dn_dtheta)
+                            .sub_(g_v * counts)).sum(dim=(0, 1))
+        grads.bias += (g_u * to_bias).sum(dim=(0, 1))
+        flat_i = g_i.flatten(2).flatten(0, 1)
+        drive_in = events[:, segment].transpose(0, 1).clamp(max=MAX_INPUT_EVENTS).float()
+        grads.w_in.addmm_(drive_in.flatten(0, 1).T, flat_i)
+        previous_spikes = records.spikes(before)
+        if start == 0:
+            previous_spikes = torch.cat([previous_spikes.new_zeros(1, batch, n_hidden),
+                                         previous_spikes])
+        grads.w_spike.addmm_(previous_spikes.flatten(0, 1).T, flat_i)
+    grads.w_in = grads.w_in.reshape(n_in, 2, n_all)
+    grads.w_spike = grads.w_spike.reshape(n_hidden, 2, n_all)
+    return grads
+
+
+def _segment_terms(
+    sim: XyloSim, records: _Records, segment: slice, before: slice, window: float,
+    safe_threshold: Tensor, positive: Tensor, cap: Tensor, keep: Tensor, grad_output: Tensor,
+    clipped: dict[int, tuple[Tensor, Tensor]],
+) -> tuple[SegmentTerms, Tensor, Tensor, Tensor]:
+    """Each step's forward of ``segment`` recomputed from the records of the step before
+    (``before``: the segment shifted back one step, clipped at 0): the sweep's terms and
+    (L, B, P) ∂u/∂bias, spike counts, ∂n/∂θ."""
+    n_hidden = sim.spec.n_hidden
+    v = records.v(segment)
+    batch, n_all = v.shape[1], v.shape[2]
+    v_prev = records.v(before)
+    if segment.start == 0:
+        v_prev = torch.cat([v.new_zeros(1, batch, n_all), v_prev])
+    dash_mem = sim.dash_mem.float()
+    decay = torch.floor(v_prev * 2.0**-dash_mem)
+    decay = torch.where(decay == 0, torch.sign(v_prev), decay)
+    decay = torch.where(decay == INT16_MIN, -float(INT16_MIN), decay)  # xylosim's int16 negation
+    dv0 = records.currents(segment).sub_(decay)
+    dv1 = dv0.clamp(INT16_MIN, INT16_MAX)
+    # each clamp passes the gradient where it left its input alone (bounds included)
+    to_cur = (dv1 == dv0).float()
+    dv1b = dv1.add_(sim.bias.float())
+    u = dv1b.clamp(INT16_MIN, INT16_MAX)
+    to_bias = (u == dv1b).float()
+    u_pre = u.add_(v_prev)
+    u = u_pre.clamp(INT16_MIN, INT16_MAX)
+    inside = (u == u_pre).float()
+    to_bias.mul_(inside)
+    to_cur.mul_(to_bias)
+    to_v = inside.sub_(to_cur * 2.0**-dash_mem)
+    del decay, dv0, dv1, dv1b, u_pre, v_prev
+
+    # spike counts: the record's for hidden neurons, (u − v) / θ for outputs (exact integers)
+    outputs = slice(n_hidden, None)
+    counts = torch.cat([records.spikes(segment),
+                        (u[..., outputs] - v[..., outputs]).div_(safe_threshold[outputs])
+                        .round_()], dim=2)
+    sigma, dn_dtheta = relative_surrogate(u, safe_threshold, window, cap)
+    if not bool(positive.all()):
+        # θ ≤ 0 neurons (xylosim's wrapping loop) pass no gradient through their counts
+        counts.mul_(positive)
+        sigma.mul_(positive)
+        dn_dtheta.mul_(positive)
+
+    # External gradients: on output spikes (Spike mode) or on an output state.
+    external = grad_output[:, segment].transpose(0, 1).float()
+    g_s = torch.zeros_like(sigma)
+    g_vmem = g_isyn = None
+    if sim.output_mode == "Spike":
+        g_s[..., n_hidden:] = external
+    elif sim.output_mode == "Vmem":
+        g_vmem = torch.zeros_like(sigma)
+        g_vmem[..., n_hidden:] = external
+    else:
+        g_isyn = sigma.new_zeros(len(sigma), batch, 2, n_all)
+        g_isyn[:, :, 0, n_hidden:] = external
+    through = keep.expand(len(sigma), batch, 2, n_all).clone()
+    flat_through = through.view(len(sigma), batch, 2 * n_all)
+    for step in range(segment.start, segment.stop):
+        if step in clipped:
+            rows, cols = clipped[step]
+            flat_through[step - segment.start, rows, cols] = 0.0
+    terms = SegmentTerms(oms=1.0 - safe_threshold * sigma, sigma=sigma, to_v=to_v,
+                         to_cur=to_cur, through=through, g_s=g_s, g_vmem=g_vmem, g_isyn=g_isyn)
+    return terms, to_bias, counts, dn_dtheta
