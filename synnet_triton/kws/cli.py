@@ -24,6 +24,7 @@ from synnet_triton.kws.runs import (
     DEMO_DIR,
     SUMMARY_NAME,
     device_name,
+    hardware_headline,
     headline,
     held_out_set,
     long_audio_run,
@@ -54,6 +55,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _non_negative_int() -> Any:
+    """An argparse ``type`` that accepts an integer ≥ 0."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text}")
+        return value
+
+    parse.__name__ = "non-negative integer"
+    return parse
+
+
 def _positive(kind: type[int] | type[float], name: str) -> Any:
     """An argparse ``type`` that accepts a number > 0 of ``kind``."""
 
@@ -71,6 +88,7 @@ def _positive(kind: type[int] | type[float], name: str) -> Any:
 
 
 POSITIVE_INT = _positive(int, "positive integer")
+NON_NEGATIVE_INT = _non_negative_int()
 POSITIVE_FLOAT = _positive(float, "positive number")
 
 
@@ -121,9 +139,10 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="distinct synaptic time constants in the hidden layer (2, 4, 8, … ms)",
     )
-    group.add_argument("--epochs", type=POSITIVE_INT, default=None,
-                       help="passes over the data; default: 30 with --data, 6 for the "
-                       "synthetic set")
+    group.add_argument("--epochs", type=NON_NEGATIVE_INT, default=None,
+                       help="passes over the data in float; default: 30 with --data, 6 for "
+                       "the synthetic set (0 with --hardware-aware: train through the chip "
+                       "from scratch)")
     group.add_argument("--batch-size", type=POSITIVE_INT, default=32,
                        help="clips per optimiser step")
     group.add_argument("--lr", type=POSITIVE_FLOAT, default=None,
@@ -133,6 +152,20 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--init-gain", type=POSITIVE_FLOAT, default=0.4,
                        help="factor on the initial weights")
     _add_target_argument(group, DEFAULT_TARGET)
+    group.add_argument("--quantize", choices=("global", "channel"), default="global",
+                       help="how the weights become Xylo's int8 (Rockpool's global_quantize "
+                       "or channel_quantize); eval --xylo and detect --xylo use the same")
+    hardware = parser.add_argument_group(
+        "hardware-exact training",
+        "after the float epochs, train through the chip's integer arithmetic (the forward is "
+        "bitwise the Xylo simulation of --target, with surrogate gradients); summary.json then "
+        "holds float, post-training-quantised and hardware-exact chip accuracy side by side")
+    hardware.add_argument("--hardware-aware", action="store_true",
+                          help="fine-tune through the chip after the float epochs (CPU)")
+    hardware.add_argument("--hardware-epochs", type=POSITIVE_INT, default=5,
+                          help="epochs of hardware-exact training")
+    hardware.add_argument("--hardware-lr", type=POSITIVE_FLOAT, default=1e-3,
+                          help="Adam's initial learning rate for them, decayed by a half cosine")
 
 
 def _add_target_argument(parser: Any, default: str | None) -> None:
@@ -291,6 +324,8 @@ def _command_train(args: argparse.Namespace) -> int:
     summary = run["summary"]
     write_summary(summary, args.out / SUMMARY_NAME)
     print(headline(summary))
+    if hardware_headline(summary):
+        print(hardware_headline(summary))
     print("wrote " + ", ".join([str(args.out / SUMMARY_NAME), summary["checkpoint"],
                                 *summary["plots"]]))
     return 0
@@ -303,7 +338,8 @@ def _command_demo(args: argparse.Namespace) -> int:
     args.xylo = True  # the demo ends on the chip: refuse a network it cannot hold up front
     run = train_run(args)
     summary, net, test_set = run["summary"], run["net"], run["test_set"]
-    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress, target=args.target)
+    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress, target=args.target,
+                         quantize=args.quantize)
     summary["xylo_accuracy"] = xylo.accuracy
     summary["xylo_clips_per_second"] = xylo.clips_per_second
     summary["float_xylo_agreement"] = (
@@ -316,6 +352,8 @@ def _command_demo(args: argparse.Namespace) -> int:
     summary["total_seconds"] = time.perf_counter() - start
     write_summary(summary, args.out / SUMMARY_NAME)
     print(headline(summary))
+    if hardware_headline(summary):
+        print(hardware_headline(summary))
     if "long_audio" in summary:
         long_audio = summary["long_audio"]
         print(
@@ -352,8 +390,9 @@ def _command_eval(args: argparse.Namespace) -> int:
     test_set = held_out_set(extra["source"], args)
     names = extra.get("class_names", test_set.class_names)
     floating = evaluate(net, test_set, progress=not args.no_progress)
+    quantize = extra.get("xylo_quantize", "global")
     result = evaluate_xylo(net, test_set, progress=not args.no_progress,
-                           target=args.target) if args.xylo \
+                           target=args.target, quantize=quantize) if args.xylo \
         else floating
     report = {
         "checkpoint": str(args.checkpoint),
@@ -366,6 +405,7 @@ def _command_eval(args: argparse.Namespace) -> int:
         "clips": len(test_set),
         "clips_per_second": result.clips_per_second,
         "backend": "xylo-sim" if args.xylo else backend,
+        "xylo_quantize": quantize,
         "device": device_name(device),
     }
     if args.xylo:
@@ -395,7 +435,7 @@ def _command_detect(args: argparse.Namespace) -> int:
                             min_spikes=args.min_spikes, chunk_seconds=args.chunk_seconds)
     names = list(extra.get("class_names") or [f"class{k}" for k in range(network.n_classes)])
     run = detect_keywords(net, args.recording, names, config, xylo=args.xylo,
-                          target=args.target)
+                          target=args.target, quantize=extra.get("xylo_quantize", "global"))
     for found in run.detections:
         print(f"{found.start_s:10.2f} s  {found.end_s:10.2f} s  {found.word:12s}  "
               f"confidence {found.confidence:.2f}")

@@ -140,7 +140,8 @@ class _Readout:
     where a continuous run would have it, to within rounding of the decayed start.
     """
 
-    def __init__(self, net: SynNet, xylo: bool, n_channels: int, target: str) -> None:
+    def __init__(self, net: SynNet, xylo: bool, n_channels: int, target: str,
+                 quantize: str) -> None:
         self.net = net
         self.sim: Any = None
         if xylo:
@@ -148,7 +149,7 @@ class _Readout:
 
             # to_xylo checks the design (naming the layers); no second check of the same spec
             self.sim = XyloSim.from_specification(
-                **net.to_xylo(quantize="global", target=target), target=target,
+                **net.to_xylo(quantize=quantize, target=target), target=target,
                 verify_config=False)
         self.tail = torch.zeros(0, n_channels, dtype=torch.int32)
 
@@ -186,18 +187,19 @@ def detect_keywords(
     *,
     xylo: bool = False,
     target: str = DEFAULT_TARGET,
+    quantize: str = "global",
     front_end: FrontEndConfig | None = None,
 ) -> DetectionRun:
     """Detect the trained keywords in the recording at ``path`` (any length; see the module
     docstring for the rule). ``xylo`` runs the Xylo-parity simulation of the chip ``target``
-    instead of float."""
+    (``net.to_xylo(quantize, target)``) instead of float."""
     config = config or DetectorConfig()
     front_end = front_end or FrontEndConfig()
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     net.eval()
-    readout = _Readout(net, xylo, front_end.n_channels, target)
+    readout = _Readout(net, xylo, front_end.n_channels, target, quantize)
     # classes named "_..." (_noise, _silence_, _unknown_) are what is not a keyword
     keywords = torch.tensor([not name.startswith("_") for name in class_names])
     dt, step = front_end.dt, front_end.samples_per_step

@@ -8,7 +8,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,6 +19,7 @@ from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_s
 from synnet_triton.xylo.design import DesignError
 
 if TYPE_CHECKING:
+    from synnet_triton.kws.training import TrainConfig
     from synnet_triton.nn.synnet import SynNet, SynNetResult
 
 DEMO_DIR = "synnet-demo"
@@ -158,6 +159,9 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.epochs == 0 and not args.hardware_aware:
+        raise ValueError("--epochs 0 trains nothing: add --hardware-aware to train through "
+                         "the chip from scratch")
     start = time.perf_counter()
     train_set, test_set, source = load_sets(args)
     data_seconds = time.perf_counter() - start
@@ -168,7 +172,7 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         time_constants=(args.time_constants,),
     )
     design = network.design_report(args.target)
-    if not design.fits and getattr(args, "xylo", False):
+    if not design.fits and (getattr(args, "xylo", False) or args.hardware_aware):
         raise DesignError(design)
     if design.violations:
         print(f"note: {design}" + ("" if design.fits else
@@ -185,6 +189,10 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     history = train(net, train_set, test_set, settings, progress=progress, log_epochs=True)
     train_seconds = time.perf_counter() - start
+    hardware = None
+    if args.hardware_aware:
+        hardware = hardware_aware_run(net, train_set, test_set, settings, args)
+        net = hardware["net"]
     result = evaluate(net, test_set, progress=progress)
     readout = result.counts.sum(dim=1).mean().item()
     per_neuron_step = readout / (test_set.events.shape[1] * len(train_set.class_names))
@@ -197,13 +205,13 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
               file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint = args.out / CHECKPOINT_NAME
-    save_checkpoint(
-        checkpoint,
-        net,
-        network,
-        {"source": source, "class_names": train_set.class_names, "float_accuracy": result.accuracy,
-         "xylo_target": args.target},
-    )
+    quantize = args.quantize
+    extra = {"source": source, "class_names": train_set.class_names,
+             "float_accuracy": result.accuracy, "xylo_target": args.target,
+             "xylo_quantize": quantize}
+    if hardware is not None:
+        extra["xylo_accuracy"] = hardware["summary"]["xylo_accuracy"]
+    save_checkpoint(checkpoint, net, network, extra)
     curve = plot_training_curve(history, args.out / "training_curve.png")
     summary = {
         "float_accuracy": result.accuracy,
@@ -219,6 +227,7 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         "time_steps": train_set.events.shape[1],
         "network": asdict(network),
         "xylo_target": args.target,
+        "xylo_quantize": quantize,
         "xylo_design": [str(violation) for violation in design.violations],
         "training": asdict(settings),
         "data": source,
@@ -226,7 +235,54 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         "checkpoint": str(checkpoint),
         "plots": [str(curve)],
     }
+    if hardware is not None:
+        summary["hardware_aware"] = hardware["summary"]
+        summary["float_accuracy_before_hardware_aware"] = hardware["summary"]["float_before"]
+        summary["ptq_xylo_accuracy"] = hardware["summary"]["ptq_xylo_accuracy"]
+        summary["xylo_accuracy"] = hardware["summary"]["xylo_accuracy"]
     return {"summary": summary, "net": net, "test_set": test_set, "float": result}
+
+
+def hardware_aware_run(
+    net: SynNet, train_set: EventSet, test_set: EventSet, settings: TrainConfig,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Fine-tune ``net`` through the chip's integer arithmetic (``--hardware-aware``) after
+    measuring it in float and post-training quantised on the chip; the network and a summary
+    of the three accuracies side by side."""
+    from synnet_triton.hardware import HardwareSynNet
+    from synnet_triton.kws.training import evaluate, evaluate_xylo, train
+
+    progress = not args.no_progress
+    if next(net.parameters()).device.type != "cpu":
+        print("note: hardware-exact training runs on the CPU; the network moves there",
+              file=sys.stderr)
+        net = net.cpu()
+    float_before = evaluate(net, test_set, progress=progress).accuracy
+    ptq = evaluate_xylo(net, test_set, progress=progress, target=args.target,
+                        quantize=args.quantize).accuracy
+    print(f"before hardware-exact training: float {float_before:.3f}  "
+          f"post-training quantised on {args.target} {ptq:.3f}")
+    hardware = HardwareSynNet(net, quantize=args.quantize, target=args.target)
+    fine_tuning = replace(settings, epochs=args.hardware_epochs, lr=args.hardware_lr)
+    start = time.perf_counter()
+    history = train(net, train_set, test_set, fine_tuning, progress=progress,
+                    log_epochs=True, hardware=hardware)
+    seconds = time.perf_counter() - start
+    chip = evaluate_xylo(net, test_set, progress=progress, target=args.target,
+                         quantize=args.quantize)
+    summary = {
+        "float_before": float_before,
+        "ptq_xylo_accuracy": ptq,
+        "xylo_accuracy": chip.accuracy,
+        "xylo_predictions": chip.predictions.tolist(),
+        "quantize": args.quantize,
+        "target": args.target,
+        "training": asdict(fine_tuning),
+        "train_seconds": seconds,
+        "history": [asdict(record) for record in history],
+    }
+    return {"net": net, "summary": summary}
 
 
 def device_name(device: torch.device) -> str:
@@ -240,13 +296,26 @@ def write_summary(summary: dict[str, Any], path: Path) -> None:
 
 
 def headline(summary: dict[str, Any]) -> str:
-    keys = ("float_accuracy", "xylo_accuracy", "backend", "device", "train_seconds")
+    keys = ("float_accuracy", "ptq_xylo_accuracy", "xylo_accuracy", "backend", "device",
+            "train_seconds")
     parts = []
     for key in keys:
         if key in summary:
             value = summary[key]
             parts.append(f"{key}={value:.3f}" if isinstance(value, float) else f"{key}={value}")
     return "  ".join(parts)
+
+
+def hardware_headline(summary: dict[str, Any]) -> str | None:
+    """The three accuracies of a ``--hardware-aware`` run side by side, or None."""
+    if "hardware_aware" not in summary:
+        return None
+    hardware = summary["hardware_aware"]
+    return (f"held out on {hardware['target']} ({hardware['quantize']} quantisation): float "
+            f"{hardware['float_before']:.3f}, post-training quantised "
+            f"{hardware['ptq_xylo_accuracy']:.3f}, hardware-exact training "
+            f"{hardware['xylo_accuracy']:.3f} (its float shadows: "
+            f"{summary['float_accuracy']:.3f})")
 
 
 def plot_first_clip(net: SynNet, data: EventSet, path: Path) -> Path:
@@ -287,7 +356,8 @@ def long_audio_run(net: SynNet, args: argparse.Namespace) -> dict[str, Any]:
         "plot": str(plot),
     }
     if args.long_xylo:
-        xylo_result = evaluate_xylo(net, long_set, batch_size=args.long_clips, progress=progress)
+        xylo_result = evaluate_xylo(net, long_set, batch_size=args.long_clips, progress=progress,
+                                    target=args.target, quantize=args.quantize)
         report["xylo_accuracy"] = xylo_result.accuracy
         report["xylo_clips_per_second"] = xylo_result.clips_per_second
     return report

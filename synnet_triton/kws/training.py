@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from synnet_triton.hardware import HardwareSynNet
 from synnet_triton.kws.data import EventSet
 from synnet_triton.nn.linear import Linear
 from synnet_triton.nn.synnet import SynNet
@@ -79,7 +80,8 @@ class NetworkConfig:
 class TrainConfig:
     """Optimisation settings.
 
-    epochs:      passes over the training set.
+    epochs:      passes over the training set (0: no training; hardware-exact training
+                 from scratch is float epochs 0, then ``train(..., hardware=)``).
     batch_size:  clips per optimiser step.
     lr:          Adam learning rate.
     logit_scale: spike counts are multiplied by this before the softmax cross-entropy.
@@ -102,8 +104,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.init_gain <= 0:
             raise ValueError(f"init_gain must be positive, got {self.init_gain}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be at least 0, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.lr <= 0:
@@ -222,10 +224,10 @@ def _evaluation(counts: Tensor, labels: Tensor, seconds: float) -> Evaluation:
 
 def evaluate_xylo(
     net: SynNet, data: EventSet, batch_size: int = 64, progress: bool = False,
-    target: str = DEFAULT_TARGET,
+    target: str = DEFAULT_TARGET, quantize: str = "global",
 ) -> Evaluation:
-    """Accuracy of ``net`` converted to the Xylo chip ``target`` (global quantisation) on the
-    Xylo-parity simulation.
+    """Accuracy of ``net`` converted to the Xylo chip ``target`` (``net.to_xylo(quantize,
+    target)``) on the Xylo-parity simulation.
 
     The event counts go to the simulation as integers; the readout is the same spike count.
 
@@ -235,7 +237,7 @@ def evaluate_xylo(
     from synnet_triton.xylo import XyloSim
 
     device = _network_device(net)
-    spec = net.to_xylo(quantize="global", target=target)  # checks the design, naming layers
+    spec = net.to_xylo(quantize=quantize, target=target)  # checks the design, naming layers
     # Integer torch arithmetic: the simulation gives the same result on CPU and CUDA.
     sim = XyloSim.from_specification(**spec, target=target, verify_config=False).to(device)
     counts = []
@@ -257,6 +259,7 @@ def train(
     progress: bool = True,
     log_epochs: bool = False,
     validation: EventSet | None = None,
+    hardware: HardwareSynNet | None = None,
 ) -> list[EpochRecord]:
     """Train ``net`` in place with Adam on the spike-count cross-entropy.
 
@@ -265,10 +268,28 @@ def train(
     and ``net`` ends with the parameters of the epoch that scored best on it (the last such
     epoch on a tie): the held-out set never chooses. ``progress`` shows a bar per epoch,
     ``log_epochs`` prints one line per epoch.
+
+    Hardware-exact training: with ``hardware`` (``HardwareSynNet(net, quantize, target)``,
+    sharing ``net``'s parameters) every forward is the chip's integer arithmetic on the
+    quantised parameters and the gradients are its surrogate ones (float shadows, straight
+    through); held-out and validation accuracies are then the chip's
+    (:func:`evaluate_xylo` with the same quantisation and target), and after training
+    ``evaluate_xylo`` gives exactly what the last epoch reported. It runs on the CPU.
     """
+    if hardware is not None and hardware.synnet is not net:
+        raise ValueError("hardware must wrap net itself (HardwareSynNet(net, ...))")
+    model = net if hardware is None else hardware
     device = _network_device(net)
+
+    def accuracy(data: EventSet) -> float:
+        size = max(config.batch_size, 64)
+        if hardware is None:
+            return evaluate(net, data, batch_size=size).accuracy
+        return evaluate_xylo(net, data, batch_size=size, target=hardware.target,
+                             quantize=hardware.quantize).accuracy
+
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
-    steps = config.epochs * -(-len(train_set) // config.batch_size)
+    steps = max(1, config.epochs * -(-len(train_set) // config.batch_size))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser,
         (lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
@@ -286,7 +307,7 @@ def train(
             train_set, config.batch_size, description, progress, order
         ):
             events, labels = events.to(device), labels.to(device)
-            logits = spike_count_logits(net(events), config.logit_scale)
+            logits = spike_count_logits(model(events), config.logit_scale)
             loss = torch.nn.functional.cross_entropy(logits, labels)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -294,10 +315,10 @@ def train(
             scheduler.step()
             total_loss += loss.item() * len(labels)
             correct += int((logits.argmax(dim=1) == labels).sum())
-        test_accuracy = evaluate(net, test_set, batch_size=max(config.batch_size, 64)).accuracy
+        test_accuracy = accuracy(test_set)
         chosen = ""
         if validation is not None:
-            score = evaluate(net, validation, batch_size=max(config.batch_size, 64)).accuracy
+            score = accuracy(validation)
             if best is None or score >= best[0]:
                 best = (score, {k: v.detach().clone() for k, v in net.state_dict().items()})
                 chosen = f"  validation {score:.3f} (best so far)"
@@ -316,7 +337,8 @@ def train(
         if log_epochs:
             tqdm.write(
                 f"epoch {epoch + 1}: loss {history[-1].loss:.3f}  "
-                f"train {history[-1].train_accuracy:.3f}  held-out {test_accuracy:.3f}{chosen}"
+                f"train {history[-1].train_accuracy:.3f}  held-out "
+                f"{'on the chip ' if hardware is not None else ''}{test_accuracy:.3f}{chosen}"
             )
     if best is not None:
         net.load_state_dict(best[1])

@@ -119,6 +119,35 @@ def test_demo_writes_summary_checkpoint_and_plots_and_eval_reproduces_xylo(
     assert "agreement with float" in shown.stdout
 
 
+@pytest.mark.parametrize("quantize", ["global", "channel"])
+def test_hardware_aware_training_reports_three_accuracies_and_eval_reproduces_the_chip(
+    tmp_path: Path, quantize: str,
+) -> None:
+    out = tmp_path / "run"
+    shown = _run("train", "--out", str(out), *TINY, "--init-gain", "1.0", "--hardware-aware",
+                 "--hardware-epochs", "2", "--quantize", quantize)
+    summary = json.loads((out / "summary.json").read_text())
+    hardware = summary["hardware_aware"]
+    assert len(summary["history"]) == 1 and len(hardware["history"]) == 2
+    assert hardware["quantize"] == summary["xylo_quantize"] == quantize
+    assert hardware["training"]["epochs"] == 2 and hardware["training"]["lr"] == 1e-3
+    for key in ("float_accuracy_before_hardware_aware", "ptq_xylo_accuracy", "xylo_accuracy"):
+        assert round(summary[key] * 6, 9) == round(summary[key] * 6)  # sixths: 6 clips
+    assert summary["xylo_accuracy"] == hardware["xylo_accuracy"]
+    assert hardware["history"][-1]["test_accuracy"] == summary["xylo_accuracy"]
+    assert f"xylo_accuracy={summary['xylo_accuracy']:.3f}" in shown.stdout
+    assert (f"post-training quantised {summary['ptq_xylo_accuracy']:.3f}, hardware-exact "
+            f"training {summary['xylo_accuracy']:.3f}") in shown.stdout
+
+    _run("eval", str(out / "checkpoint.pt"), "--xylo", "--no-progress", "--json",
+         str(tmp_path / "eval.json"))
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["xylo_quantize"] == quantize
+    assert report["accuracy"] == summary["xylo_accuracy"]
+    assert report["predictions"] == hardware["xylo_predictions"]
+    assert report["float_accuracy"] == summary["float_accuracy"]
+
+
 def test_bench_is_forwarded_to_the_benchmark(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     _run(

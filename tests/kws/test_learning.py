@@ -114,7 +114,8 @@ def test_with_shuffled_training_labels_it_does_not_learn(task) -> None:
 
 def test_training_settings_accept_what_they_document() -> None:
     assert TrainConfig(init_gain=0.5).init_gain == 0.5  # any positive gain
-    for bad in ({"init_gain": 0.0}, {"epochs": 0}, {"lr": 0.0}, {"schedule": "linear"}):
+    assert TrainConfig(epochs=0).epochs == 0  # no float epochs (hardware-exact from scratch)
+    for bad in ({"init_gain": 0.0}, {"epochs": -1}, {"lr": 0.0}, {"schedule": "linear"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TrainConfig(**bad)
 
