@@ -33,11 +33,9 @@ from torch import Tensor
 
 from synnet_triton.arrays import steps_per_chunk
 from synnet_triton.ops.lif.torch_sweep import reverse_scan
+from synnet_triton.xylo.layers import Level, spike_levels
 from synnet_triton.xylo.saturating import INT16_MAX, INT16_MIN
 from synnet_triton.xylo.sim import MAX_INPUT_EVENTS, XyloSim
-
-Level = slice | Tensor
-"""A level's neurons: a slice where they are consecutive (a SynNet's layers), else indices."""
 
 
 @dataclass
@@ -89,29 +87,6 @@ class Gradients:
     w_spike: Tensor
     threshold: Tensor
     bias: Tensor
-
-
-def spike_levels(spike_weights: Tensor, n_hidden: int) -> list[Level] | None:
-    """Population neurons grouped by level, or None when the spikes form a cycle.
-
-    spike_weights: (N, 2P) effective weights of hidden neuron k's spikes onto current column
-    s·P + j. Level 0 holds the neurons no hidden neuron feeds; every neuron a level-ℓ neuron
-    feeds is at a level after ℓ. Returns the levels, level 0 first.
-    """
-    n_all = spike_weights.shape[1] // 2
-    reached = (spike_weights != 0).reshape(n_hidden, 2, n_all).any(dim=1).cpu()
-    placed = torch.zeros(n_all, dtype=torch.bool)
-    levels: list[Level] = []
-    while not bool(placed.all()):
-        # ready: every hidden neuron feeding it already has its level
-        ready = ~placed & ~reached[~placed[:n_hidden]].any(dim=0)
-        if not bool(ready.any()):
-            return None
-        neurons = torch.nonzero(ready).flatten()
-        first, last = int(neurons[0]), int(neurons[-1])
-        levels.append(slice(first, last + 1) if last - first + 1 == len(neurons) else neurons)
-        placed |= ready
-    return levels
 
 
 def _hidden_part(level: Level, n_hidden: int) -> Level | None:

@@ -32,6 +32,8 @@ operations run in torch. Both give identical results.
 
 from __future__ import annotations
 
+import importlib.util
+import warnings
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ from torch import Tensor, nn
 
 from synnet_triton.arrays import array_namespace, steps_per_chunk
 from synnet_triton.xylo.design import check_specification
+from synnet_triton.xylo.layers import layer_slices, run_layers
 from synnet_triton.xylo.saturating import (
     INT16_MAX,
     INT16_MIN,
@@ -245,6 +248,16 @@ class XyloSim(nn.Module):
             )
 
         self._state: dict[str, Tensor] | None = None
+        self.engine = "auto"
+        """How the steps run: ``"steps"``, one vectorised step of the whole population at a
+        time; ``"layers"``, one Triton launch per layer for the whole sequence
+        (:mod:`synnet_triton.xylo.layers`: specs whose spikes only go forward from layer to
+        layer, no aliases; elsewhere a ValueError); ``"auto"`` (default), layers on CUDA
+        where the spec allows it (otherwise steps, with a warning once), steps on the CPU.
+        Both compute the same integers."""
+        self._layers = None if self._has_aliases else layer_slices(
+            self.drive_weights[n_in:], n_hidden)
+        self._warned_steps = False
         self.clip_log: list[tuple[int, Tensor, Tensor]] | None = None
         """None, or a list to which each call appends ``(step, rows, cols)`` for every step on
         which per-event saturation changed some current's delivered value: batch rows and
@@ -473,6 +486,8 @@ class XyloSim(nn.Module):
         operand is contiguous, including the per-sample row that ends the step's sums.
         """
         batch, steps, _ = events.shape
+        if batch and steps and self._runs_layers(events.device):
+            return self._run_layers(events, state, first_traced, spike_trace, state_trace)
         n_all = self.threshold.shape[0]
         dtype = _exact_product_dtype(events.device)
         neurons = events.new_empty((3, n_all, batch), dtype=dtype)
@@ -487,6 +502,50 @@ class XyloSim(nn.Module):
             "vmem": neurons[2].T.to(torch.int32).contiguous(),
             "spikes": spikes.T.to(torch.int32).contiguous(),
         }
+
+    def _runs_layers(self, device: torch.device) -> bool:
+        """Whether this call runs layer by layer (see ``engine``)."""
+        if self.engine not in ("auto", "steps", "layers"):
+            raise ValueError(f"engine must be 'auto', 'steps' or 'layers'; got {self.engine!r}")
+        if self.engine == "layers" and self._layers is None:
+            raise ValueError("engine='layers' needs a spec whose spikes only go forward from "
+                             "layer to layer (as a SynNet's) and no aliases")
+        if self.engine != "auto" or device.type != "cuda":
+            return self.engine == "layers"
+        if self._layers is None or importlib.util.find_spec("triton") is None:
+            if not self._warned_steps:
+                warnings.warn("XyloSim on CUDA runs one step at a time: the layer-by-layer "
+                              "kernels need a spec whose spikes only go forward from layer to "
+                              "layer, no aliases, and Triton", stacklevel=4)
+                self._warned_steps = True
+            return False
+        return True
+
+    def _run_layers(
+        self,
+        events: Tensor,
+        state: dict[str, Tensor],
+        first_traced: int,
+        spike_trace: Tensor,
+        state_trace: Tensor | None,
+    ) -> dict[str, Tensor]:
+        """`_run_steps` with one launch per layer (:func:`synnet_triton.xylo.layers.run_layers`)."""
+        assert self._layers is not None
+        spikes, records, flags, final = run_layers(
+            self._layers, self.drive_weights, self.dash_syn, self.dash_mem, self.bias,
+            self.threshold, self.spike_cap, events, state, record=state_trace is not None,
+            clips=self.clip_log is not None)
+        spike_trace.copy_(spikes[:, :, first_traced:])
+        if state_trace is not None and records is not None:
+            state_trace.copy_(records[:, :, first_traced:])
+        if self.clip_log is not None and flags is not None:
+            # (b, t, s, j) → per step: batch rows and current columns s·P + j
+            rows, steps, synapses, neurons = torch.nonzero(flags, as_tuple=True)
+            columns = synapses * self.threshold.shape[0] + neurons
+            for step in torch.unique(steps).tolist():
+                at = steps == step
+                self.clip_log.append((step, rows[at], columns[at]))
+        return final
 
     def _loop(
         self,
