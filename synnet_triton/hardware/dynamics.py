@@ -59,6 +59,7 @@ class _XyloDynamics(torch.autograd.Function):
             clip_log, sim.clip_log = sim.clip_log, None
         ctx.sim, ctx.window, ctx.clip_log = sim, window, clip_log
         ctx.shapes = [value.shape for value in values]
+        ctx.devices = [value.device for value in values]
         ctx.record_keys = tuple(record)
         ctx.save_for_backward(events, *record.values())
         return output.float()
@@ -69,7 +70,9 @@ class _XyloDynamics(torch.autograd.Function):
         record = dict(zip(ctx.record_keys, traces, strict=True))
         grads = hardware_backward(ctx.sim, ctx.window, events, record, ctx.clip_log,
                                   grad_output)
-        return (None, None, None, *_spec_layout(ctx.sim, grads, ctx.shapes))
+        layout = _spec_layout(ctx.sim, grads, ctx.shapes)
+        return (None, None, None,
+                *(grad.to(device) for grad, device in zip(layout, ctx.devices, strict=True)))
 
 
 def xylo_dynamics(

@@ -48,13 +48,18 @@ class HardwareSynNet(nn.Module):
         window: PeriodicExponential window as a fraction of each neuron's integer threshold;
             default: the SynNet's ``learning_window`` (0.5 at SynNet's θ = 1 stays half a
             threshold wide after the threshold is scaled to integers).
+        engine: how the chip simulation steps (``XyloSim.engine``): ``"auto"`` runs one
+            Triton launch per layer on CUDA and vectorised steps on the CPU; ``"layers"`` or
+            ``"steps"`` force one (the same integers either way).
 
     Calling it: ``out = hw(x)`` with ``x`` (B, T, n_channels) or (T, n_channels) non-negative
     integer event counts (float or integer dtype; more than 15 per step are clipped, as on the
     chip) gives (B, T, n_classes) float32 on ``x``'s device: readout spike counts (0 or 1), or
     for ``output="vmem"`` the readout membrane, exactly Xylo's. Every hidden → hidden and
     hidden → readout link adds one step of delay, as on the chip. The simulation and its
-    backward run on the CPU (the torch path).
+    backward run on the device of the SynNet's parameters: on CUDA the forward is one Triton
+    launch per layer (:mod:`synnet_triton.xylo.layers`) and the backward's sweeps are Triton
+    scans; on the CPU the vectorised step loop and numpy's.
 
     The backward rules (straight-through rounding, linear decay, clamps, the surrogate) are
     tabled in :mod:`synnet_triton.hardware.dynamics`; the quantiser's scale is held constant.
@@ -66,6 +71,7 @@ class HardwareSynNet(nn.Module):
         quantize: str = "global",
         target: str = DEFAULT_TARGET,
         window: float | None = None,
+        engine: str = "auto",
     ) -> None:
         super().__init__()
         if not isinstance(net, SynNet):
@@ -83,6 +89,9 @@ class HardwareSynNet(nn.Module):
         if not self.window > 0:
             raise ValueError(f"window must be positive; got {self.window}")
         self.output_mode = "Vmem" if net.output == "vmem" else "Spike"
+        if engine not in ("auto", "steps", "layers"):
+            raise ValueError(f"engine must be 'auto', 'steps' or 'layers'; got {engine!r}")
+        self.engine = engine
 
     def integer_values(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """The quantised network: (values, spec).
@@ -113,11 +122,13 @@ class HardwareSynNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Xylo's output for event counts ``x``; see the class docstring."""
-        events = _event_counts(x, self.synnet.n_channels)
+        device = next(self.synnet.parameters()).device
+        events = _event_counts(x, self.synnet.n_channels).to(device)
         values, spec = self.integer_values()
         sim = XyloSim.from_specification(
             **spec, target=self.target, verify_config=False, output_mode=self.output_mode
-        )
+        ).to(device)
+        sim.engine = self.engine
         out = xylo_dynamics(events, sim, {key: values[key] for key in INTEGER_KEYS}, self.window)
         return out.to(x.device)
 
@@ -126,7 +137,8 @@ class HardwareSynNet(nn.Module):
         return self.synnet.to_xylo(self.quantize, self.target, check=check)
 
     def extra_repr(self) -> str:
-        return f"quantize={self.quantize!r}, target={self.target!r}, window={self.window}"
+        return (f"quantize={self.quantize!r}, target={self.target!r}, window={self.window}, "
+                f"engine={self.engine!r}")
 
 
 def to_hardware(

@@ -89,6 +89,22 @@ class Gradients:
     bias: Tensor
 
 
+def runs_triton(out: Tensor) -> bool:
+    """Whether the sweep's scans of ``out`` run as Triton launches (on CUDA)."""
+    return out.is_cuda
+
+
+def scan(coef: Tensor, drive: Tensor, out: Tensor, last: Tensor) -> None:
+    """out_t = coef_t·out_{t+1} + drive_t over axis 0 from out_{L−1} = ``last`` back: numpy's
+    loop on the CPU, one Triton launch on CUDA (bitwise the same)."""
+    if runs_triton(out):
+        from synnet_triton.kernels.reverse_scan import reverse_scan as triton_reverse_scan
+
+        triton_reverse_scan(coef.contiguous(), drive.contiguous(), last.contiguous(), out)
+    else:
+        reverse_scan(coef, drive, out, last, varying=True)
+
+
 def _hidden_part(level: Level, n_hidden: int) -> Level | None:
     """The hidden neurons of ``level`` (None if it holds only output neurons)."""
     if isinstance(level, slice):
@@ -120,12 +136,12 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
         g_vmem = None if terms.g_vmem is None else terms.g_vmem[:, :, level]
         coef = torch.empty_like(oms)
         torch.mul(oms[:-1], to_v[1:], out=coef[:-1])
+        coef[-1] = 0.0  # never read: no step after the last
         drive = torch.mul(terms.g_s[:, :, level], sigma)
         if g_vmem is not None:
             drive.addcmul_(oms, g_vmem)
         level_u = torch.empty_like(drive)
-        reverse_scan(coef, drive, level_u, drive[-1] + oms[-1] * carry.g_v[:, level],
-                     varying=True)
+        scan(coef, drive, level_u, drive[-1] + oms[-1] * carry.g_v[:, level])
         level_v = torch.empty_like(drive)
         torch.mul(to_v[1:], level_u[1:], out=level_v[:-1])
         level_v[-1] = carry.g_v[:, level]
@@ -137,8 +153,7 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
             drive_i = drive_i + terms.g_isyn[..., level]
         drive_i = drive_i * through
         level_i = torch.empty_like(drive_i)
-        reverse_scan(through, drive_i, level_i,
-                     drive_i[-1] + through[-1] * carry.g_i[..., level], varying=True)
+        scan(through, drive_i, level_i, drive_i[-1] + through[-1] * carry.g_i[..., level])
         g_u[:, :, level], g_v[:, :, level], g_i[..., level] = level_u, level_v, level_i
     return g_u, g_v, g_i
 
