@@ -13,7 +13,7 @@
 # outside OUT: Triton, inductor and matplotlib caches, hypothesis' database and $HOME go under
 # OUT/.cache, no bytecode, the shim is removed at the end.
 #
-# Steps and their time limits in seconds, 470 in all: under the 8-minute call even if every
+# Steps and their time limits in seconds, 480 in all: within the 8-minute call even if every
 # step ran to its limit. On a 2-core CPU (rehearsal) the compile steps take 20-45 s (48
 # builds per capability, compiled in parallel processes: seconds on the server's 16 cores),
 # the others 2-15 s. On the GPU the compile steps are the same CPU work; cuda-tests
@@ -23,14 +23,17 @@
 # deeper, forward and x-only backward, and the issue's approach (b), time-chunked register
 # tiles, CHUNK_T 16 and 8 (benchmarks/chunked_time_tiles.py), on the model's workloads (a)-(c),
 # each checked bitwise against the default configuration before it is timed) get the rest:
-#   env 15 · import 30 · compile-report 80 (AOT builds for sm_90a and the performance model)
-#   · kernel-structure 75 (tests/kernels/test_kernels_compile.py: sm_80 and sm_90a builds)
+#   env 15 · import 30 · compile-report 65 (AOT builds for sm_90a and the performance model)
+#   · kernel-structure 65 (tests/kernels/test_kernels_compile.py: sm_80 and sm_90a builds)
 #   · cuda-tests 120
 #   · benchmark 75
 #   · kernel-configs 75 (18 configurations compiled and timed; rows saved as they come)
+#   · hardware 35 (benchmarks/gpu_hardware.py: the Xylo simulation one launch per layer and a
+#     hardware-exact training step on CUDA, each checked against the CPU before it is timed)
 # Writes into OUT: env.txt, import.txt, compile-report.txt, kernel-structure.txt/.xml,
 # cuda-tests.txt/.xml, gpu_bench.txt/.json/.png, headline.txt, kernel_configs.txt/.json/.csv/.png,
-# winners.json (the fastest configuration per N bucket), and summary.txt, always (also
+# winners.json (the fastest configuration per N bucket), gpu_hardware.txt/.json, and
+# summary.txt, always (also
 # when the first step fails): the benchmark's headline (achieved bandwidth against the copy
 # measured in the same run), one line per step with its status, time and limit, then the
 # first failure and the last line of its log.
@@ -145,10 +148,10 @@ export MODE PY
 
 step env 15 "$OUT/env.txt" bash -c env_report
 step import 30 "$OUT/import.txt" "$PY" -c "import synnet_triton, synnet_triton.kernels as k, synnet_triton.ops.lif.triton_backend; print('synnet_triton from', synnet_triton.__file__); print('kernels from', k.__file__)"
-step compile-report 80 "$OUT/compile-report.txt" bash -c \
+step compile-report 65 "$OUT/compile-report.txt" bash -c \
     "'$PY' -m synnet_triton.kws.cli kernels --capability 90 --predict"
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -o addopts= -rs --rootdir "$REPO" -c "$REPO/pyproject.toml")
-step kernel-structure 75 "$OUT/kernel-structure.txt" "${PYTEST[@]}" \
+step kernel-structure 65 "$OUT/kernel-structure.txt" "${PYTEST[@]}" \
     --junitxml="$OUT/kernel-structure.xml" "$REPO/tests/kernels/test_kernels_compile.py"
 step cuda-tests 120 "$OUT/cuda-tests.txt" "${PYTEST[@]}" -m cuda --junitxml="$OUT/cuda-tests.xml" \
     "$REPO/tests/kernels/test_kernels_cuda.py" "$REPO/tests/ecosystem/test_ecosystem_cuda.py"
@@ -156,10 +159,13 @@ if [ "$MODE" = gpu ]; then
     step benchmark 75 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --out "$OUT"
     step kernel-configs 75 "$OUT/kernel_configs.txt" "$PY" "$REPO/benchmarks/kernel_configs.py" \
         --out "$OUT"
+    step hardware 35 "$OUT/gpu_hardware.txt" "$PY" "$REPO/benchmarks/gpu_hardware.py" --out "$OUT"
 else
     step benchmark 75 "$OUT/gpu_bench.txt" "$PY" "$REPO/benchmarks/gpu_bench.py" --dry-run --out "$OUT"
     step kernel-configs 75 "$OUT/kernel_configs.txt" "$PY" "$REPO/benchmarks/kernel_configs.py" \
         --dry-run --repeats 1 --out "$OUT"
+    step hardware 35 "$OUT/gpu_hardware.txt" "$PY" "$REPO/benchmarks/gpu_hardware.py" --dry-run \
+        --out "$OUT"
 fi
 
 [ -z "$FIRST_FAILURE" ]

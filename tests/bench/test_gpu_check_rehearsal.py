@@ -24,13 +24,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("env", "import", "compile-report", "kernel-structure", "cuda-tests", "benchmark",
-         "kernel-configs")
+         "kernel-configs", "hardware")
 OUTPUTS = (
     "env.txt", "import.txt", "compile-report.txt", "kernel-structure.txt",
     "kernel-structure.xml", "cuda-tests.txt", "cuda-tests.xml", "gpu_bench.txt",
     "gpu_bench.json", "gpu_bench.png", "headline.txt", "kernel_configs.txt",
     "kernel_configs.json", "kernel_configs.csv", "kernel_configs.png", "winners.json",
-    "summary.txt",
+    "gpu_hardware.txt", "gpu_hardware.json", "summary.txt",
 )
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -107,6 +107,12 @@ def test_rehearsal_runs_every_step_like_the_gpu_server(tmp_path: Path) -> None:
     assert "lif_backward" in (out / "compile-report.txt").read_text()
     _assert_benchmark_rows(json.loads((out / "gpu_bench.json").read_text()))
     _assert_configuration_rows(json.loads((out / "kernel_configs.json").read_text()))
+    hardware = json.loads((out / "gpu_hardware.json").read_text())
+    assert [row["workload"] for row in hardware["rows"]] == [
+        "xylo quiet", "xylo busy", "hardware-exact training step"]
+    assert all(row.get("bitwise_cpu", row.get("bitwise_cpu_outputs")) for row in hardware["rows"])
+    assert all(row.get("speedup", row.get("hardware_over_float_on_device", 0)) > 0
+               for row in hardware["rows"])
     assert not (out / ".shim").exists()
     assert _tree(repo) == before
     assert list(Path(env["HOME"]).iterdir()) == []
