@@ -37,7 +37,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from synnet_triton.hardware.sweep import Gradients, hardware_backward
+from synnet_triton.hardware.sweep import (
+    Gradients,
+    RecordedSteps,
+    ReplayedSteps,
+    SegmentSource,
+    hardware_backward,
+)
 from synnet_triton.xylo.sim import XyloSim
 
 INTEGER_KEYS = (
@@ -49,34 +55,56 @@ INTEGER_KEYS = (
 class _XyloDynamics(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, events: Tensor, sim: XyloSim, window: float, *values: Tensor
+        ctx: Any, events: Tensor, sim: XyloSim, window: float, checkpoint_every: int | None,
+        *values: Tensor,
     ) -> Tensor:
         sim.reset_state()
-        sim.clip_log = []
-        try:
-            output, _, record = sim(events, record=True)
-        finally:
-            clip_log, sim.clip_log = sim.clip_log, None
-        ctx.sim, ctx.window, ctx.clip_log = sim, window, clip_log
+        ctx.sim, ctx.window, ctx.checkpoint_every = sim, window, checkpoint_every
         ctx.shapes = [value.shape for value in values]
         ctx.devices = [value.device for value in values]
-        ctx.record_keys = tuple(record)
-        ctx.save_for_backward(events, *record.values())
-        return output.float()
+        if checkpoint_every is None:
+            sim.clip_log = []
+            try:
+                output, _, record = sim(events, record=True)
+            finally:
+                clip_log, sim.clip_log = sim.clip_log, None
+            ctx.clip_log = clip_log
+            ctx.record_keys = tuple(record)
+            ctx.save_for_backward(events, *record.values())
+            return output.float()
+        # the state every K steps; the backward replays each segment from it
+        outputs, starts, states = [], [], []
+        for start in range(0, max(events.shape[1], 1), checkpoint_every):
+            starts.append(start)
+            states.append(sim.carried_state(events.shape[0]))
+            outputs.append(sim(events[:, start:start + checkpoint_every])[0])
+        ctx.starts, ctx.state_keys = starts, tuple(states[0])
+        ctx.save_for_backward(events, *(state[key] for state in states for key in states[0]))
+        return torch.cat(outputs, dim=1).float()
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Any, ...]:
-        events, *traces = ctx.saved_tensors
-        record = dict(zip(ctx.record_keys, traces, strict=True))
-        grads = hardware_backward(ctx.sim, ctx.window, events, record, ctx.clip_log,
-                                  grad_output)
+        events, *saved = ctx.saved_tensors
+        source: SegmentSource
+        if ctx.checkpoint_every is None:
+            record = dict(zip(ctx.record_keys, saved, strict=True))
+            source = RecordedSteps(ctx.sim, record, ctx.clip_log)
+        else:
+            width = len(ctx.state_keys)
+            checkpoints = {start: dict(zip(ctx.state_keys, saved[k * width:(k + 1) * width],
+                                           strict=True))
+                           for k, start in enumerate(ctx.starts)}
+            source = ReplayedSteps(ctx.sim, events, checkpoints)
+        grads = hardware_backward(ctx.sim, ctx.window, events, source, grad_output,
+                                  ctx.checkpoint_every)
         layout = _spec_layout(ctx.sim, grads, ctx.shapes)
-        return (None, None, None,
+        return (None, None, None, None,
                 *(grad.to(device) for grad, device in zip(layout, ctx.devices, strict=True)))
 
 
 def xylo_dynamics(
-    events: Tensor, sim: XyloSim, values: dict[str, Tensor], window: float = 0.5
+    events: Tensor, sim: XyloSim, values: dict[str, Tensor], window: float = 0.5,
+    checkpoint_every: int | None = None,
 ) -> Tensor:
     """Outputs of ``sim`` on ``events``, differentiable in the spec's integer values.
 
@@ -87,10 +115,17 @@ def xylo_dynamics(
             layout (weights_in (Nin, N_in, S), weights_rec (N, N, S), weights_out (Noen, Nout),
             threshold, bias (N,), threshold_out, bias_out (Nout,)); gradients flow into them
     window: PeriodicExponential window, as a fraction of each neuron's threshold
+    checkpoint_every: None: the backward keeps the forward's int16 records (8 bytes per
+            neuron-step); K: only the state every K steps (16 bytes per neuron every K
+            steps), and the backward re-simulates each segment of K steps from it
     returns (B, T, Nout) float32: output spike counts, or the output membrane (current) for a
             simulator in ``Vmem`` (``Isyn``) output mode; bitwise ``sim(events)``'s values
     """
-    return _XyloDynamics.apply(events, sim, window, *(values[key] for key in INTEGER_KEYS))
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer or None; got "
+                         f"{checkpoint_every}")
+    return _XyloDynamics.apply(events, sim, window, checkpoint_every,
+                               *(values[key] for key in INTEGER_KEYS))
 
 
 def _spec_layout(sim: XyloSim, grads: Gradients, shapes: list[torch.Size]) -> list[Tensor]:

@@ -51,6 +51,9 @@ class HardwareSynNet(nn.Module):
         engine: how the chip simulation steps (``XyloSim.engine``): ``"auto"`` runs one
             Triton launch per layer on CUDA and vectorised steps on the CPU; ``"layers"`` or
             ``"steps"`` force one (the same integers either way).
+        checkpoint_every: K keeps only the chip's state every K steps for the backward,
+            which re-simulates each segment (memory O(T/K) instead of 8 bytes per
+            neuron-step); default: the SynNet's own ``checkpoint_every``.
 
     Calling it: ``out = hw(x)`` with ``x`` (B, T, n_channels) or (T, n_channels) non-negative
     integer event counts (float or integer dtype; more than 15 per step are clipped, as on the
@@ -72,6 +75,7 @@ class HardwareSynNet(nn.Module):
         target: str = DEFAULT_TARGET,
         window: float | None = None,
         engine: str = "auto",
+        checkpoint_every: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(net, SynNet):
@@ -92,6 +96,13 @@ class HardwareSynNet(nn.Module):
         if engine not in ("auto", "steps", "layers"):
             raise ValueError(f"engine must be 'auto', 'steps' or 'layers'; got {engine!r}")
         self.engine = engine
+        if checkpoint_every is None:
+            checkpoint_every = net.neuron_layers()[0].checkpoint_every
+        if checkpoint_every is not None and not (isinstance(checkpoint_every, int)
+                                                 and checkpoint_every >= 1):
+            raise ValueError(f"checkpoint_every must be a positive integer or None; got "
+                             f"{checkpoint_every!r}")
+        self.checkpoint_every = checkpoint_every
 
     def integer_values(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """The quantised network: (values, spec).
@@ -129,7 +140,8 @@ class HardwareSynNet(nn.Module):
             **spec, target=self.target, verify_config=False, output_mode=self.output_mode
         ).to(device)
         sim.engine = self.engine
-        out = xylo_dynamics(events, sim, {key: values[key] for key in INTEGER_KEYS}, self.window)
+        out = xylo_dynamics(events, sim, {key: values[key] for key in INTEGER_KEYS}, self.window,
+                            self.checkpoint_every)
         return out.to(x.device)
 
     def to_xylo(self, check: bool = True) -> dict[str, Any]:
@@ -138,7 +150,7 @@ class HardwareSynNet(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"quantize={self.quantize!r}, target={self.target!r}, window={self.window}, "
-                f"engine={self.engine!r}")
+                f"engine={self.engine!r}, checkpoint_every={self.checkpoint_every}")
 
 
 def to_hardware(

@@ -38,6 +38,11 @@ from synnet_triton.xylo.saturating import INT16_MAX, INT16_MIN
 from synnet_triton.xylo.sim import MAX_INPUT_EVENTS, XyloSim
 
 
+CUDA_SEGMENT_STEPS = 1024
+"""Segment length on CUDA, where each segment's passes are kernel launches (a few dozen):
+long segments amortise them; the CPU's segments stay cache-sized (`steps_per_chunk`)."""
+
+
 @dataclass
 class Carry:
     """Gradients reaching a segment from the steps after it.
@@ -201,45 +206,109 @@ def relative_surrogate(
     return sigma, (sigma * u).mul_(-inverse)
 
 
-class _Records:
-    """The forward's int16 records as the population, time-major float32, a segment at a
-    time: ``v`` (B, T, P) membranes, ``currents`` i_1 + i_2, hidden ``spikes`` (B, T, N)."""
+@dataclass
+class SegmentRecords:
+    """The forward's values for steps [start, stop), time-major float32 population tensors.
 
-    def __init__(self, record: dict[str, Tensor], n_hidden: int) -> None:
-        self.record, self.n_hidden = record, n_hidden
+    v:        (L, B, P) membranes after each step
+    v_prev:   (L, B, P) membranes after the step before each step (zeros before step 0)
+    currents: (L, B, P) i_1 + i_2 after each step
+    spikes:   (L, B, N) hidden spike counts of each step
+    spikes_prev: (L, B, N) those of the step before (what each step delivers)
+    clipped:  step → (batch rows, current columns) where saturation changed a delivery
+    """
 
-    def population(self, hidden: str, out: str, steps: slice) -> Tensor:
-        return torch.cat([self.record[hidden][:, steps].transpose(0, 1).float(),
-                          self.record[out][:, steps].transpose(0, 1).float()], dim=2)
+    v: Tensor
+    v_prev: Tensor
+    currents: Tensor
+    spikes: Tensor
+    spikes_prev: Tensor
+    clipped: dict[int, tuple[Tensor, Tensor]]
 
-    def v(self, steps: slice) -> Tensor:
-        return self.population("Vmem", "Vmem_out", steps)
 
-    def currents(self, steps: slice) -> Tensor:
-        currents = self.population("Isyn", "Isyn_out", steps)
-        if "Isyn2" in self.record:
-            currents[:, :, :self.n_hidden] += self.record["Isyn2"][:, steps].transpose(0, 1)
-        return currents
+def _time_major_population(record: dict[str, Tensor], hidden: str, out: str) -> Tensor:
+    return torch.cat([record[hidden].transpose(0, 1).float(),
+                      record[out].transpose(0, 1).float()], dim=2)
 
-    def spikes(self, steps: slice) -> Tensor:
-        return self.record["Spikes"][:, steps].transpose(0, 1).float()
+
+def _segment_from_record(record: dict[str, Tensor], before: dict[str, Tensor], n_hidden: int,
+                         clipped: dict[int, tuple[Tensor, Tensor]]) -> SegmentRecords:
+    """``record`` (B, L, ·) of L steps and ``before``, the state ahead of them (as
+    ``XyloSim.carried_state``)."""
+    v = _time_major_population(record, "Vmem", "Vmem_out")
+    currents = _time_major_population(record, "Isyn", "Isyn_out")
+    if "Isyn2" in record:
+        currents[:, :, :n_hidden] += record["Isyn2"].transpose(0, 1)
+    spikes = record["Spikes"].transpose(0, 1).float()
+    v_prev = torch.cat([before["vmem"].float()[None], v[:-1]])
+    spikes_prev = torch.cat([before["spikes"][:, :n_hidden].float()[None], spikes[:-1]])
+    return SegmentRecords(v, v_prev, currents, spikes, spikes_prev, clipped)
+
+
+class RecordedSteps:
+    """Segments sliced from the records of the whole forward."""
+
+    def __init__(self, sim: XyloSim, record: dict[str, Tensor],
+                 clip_log: list[tuple[int, Tensor, Tensor]]) -> None:
+        self.record, self.n_hidden = record, sim.spec.n_hidden
+        self.zeros = sim.reset_state().carried_state(record["Vmem"].shape[0])
+        self.clipped = {step: (rows, cols) for step, rows, cols in clip_log}
+
+    def segment(self, start: int, stop: int) -> SegmentRecords:
+        if start == 0:
+            before = self.zeros
+        else:
+            hidden, out = slice(start - 1, start), slice(start - 1, start)
+            before = {
+                "vmem": torch.cat([self.record["Vmem"][:, hidden],
+                                   self.record["Vmem_out"][:, out]], dim=2)[:, 0],
+                "spikes": self.record["Spikes"][:, start - 1],
+            }
+        record = {key: value[:, start:stop] for key, value in self.record.items()}
+        clipped = {step - start: place for step, place in self.clipped.items()
+                   if start <= step < stop}
+        return _segment_from_record(record, before, self.n_hidden, clipped)
+
+
+class ReplayedSteps:
+    """Segments re-simulated from the states a checkpointed forward saved every K steps
+    (``checkpoint_every``): the same integers as the whole forward's records."""
+
+    def __init__(self, sim: XyloSim, events: Tensor, checkpoints: dict[int, dict[str, Tensor]]
+                 ) -> None:
+        self.sim, self.events, self.checkpoints = sim, events, checkpoints
+
+    def segment(self, start: int, stop: int) -> SegmentRecords:
+        state = self.checkpoints[start]
+        self.sim.carry(state)
+        self.sim.clip_log = []
+        try:
+            _, _, record = self.sim(self.events[:, start:stop], record=True)
+            clip_log = self.sim.clip_log
+        finally:
+            self.sim.clip_log = None
+        clipped = {step: (rows, cols) for step, rows, cols in clip_log}
+        return _segment_from_record(record, state, self.sim.spec.n_hidden, clipped)
+
+
+SegmentSource = RecordedSteps | ReplayedSteps
 
 
 def hardware_backward(
     sim: XyloSim,
     window: float,
     events: Tensor,
-    record: dict[str, Tensor],
-    clip_log: list[tuple[int, Tensor, Tensor]],
+    source: SegmentSource,
     grad_output: Tensor,
+    segment_steps: int | None = None,
 ) -> Gradients:
-    """The backward of the simulator's forward on ``events`` (B, T, Nin), from its int16
-    ``record`` (B, T, ·), the saturated deliveries ``clip_log`` (``XyloSim.clip_log``) and the
-    gradient on its output ``grad_output`` (B, T, Nout)."""
+    """The backward of the simulator's forward on ``events`` (B, T, Nin) from the forward's
+    values (``source``: its records, or replays from checkpoints) and the gradient on its
+    output ``grad_output`` (B, T, Nout). Segments of ``segment_steps`` (a replay's
+    checkpoint interval), else of a cache-sized length."""
     batch, steps, n_in = events.shape
     n_hidden = sim.spec.n_hidden
     n_all = sim.threshold.shape[0]
-    records = _Records(record, n_hidden)
     threshold = sim.threshold.float()
     positive = threshold > 0
     safe_threshold = torch.where(positive, threshold, 1.0)
@@ -247,22 +316,20 @@ def hardware_backward(
     keep = (1.0 - 2.0**-sim.dash_syn.float())  # (2, P): the decay's linear part
     spike_weights = sim.drive_weights[n_in:].float().reshape(n_hidden, 2, n_all)
     levels = spike_levels(sim.drive_weights[n_in:], n_hidden)
-    clipped: dict[int, tuple[Tensor, Tensor]] = {}
-    for step, rows, cols in clip_log:
-        clipped[step] = (rows, cols)
 
     grads = Gradients(
         w_in=threshold.new_zeros(n_in, 2 * n_all),
         w_spike=threshold.new_zeros(n_hidden, 2 * n_all),
         threshold=threshold.new_zeros(n_all), bias=threshold.new_zeros(n_all))
     carry = Carry(threshold.new_zeros(batch, n_all), threshold.new_zeros(batch, 2, n_all))
-    length = steps_per_chunk(batch * 2 * n_all)
+    length = segment_steps or (CUDA_SEGMENT_STEPS if runs_triton(grad_output)
+                               else steps_per_chunk(batch * 2 * n_all))
     for start in reversed(range(0, steps, length)):
         segment = slice(start, min(start + length, steps))
-        before = slice(max(start - 1, 0), segment.stop - 1)
+        records = source.segment(segment.start, segment.stop)
         terms, to_bias, counts, dn_dtheta = _segment_terms(
-            sim, records, segment, before, window, safe_threshold, positive, cap, keep,
-            grad_output, clipped)
+            sim, records, window, safe_threshold, positive, cap, keep,
+            grad_output[:, segment])
         if levels is None:
             g_u, g_v, g_i = stepwise_sweep(terms, carry, spike_weights, n_hidden)
         else:
@@ -275,35 +342,27 @@ def hardware_backward(
         flat_i = g_i.flatten(2).flatten(0, 1)
         drive_in = events[:, segment].transpose(0, 1).clamp(max=MAX_INPUT_EVENTS).float()
         grads.w_in.addmm_(drive_in.flatten(0, 1).T, flat_i)
-        previous_spikes = records.spikes(before)
-        if start == 0:
-            previous_spikes = torch.cat([previous_spikes.new_zeros(1, batch, n_hidden),
-                                         previous_spikes])
-        grads.w_spike.addmm_(previous_spikes.flatten(0, 1).T, flat_i)
+        grads.w_spike.addmm_(records.spikes_prev.flatten(0, 1).T, flat_i)
     grads.w_in = grads.w_in.reshape(n_in, 2, n_all)
     grads.w_spike = grads.w_spike.reshape(n_hidden, 2, n_all)
     return grads
 
 
 def _segment_terms(
-    sim: XyloSim, records: _Records, segment: slice, before: slice, window: float,
-    safe_threshold: Tensor, positive: Tensor, cap: Tensor, keep: Tensor, grad_output: Tensor,
-    clipped: dict[int, tuple[Tensor, Tensor]],
+    sim: XyloSim, records: SegmentRecords, window: float, safe_threshold: Tensor,
+    positive: Tensor, cap: Tensor, keep: Tensor, grad_output: Tensor,
 ) -> tuple[SegmentTerms, Tensor, Tensor, Tensor]:
-    """Each step's forward of ``segment`` recomputed from the records of the step before
-    (``before``: the segment shifted back one step, clipped at 0): the sweep's terms and
-    (L, B, P) ∂u/∂bias, spike counts, ∂n/∂θ."""
+    """Each step's forward of a segment recomputed from its records (the step before
+    included): the sweep's terms and (L, B, P) ∂u/∂bias, spike counts, ∂n/∂θ.
+    ``grad_output`` (B, L, Nout) is the segment's."""
     n_hidden = sim.spec.n_hidden
-    v = records.v(segment)
+    v, v_prev = records.v, records.v_prev
     batch, n_all = v.shape[1], v.shape[2]
-    v_prev = records.v(before)
-    if segment.start == 0:
-        v_prev = torch.cat([v.new_zeros(1, batch, n_all), v_prev])
     dash_mem = sim.dash_mem.float()
     decay = torch.floor(v_prev * 2.0**-dash_mem)
     decay = torch.where(decay == 0, torch.sign(v_prev), decay)
     decay = torch.where(decay == INT16_MIN, -float(INT16_MIN), decay)  # xylosim's int16 negation
-    dv0 = records.currents(segment).sub_(decay)
+    dv0 = records.currents.clone().sub_(decay)
     dv1 = dv0.clamp(INT16_MIN, INT16_MAX)
     # each clamp passes the gradient where it left its input alone (bounds included)
     to_cur = (dv1 == dv0).float()
@@ -316,11 +375,11 @@ def _segment_terms(
     to_bias.mul_(inside)
     to_cur.mul_(to_bias)
     to_v = inside.sub_(to_cur * 2.0**-dash_mem)
-    del decay, dv0, dv1, dv1b, u_pre, v_prev
+    del decay, dv0, dv1, dv1b, u_pre
 
     # spike counts: the record's for hidden neurons, (u − v) / θ for outputs (exact integers)
     outputs = slice(n_hidden, None)
-    counts = torch.cat([records.spikes(segment),
+    counts = torch.cat([records.spikes,
                         (u[..., outputs] - v[..., outputs]).div_(safe_threshold[outputs])
                         .round_()], dim=2)
     sigma, dn_dtheta = relative_surrogate(u, safe_threshold, window, cap)
@@ -331,7 +390,7 @@ def _segment_terms(
         dn_dtheta.mul_(positive)
 
     # External gradients: on output spikes (Spike mode) or on an output state.
-    external = grad_output[:, segment].transpose(0, 1).float()
+    external = grad_output.transpose(0, 1).float()
     g_s = torch.zeros_like(sigma)
     g_vmem = g_isyn = None
     if sim.output_mode == "Spike":
@@ -344,10 +403,8 @@ def _segment_terms(
         g_isyn[:, :, 0, n_hidden:] = external
     through = keep.expand(len(sigma), batch, 2, n_all).clone()
     flat_through = through.view(len(sigma), batch, 2 * n_all)
-    for step in range(segment.start, segment.stop):
-        if step in clipped:
-            rows, cols = clipped[step]
-            flat_through[step - segment.start, rows, cols] = 0.0
+    for step, (rows, cols) in records.clipped.items():
+        flat_through[step, rows, cols] = 0.0
     terms = SegmentTerms(oms=1.0 - safe_threshold * sigma, sigma=sigma, to_v=to_v,
                          to_cur=to_cur, through=through, g_s=g_s, g_vmem=g_vmem, g_isyn=g_isyn)
     return terms, to_bias, counts, dn_dtheta

@@ -355,6 +355,18 @@ class XyloSim(nn.Module):
         self._state = None
         return self
 
+    def carried_state(self, batch: int) -> dict[str, Tensor]:
+        """A copy of the state the next call of ``batch`` samples starts from (zeros after a
+        reset), as the population holds it: ``isyn`` (B, 2, P), ``vmem`` (B, P) and
+        ``spikes`` (B, P), the last step's spike counts that the next call's first step
+        delivers, int32 (P = N hidden + Nout output neurons). `carry` restores it."""
+        return {key: value.clone() for key, value in self._initial_state(batch).items()}
+
+    def carry(self, state: dict[str, Tensor]) -> XyloSim:
+        """Start the next call from ``state`` (as `carried_state` returned it)."""
+        self._state = {key: value.clone() for key, value in state.items()}
+        return self
+
     def _initial_state(self, batch: int) -> dict[str, Tensor]:
         """Carried population state for ``batch`` samples, zeros after a reset.
 

@@ -274,3 +274,60 @@ def test_the_cuda_path_is_bitwise_the_cpu_path(case, monkeypatch):
     assert len(ours) == len(expected) > 1
     for got, want in zip(ours, expected, strict=True):
         assert bitwise_equal(got, want)
+
+
+@pytest.mark.parametrize("case", [
+    (1, [6, 4], 6.0, 2.0, "spikes", False), (2, [4, 5, 3], 40.0, 6.0, "spikes", True),
+    (3, [5, 4], 3.0, 1.0, "vmem", False),
+])
+@pytest.mark.parametrize("every", [1, 7, 24, 100])
+def test_checkpointing_replays_the_same_gradients(case, every, monkeypatch):
+    """checkpoint_every=K keeps the state every K steps and re-simulates each segment in the
+    backward: outputs and gradients bit for bit those of the recorded forward swept in the
+    same segments (K = 1, K not dividing T, K = T, K > T)."""
+    seed, layers, gain, rate, output, saturate = case
+    hardware = HardwareSynNet(random_net(seed, layers, gain, output))
+    leaves, spec = _integer_leaves(hardware, saturate)
+    x = events(seed, 2, 24, 6, rate).long()
+    sim = XyloSim.from_specification(**spec, verify_config=False,
+                                     output_mode=hardware.output_mode)
+    weights = torch.randn(2, 24, 3, generator=torch.Generator().manual_seed(seed))
+    monkeypatch.setattr(hardware_sweep, "steps_per_chunk", lambda elements: every)
+    results = []
+    for checkpoint_every in (None, every):
+        run_leaves = {k: v.detach().clone().requires_grad_() for k, v in leaves.items()}
+        out = xylo_dynamics(x, sim, run_leaves, hardware.window, checkpoint_every)
+        grads = torch.autograd.grad((out * weights).sum(), list(run_leaves.values()))
+        results.append([out, *grads])
+    for got, want in zip(*results, strict=True):
+        assert bitwise_equal(got, want)
+
+
+def test_checkpointing_saves_the_state_every_k_steps_only():
+    net = random_net(5, [40, 20], 3.0)
+    x = events(5, 4, 64, 6, 1.0)
+    saved = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        saved.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        HardwareSynNet(net, checkpoint_every=16)(x)
+    population = 60 + 3
+    per_step = [t for t in saved if t.dim() == 3 and t.shape[:2] == x.shape[:2]
+                and t.shape[2] != x.shape[2]]
+    assert per_step == []  # no record of every step
+    states = sum(t.numel() * t.element_size() for t in saved if t.shape[0] == x.shape[0]
+                 and t.dim() in (2, 3) and t.shape[-1] == population)
+    # isyn (B, 2, P), vmem and spikes (B, P), int32, at steps 0, 16, 32, 48
+    assert states == 4 * x.shape[0] * population * 4 * 4
+
+
+def test_checkpoint_every_comes_from_the_synnet_and_is_checked():
+    net = SynNet(n_classes=3, n_channels=6, size_hidden_layers=[4], time_constants_per_layer=[2],
+                 backend="torch", checkpoint_every=9)
+    assert HardwareSynNet(net).checkpoint_every == 9
+    assert HardwareSynNet(net, checkpoint_every=3).checkpoint_every == 3
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        HardwareSynNet(net, checkpoint_every=0)

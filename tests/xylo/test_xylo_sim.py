@@ -413,3 +413,20 @@ def test_in_order_delivery_groups_only_sources_that_reach_disjoint_currents() ->
     with patch.object(sim_module, "_IN_ORDER_SHARE", 0.0):
         ours = sim(torch.from_numpy(events), record=True)
     assert_matches_rockpool(ours, [runs_[0] for runs_ in rockpool_run(spec, events)])
+
+
+def test_a_carried_state_restored_in_another_simulator_continues_the_run() -> None:
+    """carried_state/carry (what hardware-exact training's checkpoints use): the second half
+    of a run from the state after the first equals the second half of one whole run."""
+    rng = np.random.default_rng(8)
+    spec = moderate_spec(rng, n_hidden=10)
+    events = torch.from_numpy(rng.integers(0, 6, (3, 30, 16)))
+    whole = XyloSim.from_specification(**spec)(events, record=True)
+    first = XyloSim.from_specification(**spec)
+    assert all(not value.any() for value in first.carried_state(3).values())
+    first(events[:, :11])
+    second = XyloSim.from_specification(**spec).carry(first.carried_state(3))
+    rest = second(events[:, 11:], record=True)
+    assert torch.equal(rest[0], whole[0][:, 11:])
+    for key, value in rest[2].items():
+        assert torch.equal(value, whole[2][key][:, 11:]), key
