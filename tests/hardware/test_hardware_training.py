@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from keyword_task import CHANCE_MARGIN, LEARNED, NETWORK, TRAINING, keyword_task
 
 from synnet_triton.hardware import HardwareSynNet
-from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set
+from synnet_triton.kws.data import EventSet
 from synnet_triton.kws.training import (
-    NetworkConfig,
     TrainConfig,
     build_network,
     evaluate_xylo,
@@ -25,16 +25,10 @@ from synnet_triton.kws.training import (
 )
 from synnet_triton.nn.synnet import SynNet
 
-LEARNED = 0.9
-CHANCE_MARGIN = 0.5
-NETWORK = NetworkConfig(n_classes=4, hidden=(24,), time_constants=(2,))
-TRAINING = TrainConfig(epochs=5, batch_size=16, lr=1e-2, seed=0)
-
 
 @pytest.fixture(scope="module")
 def task() -> tuple[EventSet, EventSet]:
-    words = KeywordSetConfig(n_classes=4, seconds=0.5)
-    return synthetic_event_set(96, 1, words), synthetic_event_set(48, 2, words)
+    return keyword_task()
 
 
 def _network() -> tuple[SynNet, dict[str, torch.Tensor]]:

@@ -24,10 +24,10 @@ import math
 
 import pytest
 import torch
+from keyword_task import CHANCE_MARGIN, LEARNED, NETWORK, TRAINING, keyword_task
 
-from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set
+from synnet_triton.kws.data import EventSet
 from synnet_triton.kws.training import (
-    NetworkConfig,
     TrainConfig,
     build_network,
     evaluate,
@@ -35,16 +35,10 @@ from synnet_triton.kws.training import (
 )
 from synnet_triton.nn.synnet import SynNet
 
-LEARNED = 0.9  # held-out accuracy the run must reach
-CHANCE_MARGIN = 0.5  # a defective run must stay below this (chance is 0.25)
-NETWORK = NetworkConfig(n_classes=4, hidden=(24,), time_constants=(2,))
-TRAINING = TrainConfig(epochs=5, batch_size=16, lr=1e-2, seed=0)
-
 
 @pytest.fixture(scope="module")
 def task() -> tuple[EventSet, EventSet]:
-    words = KeywordSetConfig(n_classes=4, seconds=0.5)
-    return synthetic_event_set(96, 1, words), synthetic_event_set(48, 2, words)
+    return keyword_task()
 
 
 def _run(train_set: EventSet, test_set: EventSet) -> tuple[SynNet, dict[str, torch.Tensor], float]:
