@@ -37,7 +37,6 @@ from synnet_triton.xylo.layers import Level, spike_levels
 from synnet_triton.xylo.saturating import INT16_MAX, INT16_MIN
 from synnet_triton.xylo.sim import MAX_INPUT_EVENTS, XyloSim
 
-
 CUDA_SEGMENT_STEPS = 1024
 """Segment length on CUDA, where each segment's passes are kernel launches (a few dozen):
 long segments amortise them; the CPU's segments stay cache-sized (`steps_per_chunk`)."""

@@ -192,7 +192,6 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
     hardware = None
     if args.hardware_aware:
         hardware = hardware_aware_run(net, train_set, test_set, settings, args)
-        net = hardware["net"]
     result = evaluate(net, test_set, progress=progress)
     readout = result.counts.sum(dim=1).mean().item()
     per_neuron_step = readout / (test_set.events.shape[1] * len(train_set.class_names))
@@ -210,7 +209,7 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
              "float_accuracy": result.accuracy, "xylo_target": args.target,
              "xylo_quantize": quantize}
     if hardware is not None:
-        extra["xylo_accuracy"] = hardware["summary"]["xylo_accuracy"]
+        extra["xylo_accuracy"] = hardware["xylo_accuracy"]
     save_checkpoint(checkpoint, net, network, extra)
     curve = plot_training_curve(history, args.out / "training_curve.png")
     summary = {
@@ -236,10 +235,10 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         "plots": [str(curve)],
     }
     if hardware is not None:
-        summary["hardware_aware"] = hardware["summary"]
-        summary["float_accuracy_before_hardware_aware"] = hardware["summary"]["float_before"]
-        summary["ptq_xylo_accuracy"] = hardware["summary"]["ptq_xylo_accuracy"]
-        summary["xylo_accuracy"] = hardware["summary"]["xylo_accuracy"]
+        summary["hardware_aware"] = hardware
+        summary["float_accuracy_before_hardware_aware"] = hardware["float_before"]
+        summary["ptq_xylo_accuracy"] = hardware["ptq_xylo_accuracy"]
+        summary["xylo_accuracy"] = hardware["xylo_accuracy"]
     return {"summary": summary, "net": net, "test_set": test_set, "float": result}
 
 
@@ -247,17 +246,13 @@ def hardware_aware_run(
     net: SynNet, train_set: EventSet, test_set: EventSet, settings: TrainConfig,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """Fine-tune ``net`` through the chip's integer arithmetic (``--hardware-aware``) after
-    measuring it in float and post-training quantised on the chip; the network and a summary
+    """Fine-tune ``net`` in place through the chip's integer arithmetic (``--hardware-aware``)
+    after measuring it in float and post-training quantised on the chip; returns the summary
     of the three accuracies side by side."""
     from synnet_triton.hardware import HardwareSynNet
     from synnet_triton.kws.training import evaluate, evaluate_xylo, train
 
     progress = not args.no_progress
-    if next(net.parameters()).device.type != "cpu":
-        print("note: hardware-exact training runs on the CPU; the network moves there",
-              file=sys.stderr)
-        net = net.cpu()
     float_before = evaluate(net, test_set, progress=progress).accuracy
     ptq = evaluate_xylo(net, test_set, progress=progress, target=args.target,
                         quantize=args.quantize).accuracy
@@ -282,7 +277,7 @@ def hardware_aware_run(
         "train_seconds": seconds,
         "history": [asdict(record) for record in history],
     }
-    return {"net": net, "summary": summary}
+    return summary
 
 
 def device_name(device: torch.device) -> str:

@@ -274,7 +274,8 @@ def train(
     quantised parameters and the gradients are its surrogate ones (float shadows, straight
     through); held-out and validation accuracies are then the chip's
     (:func:`evaluate_xylo` with the same quantisation and target), and after training
-    ``evaluate_xylo`` gives exactly what the last epoch reported. It runs on the CPU.
+    ``evaluate_xylo`` gives exactly what the last epoch reported. It runs on ``net``'s
+    device (on CUDA the chip simulation is one Triton launch per layer).
     """
     if hardware is not None and hardware.synnet is not net:
         raise ValueError("hardware must wrap net itself (HardwareSynNet(net, ...))")
