@@ -28,6 +28,7 @@ from keyword_task import CHANCE_MARGIN, LEARNED, NETWORK, TRAINING, keyword_task
 
 from synnet_triton.kws.data import EventSet
 from synnet_triton.kws.training import (
+    NetworkConfig,
     TrainConfig,
     build_network,
     evaluate,
@@ -107,11 +108,21 @@ def test_with_shuffled_training_labels_it_does_not_learn(task) -> None:
 
 
 def test_training_settings_accept_what_they_document() -> None:
-    assert TrainConfig(init_gain=0.5).init_gain == 0.5  # any positive gain
-    assert TrainConfig(epochs=0).epochs == 0  # no float epochs (hardware-exact from scratch)
-    for bad in ({"init_gain": 0.0}, {"epochs": -1}, {"lr": 0.0}, {"schedule": "linear"}):
+    """Each bound exactly: the smallest value allowed passes, the next one out fails."""
+    smallest = {"init_gain": 1e-9, "epochs": 0, "batch_size": 1, "lr": 1e-9,
+                "logit_scale": 1e-9, "schedule": "constant"}
+    for name, value in smallest.items():
+        assert getattr(TrainConfig(**{name: value}), name) == value
+    for bad in ({"init_gain": 0.0}, {"epochs": -1}, {"batch_size": 0}, {"lr": 0.0},
+                {"logit_scale": 0.0}, {"schedule": "linear"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TrainConfig(**bad)
+
+
+def test_a_network_needs_one_time_constant_count_per_hidden_layer() -> None:
+    assert NetworkConfig(hidden=(8, 4), time_constants=(2, 1)).hidden == (8, 4)
+    with pytest.raises(ValueError, match="same length"):
+        NetworkConfig(hidden=(8, 4), time_constants=(2,))
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "constant"])
