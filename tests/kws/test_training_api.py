@@ -148,7 +148,9 @@ def test_build_network_scales_every_weight_by_init_gain_and_refuses_zero() -> No
 def test_evaluate_reports_the_networks_own_counts_and_its_rate(task) -> None:
     _, test_set = task
     net = build_network(NETWORK, backend="torch", seed=1, init_gain=1.0)
+    start = time.perf_counter()
     result = evaluate(net, test_set, batch_size=16)
+    assert result.seconds <= time.perf_counter() - start
     with torch.no_grad():
         counts = net(test_set.events.float()).sum(dim=1)
     assert torch.allclose(result.counts, counts)
@@ -161,10 +163,11 @@ def test_evaluate_reports_the_networks_own_counts_and_its_rate(task) -> None:
 def test_a_checkpoint_restores_the_network_its_config_and_extra(tmp_path, task) -> None:
     config = NetworkConfig(n_classes=4, hidden=(9, 5), time_constants=(2, 2))
     net = build_network(config, backend="torch", seed=3)
-    path = tmp_path / "deep" / "checkpoint.pt"
+    path = tmp_path / "runs" / "deep" / "checkpoint.pt"  # folders made as needed
     extra = {"classes": ["a", "b"], "accuracy": 0.5, "nested": {"x": [1, 2]}}
-    save_checkpoint(path, net, config, extra)
-    loaded, loaded_config, loaded_extra = load_checkpoint(path, backend="torch")
+    save_checkpoint(path.with_name("first.pt"), net, config, {})
+    save_checkpoint(path, net, config, extra)  # into a folder that now exists
+    loaded, loaded_config, loaded_extra = load_checkpoint(path)  # default backend
     assert loaded_config == config and loaded_extra == extra
     for (name, a), (_, b) in zip(net.state_dict().items(), loaded.state_dict().items(),
                                  strict=True):
@@ -174,10 +177,76 @@ def test_a_checkpoint_restores_the_network_its_config_and_extra(tmp_path, task) 
         load_checkpoint(tmp_path / "missing.pt")
 
 
-def test_the_design_report_is_the_chips_for_the_configured_layers() -> None:
+def test_the_design_report_is_the_named_chips() -> None:
     fits = NetworkConfig(n_classes=4, hidden=(64,)).design_report("xylo-audio2")
     assert fits.fits and not fits.violations
     too_big = NetworkConfig(n_classes=4, hidden=(600, 500), time_constants=(2, 2))
     report = too_big.design_report("xylo-audio2")
     assert not report.fits and "1000" in str(report)
-    assert not NetworkConfig(n_classes=20, hidden=(64,)).design_report("xylo-imu").fits
+    # 600 hidden neurons fit Audio 2 (1000) but not the IMU (496)
+    wide = NetworkConfig(n_classes=4, hidden=(600,))
+    assert wide.design_report("xylo-audio2").fits and not wide.design_report("xylo-imu").fits
+
+
+def test_evaluate_xylo_simulates_the_named_chip_and_quantisation(task) -> None:
+    """Against the simulator run by hand on ``to_xylo(quantize, target)``; a network the
+    target cannot hold is refused."""
+    from synnet_triton.xylo import XyloSim
+    from synnet_triton.xylo.design import DesignError
+
+    _, test_set = task
+    net = build_network(NETWORK, backend="torch", seed=2, init_gain=1.0)
+    for quantize in ("global", "channel"):
+        sim = XyloSim.from_specification(**net.to_xylo(quantize, "xylo-audio3"),
+                                         target="xylo-audio3")
+        counts = sim(test_set.events.long())[0].sum(dim=1).float()
+        start = time.perf_counter()
+        result = training.evaluate_xylo(net, test_set, batch_size=20, target="xylo-audio3",
+                                        quantize=quantize)
+        assert 0 < result.seconds <= time.perf_counter() - start
+        assert torch.equal(result.counts, counts), quantize
+    wide = build_network(NetworkConfig(n_classes=4, hidden=(600,)), backend="torch")
+    with pytest.raises(DesignError, match="496"):
+        training.evaluate_xylo(wide, test_set, target="xylo-imu")
+
+
+def test_training_through_the_chip_uses_its_forward_and_measures_its_chip(task, monkeypatch):
+    """With ``hardware`` every optimiser step runs the hardware module's forward, and the
+    held-out accuracy is measured with its quantisation and target."""
+    from synnet_triton.hardware import HardwareSynNet
+
+    train_set, test_set = task
+    net = build_network(NETWORK, backend="torch", seed=0, init_gain=TRAINING.init_gain)
+    hardware = HardwareSynNet(net, quantize="channel", target="xylo-audio3")
+    forwards = []
+    original_forward = HardwareSynNet.forward
+
+    def counting(self, x):  # type: ignore[no-untyped-def]
+        forwards.append(x.shape[0])
+        return original_forward(self, x)
+
+    measured = []
+    original_evaluate_xylo = training.evaluate_xylo
+
+    def recording(net, data, **kwargs):  # type: ignore[no-untyped-def]
+        measured.append((kwargs["quantize"], kwargs["target"]))
+        return original_evaluate_xylo(net, data, **kwargs)
+
+    monkeypatch.setattr(HardwareSynNet, "forward", counting)
+    monkeypatch.setattr(training, "evaluate_xylo", recording)
+    config = dataclasses.replace(TRAINING, epochs=1, batch_size=32)
+    history = train(net, train_set, test_set, config, progress=False, hardware=hardware)
+    assert forwards == [32, 32, 32]
+    assert measured == [("channel", "xylo-audio3")]
+    monkeypatch.setattr(training, "evaluate_xylo", original_evaluate_xylo)
+    assert history[0].test_accuracy == training.evaluate_xylo(
+        net, test_set, quantize="channel", target="xylo-audio3").accuracy
+
+
+def test_a_checkpoint_carrying_pickled_code_is_refused(tmp_path) -> None:
+    """Checkpoints load with ``weights_only``: a file that would run code on loading (any
+    pickled object beyond tensors and plain containers) is an error, never executed."""
+    path = tmp_path / "evil.pt"
+    torch.save({"network": {}, "state_dict": {}, "extra": {}, "hook": print}, path)
+    with pytest.raises(Exception, match="[Ww]eights only"):
+        load_checkpoint(path)
