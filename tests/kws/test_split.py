@@ -111,3 +111,61 @@ def test_eval_cuts_a_test_folder_of_longer_clips_to_the_training_length(tmp_path
     assert test.events.shape[1] == train.events.shape[1] == 100
     again = held_out_set(source, _eval_args())
     assert torch.equal(again.events, test.events)
+
+
+def test_both_parts_of_the_split_keep_the_class_names_and_the_source(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
+    train, test, _ = load_sets(_args(data, None))
+    for part in (train, test):
+        assert part.class_names == ["a", "b"]
+        assert part.source is not None and part.source.seconds == pytest.approx(0.1)
+
+
+def test_load_sets_crops_to_seconds_and_prints_what_it_found(tmp_path: Path, capsys) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})  # 0.1 s clips
+    other = _folder(tmp_path / "held", 2, {"a": 400.0, "b": 3000.0})
+    args = argparse.Namespace(**{**vars(_args(data, other)), "seconds": 0.05})
+    train, test, source = load_sets(args)
+    assert train.events.shape[1] == test.events.shape[1] == 50
+    assert source["seconds"] == pytest.approx(0.05)
+    printed = capsys.readouterr().out
+    assert printed.count("2 classes") == 2 and str(data) in printed and str(other) in printed
+
+
+def test_unreadable_files_stop_the_load_unless_skipped(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
+    other = _folder(tmp_path / "held", 2, {"a": 400.0, "b": 3000.0})
+    for folder in (data, other):
+        (folder / "a" / "broken.wav").write_bytes(b"not audio")
+    for test_data in (None, other):
+        with pytest.raises(ValueError, match="broken.wav"):
+            load_sets(_args(data, test_data))
+    skipping = argparse.Namespace(**{**vars(_args(data, other)), "skip_unreadable": True})
+    with pytest.warns(UserWarning, match="skipped .*broken.wav"):
+        train, test, _ = load_sets(skipping)
+    assert len(train) == 10 and len(test) == 4
+
+
+def test_the_synthetic_sets_are_drawn_from_seeds_2s_and_2s_plus_1() -> None:
+    from synnet_triton.kws.data import KeywordSetConfig, synthetic_event_set
+
+    args = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
+                              train_clips=6, test_clips=4, data_seed=3, no_progress=True)
+    train, test, source = load_sets(args)
+    words = KeywordSetConfig(n_classes=3, seconds=0.5)
+    assert torch.equal(train.events, synthetic_event_set(6, 6, words).events)
+    assert torch.equal(test.events, synthetic_event_set(4, 7, words).events)
+    assert source == {"kind": "synthetic", "classes": 3, "seconds": 0.5, "train_clips": 6,
+                      "test_clips": 4, "data_seed": 3}
+
+
+def test_eval_crops_the_recorded_split_and_overrides_the_clip_count(tmp_path: Path) -> None:
+    data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
+    _, _, source = load_sets(_args(data, None))
+    cropped = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "seconds": 0.05}))
+    assert len(cropped) == 2 and cropped.events.shape[1] == 50
+    synthetic = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
+                                   train_clips=6, test_clips=4, data_seed=2, no_progress=True)
+    _, _, source = load_sets(synthetic)
+    fewer = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "test_clips": 2}))
+    assert len(fewer) == 2
