@@ -161,7 +161,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "bitwise the Xylo simulation of --target, with surrogate gradients); summary.json then "
         "holds float, post-training-quantised and hardware-exact chip accuracy side by side")
     hardware.add_argument("--hardware-aware", action="store_true",
-                          help="fine-tune through the chip after the float epochs (CPU)")
+                          help="fine-tune through the chip after the float epochs")
     hardware.add_argument("--hardware-epochs", type=POSITIVE_INT, default=5,
                           help="epochs of hardware-exact training")
     hardware.add_argument("--hardware-lr", type=POSITIVE_FLOAT, default=1e-3,
