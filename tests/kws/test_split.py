@@ -146,11 +146,12 @@ def test_unreadable_files_stop_the_load_unless_skipped(tmp_path: Path) -> None:
     assert len(train) == 10 and len(test) == 4
 
 
-def test_the_synthetic_sets_are_drawn_from_seeds_2s_and_2s_plus_1() -> None:
+@pytest.mark.parametrize("no_progress", [True, False])
+def test_the_synthetic_sets_are_drawn_from_seeds_2s_and_2s_plus_1(no_progress) -> None:
     from synnet_triton.kws.data import KeywordSetConfig, synthetic_event_set
 
     args = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
-                              train_clips=6, test_clips=4, data_seed=3, no_progress=True)
+                              train_clips=6, test_clips=4, data_seed=3, no_progress=no_progress)
     train, test, source = load_sets(args)
     words = KeywordSetConfig(n_classes=3, seconds=0.5)
     assert torch.equal(train.events, synthetic_event_set(6, 6, words).events)
@@ -169,3 +170,9 @@ def test_eval_crops_the_recorded_split_and_overrides_the_clip_count(tmp_path: Pa
     _, _, source = load_sets(synthetic)
     fewer = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "test_clips": 2}))
     assert len(fewer) == 2
+
+
+def test_data_that_is_not_a_folder_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ValueError, match=f"^--data {missing}: not a directory$"):
+        load_sets(_args(missing, None))
