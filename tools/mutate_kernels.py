@@ -27,6 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
     "kernels/lif_forward.py": ["tests/kernels/test_kernels_forward.py"],
     "kernels/lif_backward.py": ["tests/kernels/test_kernels_backward.py"],
+    # the layer kernel against the step engine (outputs and gradients of three SynNets,
+    # bitwise) and on a saturating spec; the full hypothesis file takes a minute a run
+    "kernels/xylo_layer.py": [
+        "tests/hardware/test_hardware_exact.py::test_the_cuda_path_is_bitwise_the_cpu_path",
+        "tests/xylo/test_xylo_layers.py::test_a_saturating_spec_really_clips_and_caps",
+        "tests/xylo/test_xylo_layers.py::test_layer_by_layer_equals_step_by_step_across_calls_"
+        "with_its_clip_log",
+    ],
+    "kernels/reverse_scan.py": ["tests/kernels/test_reverse_scan.py"],
 }
 SWAPS: dict[type, type] = {
     ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
@@ -100,12 +109,15 @@ def tests_pass(tests: list[str]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=20, help="mutants per kernel file")
+    parser.add_argument("--files", nargs="+", default=list(TARGETS), choices=list(TARGETS),
+                        help="kernel files to mutate")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     # a terminated run must still restore the kernel file it was mutating (the finally below)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     rng = random.Random(args.seed)
-    for relative, tests in TARGETS.items():
+    for relative in args.files:
+        tests = TARGETS[relative]
         path = ROOT / relative
         original = path.read_text()
         listed = mutants(original)
