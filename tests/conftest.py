@@ -12,14 +12,20 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
 # CI runs the same examples every time (a red build must be reproducible); elsewhere
 # hypothesis keeps exploring new ones.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-if os.environ.get("CI"):
+# Mutation runs (tools/mutate_kernels.py) only need to know whether a test fails: the same
+# examples as CI, without shrinking a failure (minutes per killed mutant otherwise).
+settings.register_profile("mutation", derandomize=True, deadline=None,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+if os.environ.get("SYNNET_TRITON_MUTATION"):
+    settings.load_profile("mutation")
+elif os.environ.get("CI"):
     settings.load_profile("ci")
 
 

@@ -96,7 +96,7 @@ wrong) counts as killed, as in mutmut."""
 
 
 def tests_pass(tests: list[str]) -> bool:
-    env = {**os.environ, "TRITON_INTERPRET": "1", "CI": "1"}
+    env = {**os.environ, "TRITON_INTERPRET": "1", "CI": "1", "SYNNET_TRITON_MUTATION": "1"}
     try:
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
                               "no:cacheprovider", *tests], cwd=ROOT, env=env,
