@@ -132,6 +132,21 @@ def test_gradients_match_autograd_through_the_literal_loop_and_the_torch_backend
 
 
 @pytest.mark.parametrize("surrogate", list(Surrogate))
+def test_each_surrogates_threshold_gradient_at_thresholds_away_from_one(surrogate):
+    """∂s/∂θ of either surrogate against autograd through the literal loop, with thresholds
+    in 0.4-1.6 (at θ = 1, θ and 1/θ coincide: a mutant swapping them passed the random
+    cases, which rarely drew a threshold gradient with StepPWL)."""
+    case = make_case(5, 2, 20, 9, 2, max_spikes=31.0, noise=False, initial_state=True)
+    needs = NeedsGrad(True, False, False, True, False, False, False, False, False)
+    grads = incoming_gradients(case, False, 6)
+    got = run_backward(lif_triton, case, grads, surrogate=surrogate, window=0.5, every=0,
+                       needs=needs, record=False)
+    literal = literal_gradients(case, grads, surrogate, 0.5, needs)
+    assert float(got.threshold.abs().sum()) > 0
+    assert_gradient_close("threshold", got.threshold, literal["threshold"])
+
+
+@pytest.mark.parametrize("surrogate", list(Surrogate))
 def test_checkpointed_backward_is_bitwise_the_default(surrogate):
     case = make_case(3, 2, 17, 7, 2, max_spikes=31.0, noise=True, initial_state=True)
     grads = incoming_gradients(case, True, 4)

@@ -91,6 +91,22 @@ def test_synapse_currents_are_summed_left_to_right():
     assert result.spikes.item() == 0.0
 
 
+def test_spike_counts_at_the_threshold_and_the_cap_are_rockpools():
+    """u exactly θ spikes once (Rockpool's u ≥ θ), just below θ not at all; u = 2θ twice;
+    31θ and 32θ give the cap 31: hand-derived counts, one neuron each (α = 0, β = 1, one
+    step: u = x)."""
+    theta = 0.5
+    below = torch.nextafter(torch.tensor(theta), torch.tensor(0.0)).item()
+    values = [theta, 2 * theta, below, 0.0, 31 * theta, 32 * theta, -theta]
+    n = len(values)
+    result = lif_triton.forward(
+        torch.tensor([[values]]), torch.zeros(n), torch.ones(n, 1), torch.full((n,), theta),
+        torch.zeros(n), None, None, torch.zeros(1, n), torch.zeros(1, n, 1), torch.zeros(1, n),
+        max_spikes=31.0, record=False, checkpoint_every=0,
+    )  # fmt: skip
+    assert result.spikes[0, 0].tolist() == [1.0, 2.0, 0.0, 0.0, 31.0, 31.0, 0.0]
+
+
 @pytest.mark.parametrize("n_synapses", [1, 2, 3])
 def test_each_synapse_count_matches_torch_sum(n_synapses):
     case = make_case(7, 2, 25, 33, n_synapses, max_spikes=31.0, noise=False, initial_state=True)
