@@ -25,13 +25,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {
-    "kernels/lif_forward.py": ["tests/kernels/test_kernels_forward.py"],
+    # the backward's checkpointed runs are the forward's only caller with seq_start > 0
+    "kernels/lif_forward.py": [
+        "tests/kernels/test_kernels_forward.py",
+        "tests/kernels/test_kernels_backward.py::test_checkpointed_backward_is_bitwise_the_default",
+    ],
     "kernels/lif_backward.py": ["tests/kernels/test_kernels_backward.py"],
     # the layer kernel against the step engine (outputs and gradients of three SynNets,
     # bitwise) and on a saturating spec; the full hypothesis file takes a minute a run
     "kernels/xylo_layer.py": [
         "tests/hardware/test_hardware_exact.py::test_the_cuda_path_is_bitwise_the_cpu_path",
         "tests/xylo/test_xylo_layers.py::test_a_saturating_spec_really_clips_and_caps",
+        "tests/xylo/test_xylo_layers.py::test_thresholds_at_zero_and_below_follow_xylosims_loop",
         "tests/xylo/test_xylo_layers.py::test_layer_by_layer_equals_step_by_step_across_calls_"
         "with_its_clip_log",
     ],

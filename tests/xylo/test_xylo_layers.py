@@ -160,3 +160,21 @@ def test_auto_runs_steps_on_the_cpu_without_a_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sim(torch.ones(1, 4, 2, dtype=torch.int64))
+
+
+def test_thresholds_at_zero_and_below_follow_xylosims_loop() -> None:
+    """θ = 0 spikes the cap on every step whose membrane is ≥ 0 (xylosim's loop never lowers
+    it); θ < 0 wraps the membrane; against Rockpool and the step engine."""
+    spec = {
+        "weights_in": np.array([[60, -60, 60, 90], [-30, 30, 20, 90]]),
+        "weights_rec": np.zeros((4, 4), int), "weights_out": np.array([[40], [-40], [40], [9]]),
+        "dash_mem": np.array([2, 2, 1, 3]), "dash_syn": np.array([1, 1, 2, 2]),
+        "threshold": np.array([0, -5, 0, 700]), "threshold_out": np.array([0]),
+        "verify_config": False,
+    }
+    events = np.random.default_rng(0).integers(0, 4, (2, 12, 2))
+    ours = simulator(spec, "layers")(torch.from_numpy(events), record=True)
+    assert int(ours[2]["Spikes"][..., 0].max()) == 31
+    assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
+    steps = simulator(spec, "steps")(torch.from_numpy(events), record=True)
+    assert torch.equal(ours[0], steps[0])
