@@ -257,10 +257,9 @@ class RecordedSteps:
         if start == 0:
             before = self.zeros
         else:
-            hidden, out = slice(start - 1, start), slice(start - 1, start)
             before = {
-                "vmem": torch.cat([self.record["Vmem"][:, hidden],
-                                   self.record["Vmem_out"][:, out]], dim=2)[:, 0],
+                "vmem": torch.cat([self.record["Vmem"][:, start - 1],
+                                   self.record["Vmem_out"][:, start - 1]], dim=1),
                 "spikes": self.record["Spikes"][:, start - 1],
             }
         record = {key: value[:, start:stop] for key, value in self.record.items()}

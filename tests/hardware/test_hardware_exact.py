@@ -210,18 +210,24 @@ def test_float_gradients_are_the_quantisers_scale_times_the_integer_ones():
     assert int((grad_float != 0).sum()) == 1
 
 
-def test_backward_saves_at_most_8_bytes_per_neuron_step():
-    net = random_net(5, [40, 20], 3.0)
-    hardware = HardwareSynNet(net)
-    x = events(5, 4, 60, 6, 1.0)
-    saved = []
+def _saved_for_backward(forward) -> list[torch.Tensor]:  # type: ignore[no-untyped-def]
+    """Every tensor autograd saves for the backward while ``forward()`` runs."""
+    saved: list[torch.Tensor] = []
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         saved.append(tensor)
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        hardware(x)
+        forward()
+    return saved
+
+
+def test_backward_saves_at_most_8_bytes_per_neuron_step():
+    net = random_net(5, [40, 20], 3.0)
+    hardware = HardwareSynNet(net)
+    x = events(5, 4, 60, 6, 1.0)
+    saved = _saved_for_backward(lambda: hardware(x))
     neuron_steps = x.shape[0] * x.shape[1] * (60 + 3)
     stored = {t.data_ptr(): t.numel() * t.element_size() for t in saved
               if t.dim() == 3 and t.shape[:2] == x.shape[:2] and t.shape[2] != x.shape[2]}
@@ -306,14 +312,7 @@ def test_checkpointing_replays_the_same_gradients(case, every, monkeypatch):
 def test_checkpointing_saves_the_state_every_k_steps_only():
     net = random_net(5, [40, 20], 3.0)
     x = events(5, 4, 64, 6, 1.0)
-    saved = []
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        saved.append(tensor)
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        HardwareSynNet(net, checkpoint_every=16)(x)
+    saved = _saved_for_backward(lambda: HardwareSynNet(net, checkpoint_every=16)(x))
     population = 60 + 3
     per_step = [t for t in saved if t.dim() == 3 and t.shape[:2] == x.shape[:2]
                 and t.shape[2] != x.shape[2]]
