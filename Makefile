@@ -47,7 +47,7 @@ clean:
 # `make mutation MUTANTS='synnet_triton.ops.lif.surrogates*'`.
 MUTANTS ?=
 mutation: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS) || true
+	SYNNET_TRITON_MUTATION=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS) || true
 	$(PY) tools/mutation_report.py
 
 # The same for the Triton kernels' arithmetic (mutmut skips decorated functions): operator

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from xylo_oracle import (
+    TARGET_SIMULATORS,
     RockpoolXyloSim,
     rockpool_channel_quantize,
     rockpool_global_quantize,
@@ -19,6 +20,7 @@ from xylo_oracle import (
 
 from synnet_triton.xylo import XyloSim
 from synnet_triton.xylo.mapping import (
+    channel_quantize,
     evaluate_on_xylo,
     synnet_float_specification,
     synnet_specification,
@@ -148,6 +150,42 @@ def test_quantised_spec_equals_rockpool_and_simulates_identically(
             assert np.array_equal(record[key][sample].numpy(), trace), key
 
 
+@pytest.mark.parametrize("target", ["xylo-audio2", "xylo-audio3"])
+def test_evaluate_on_xylo_takes_numpy_records_when_asked_and_simulates_its_target(
+        target: str) -> None:
+    """numpy events run on the CPU like the same tensor; the record is empty unless asked
+    for, and holds the keys Rockpool's simulator of ``target`` records."""
+    spec = synnet_specification(**plain_layers(synnet("spikes", 3).seq), dt=1e-3)
+    events = np.random.default_rng(7).integers(0, 4, (2, 30, spec["weights_in"].shape[0]))
+    output, _, record = evaluate_on_xylo(spec, events, target=target)
+    expected, _, _ = evaluate_on_xylo(spec, torch.from_numpy(events), target=target)
+    assert record == {} and torch.equal(output, expected)
+    _, _, record = evaluate_on_xylo(spec, events, record=True, target=target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chip = TARGET_SIMULATORS[target].from_specification(**spec)
+    _, _, reference = chip(events[0], record=True)
+    assert set(record) == set(reference)
+
+
+def test_channel_quantisation_without_hidden_neurons_rounds_the_readout_thresholds() -> None:
+    """Rockpool's channel_quantize cannot reduce an empty weight array; ours quantises a
+    network without hidden neurons as one whose neurons have no weights (hand-derived: the
+    readout thresholds rounded, every array empty)."""
+    spec = {
+        "weights_in": np.zeros((3, 0, 2)), "weights_rec": np.zeros((0, 0, 2)),
+        "weights_out": np.zeros((0, 2)), "threshold": np.zeros(0),
+        "threshold_out": np.array([0.7, 2.4]), "bias": np.zeros(0), "bias_out": np.zeros(2),
+        "dash_mem": np.ones(0, int), "dash_syn": np.ones(0, int), "dash_syn_2": np.ones(0, int),
+        "dash_mem_out": np.ones(2, int), "dash_syn_out": np.ones(2, int),
+        "weight_shift_in": 0, "weight_shift_rec": 0, "weight_shift_out": 0, "aliases": None,
+        "dt": 1e-3,
+    }  # fmt: skip
+    quantised = channel_quantize(spec)
+    assert quantised["threshold_out"].tolist() == [1, 2]
+    assert quantised["weights_rec"].shape == (0, 0, 2) and quantised["threshold"].shape == (0,)
+
+
 def test_vmem_readout_crushes_weights_under_global_quantisation() -> None:
     """The documented pitfall: θ_out = 32767 forces the readout and recurrent weights down."""
     spec = synnet_specification(**plain_layers(synnet("vmem", 1).seq), dt=1e-3)
@@ -242,3 +280,47 @@ def test_quantisers_equal_rockpool_on_their_rare_branches(quantize: str, synapse
             reference = rockpool_global_quantize(**copy.deepcopy(spec), fuzzy_scaling=fuzzy)
         for key, value in reference.items():
             assert np.array_equal(np.asarray(ours[key]), np.asarray(value)), (seed, key)
+
+
+@pytest.mark.parametrize("quantize", ["global", "channel"])
+def test_quantisers_other_widths_equal_rockpool(quantize: str) -> None:
+    """6-bit weights and 12-bit thresholds (the huge thresholds overflow 12 bits)."""
+    from synnet_triton.xylo.mapping import channel_quantize, global_quantize
+
+    for seed in range(4):
+        spec = _float_spec(np.random.default_rng(seed), synapses=2, zero_neuron=False,
+                           huge_threshold=seed % 2 == 0, with_bias_out=True)
+        widths = {"bits_per_weight": 6, "bits_per_threshold": 12}
+        if quantize == "channel":
+            ours = channel_quantize(copy.deepcopy(spec), **widths)
+            reference = rockpool_channel_quantize(**copy.deepcopy(spec), **widths)
+        else:
+            ours = global_quantize(copy.deepcopy(spec), **widths)
+            reference = rockpool_global_quantize(**copy.deepcopy(spec), **widths)
+        for key, value in reference.items():
+            assert np.array_equal(np.asarray(ours[key]), np.asarray(value)), (seed, key)
+        if seed % 2:  # no overflow: the largest hidden weight takes the whole 6-bit range
+            assert max(np.abs(ours["weights_in"]).max(), np.abs(ours["weights_rec"]).max()) == 31
+
+
+def test_channel_quantisation_of_a_threshold_that_rounds_onto_the_int16_limit() -> None:
+    """θ·scale = 32767.4 rounds to 32767, which fits: the weights keep the scale 127/max|w|
+    (a weight of half the largest becomes 63.5 → 64), where rescaling by 32767/θ would make it
+    63.499 → 63. Rockpool's channel_quantize decides."""
+    from synnet_triton.xylo.mapping import channel_quantize
+
+    spec = _float_spec(np.random.default_rng(0), synapses=1, zero_neuron=False,
+                       huge_threshold=False, with_bias_out=True)
+    for weights, column in ((spec["weights_rec"], (slice(None), 0)),
+                            (spec["weights_out"], (slice(None), 0))):
+        weights[column] = 0.0
+        weights[(0, *column[1:])] = 1.0
+        weights[(1, *column[1:])] = 0.5
+    spec["weights_in"][:, 0] = 0.0
+    spec["threshold"][0] = spec["threshold_out"][0] = 32767.4 / 127
+    ours = channel_quantize(copy.deepcopy(spec))
+    reference = rockpool_channel_quantize(**copy.deepcopy(spec))
+    for key, value in reference.items():
+        assert np.array_equal(np.asarray(ours[key]), np.asarray(value)), key
+    assert ours["threshold"][0] == ours["threshold_out"][0] == 32767
+    assert ours["weights_rec"][1, 0].tolist() == [64] and ours["weights_out"][1, 0] == 64
