@@ -178,6 +178,5 @@ def _event_counts(x: Tensor, n_channels: int) -> Tensor:
         if not bool((x == torch.round(x)).all()):
             raise ValueError("x must hold integer event counts; got fractional values "
                              "(Xylo receives whole events)")
-    if x.numel() and bool((x < 0).any()):
-        raise ValueError("x must hold non-negative event counts; got negative values")
+    # negative counts: the simulator refuses them, in the same words
     return x.detach().cpu().clamp(max=MAX_INPUT_EVENTS).to(torch.int64)

@@ -109,13 +109,11 @@ def scan(coef: Tensor, drive: Tensor, out: Tensor, last: Tensor) -> None:
         reverse_scan(coef, drive, out, last, varying=True)
 
 
-def _hidden_part(level: Level, n_hidden: int) -> Level | None:
-    """The hidden neurons of ``level`` (None if it holds only output neurons)."""
+def _hidden_part(level: Level, n_hidden: int) -> Level:
+    """The hidden neurons of ``level`` (none for the readout's level)."""
     if isinstance(level, slice):
-        stop = min(level.stop, n_hidden)
-        return slice(level.start, stop) if stop > level.start else None
-    hidden = level[level < n_hidden]
-    return hidden if hidden.numel() else None
+        return slice(level.start, min(level.stop, n_hidden))
+    return level[level < n_hidden]
 
 
 def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
@@ -126,16 +124,16 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
     g_v = torch.empty_like(terms.oms)
     g_i = torch.empty_like(terms.through)
     for level in reversed(levels):
+        # Spikes at t reach their targets' currents at t + 1; every target is in a later
+        # level, already swept. Only the currents the level's hidden neurons reach (none from
+        # the readout) enter the product.
         hidden = _hidden_part(level, n_hidden)
-        if hidden is not None:
-            # Spikes at t reach their targets' currents at t + 1; every target is in a later
-            # level, already swept. Only the currents these neurons reach enter the product.
-            weights = spike_weights[hidden]
-            reached = torch.nonzero(weights.any(dim=0).flatten()).flatten()
-            if reached.numel():
-                weights = weights.flatten(1)[:, reached].T
-                later = torch.cat([g_i[1:], carry.g_i[None]]).flatten(2)[..., reached]
-                terms.g_s[:, :, hidden] += later @ weights
+        weights = spike_weights[hidden]
+        reached = torch.nonzero(weights.any(dim=0).flatten()).flatten()
+        if reached.numel():
+            weights = weights.flatten(1)[:, reached].T
+            later = torch.cat([g_i[1:], carry.g_i[None]]).flatten(2)[..., reached]
+            terms.g_s[:, :, hidden] += later @ weights
         oms, sigma, to_v = (x[:, :, level] for x in (terms.oms, terms.sigma, terms.to_v))
         g_vmem = None if terms.g_vmem is None else terms.g_vmem[:, :, level]
         coef = torch.empty_like(oms)

@@ -317,16 +317,24 @@ def test_backward_saves_at_most_8_bytes_per_neuron_step():
 
 
 @pytest.mark.parametrize("bad, error, words", [
-    (torch.full((2, 5, 6), 0.5), ValueError, "integer"),
-    (torch.full((2, 5, 6), -1.0), ValueError, "non-negative"),
-    (torch.full((2, 5, 6), float("nan")), ValueError, "finite"),
-    (torch.zeros(2, 5, 4), ValueError, "shape"),
-    (np.zeros((2, 5, 6)), TypeError, "torch.Tensor"),
+    (torch.full((2, 5, 6), 0.5), ValueError, "^x must hold integer event counts"),
+    (torch.full((2, 5, 6), -1.0), ValueError, "^x must hold non-negative event counts"),
+    (torch.full((2, 5, 6), float("nan")), ValueError, "^x must be finite"),
+    (torch.zeros(2, 5, 4), ValueError, r"^x must have shape \(B, T, 6\) or \(T, 6\); got \(2, 5"),
+    (torch.zeros(1, 2, 5, 6), ValueError, r"^x must have shape .*; got \(1, 2, 5, 6\)"),
+    (torch.zeros(2, 5, 6, dtype=torch.bool), TypeError, "^x must hold event counts .*torch.bool"),
+    (np.zeros((2, 5, 6)), TypeError, "^x must be a torch.Tensor; got ndarray"),
 ])
 def test_bad_input_names_x_and_what_was_expected(bad, error, words):
     hardware = HardwareSynNet(random_net(6, [4], 1.0))
     with pytest.raises(error, match=words):
         hardware(bad)
+
+
+def test_one_unbatched_sequence_is_a_batch_of_one():
+    hardware = HardwareSynNet(random_net(6, [4], 6.0))
+    x = events(6, 1, 30, 6, 1.0)
+    assert bitwise_equal(hardware(x[0]), hardware(x))
 
 
 def test_bad_arguments_are_refused():
