@@ -45,9 +45,12 @@ clean:
 # Mutation testing of the code that computes results (outside CI; [tool.mutmut] in
 # pyproject.toml says which modules and tests). MUTANTS narrows it, e.g.
 # `make mutation MUTANTS='synnet_triton.ops.lif.surrogates*'`.
+# MUTATION_TESTS keeps only the tests under these node-id prefixes (a module's own tests:
+# a surviving mutant runs every selected test that reaches it).
 MUTANTS ?=
+MUTATION_TESTS ?=
 mutation: $(STAMP)
-	SYNNET_TRITON_MUTATION=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS) || true
+	SYNNET_TRITON_MUTATION=1 SYNNET_TRITON_MUTATION_TESTS="$(MUTATION_TESTS)" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS) || true
 	$(PY) tools/mutation_report.py
 
 # The same for the Triton kernels' arithmetic (mutmut skips decorated functions): operator

@@ -40,3 +40,16 @@ def _seed_global_generators(request: pytest.FixtureRequest) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``SYNNET_TRITON_MUTATION_TESTS`` (node-id prefixes, space-separated) keeps only the
+    tests it names: ``make mutation MUTATION_TESTS=...`` gives one module's mutants a targeted
+    selection (mutmut maps each function to the tests it finds through this collection)."""
+    prefixes = os.environ.get("SYNNET_TRITON_MUTATION_TESTS", "").split()
+    if not prefixes:
+        return
+    kept = [item for item in items if item.nodeid.startswith(tuple(prefixes))]
+    config.hook.pytest_deselected(
+        items=[item for item in items if not item.nodeid.startswith(tuple(prefixes))])
+    items[:] = kept

@@ -324,3 +324,93 @@ def test_channel_quantisation_of_a_threshold_that_rounds_onto_the_int16_limit() 
         assert np.array_equal(np.asarray(ours[key]), np.asarray(value)), key
     assert ours["threshold"][0] == ours["threshold_out"][0] == 32767
     assert ours["weights_rec"][1, 0].tolist() == [64] and ours["weights_out"][1, 0] == 64
+
+
+def small_layers(seed: int = 0) -> dict[str, list]:
+    """4 inputs → 3 neurons with 2 synapses → 2 neurons → 2 readout neurons (float64 numpy)."""
+    rng = np.random.default_rng(seed)
+    layers: dict[str, list] = {k: [] for k in ("weights", "tau_mem", "tau_syn", "threshold",
+                                               "bias")}
+    n_in = 4
+    for n, syn in ((3, 2), (2, 1), (2, 1)):
+        layers["weights"].append(rng.normal(0, 1, (n_in, n * syn)))
+        layers["tau_mem"].append(rng.uniform(0.01, 0.05, n))
+        layers["tau_syn"].append(rng.uniform(0.002, 0.05, (n, syn)))
+        layers["threshold"].append(rng.uniform(0.5, 2, n))
+        layers["bias"].append(rng.normal(0, 0.1, n))
+        n_in = n
+    return layers
+
+
+@pytest.mark.parametrize("name", ["weights", "tau_mem", "tau_syn", "threshold", "bias"])
+def test_a_layer_argument_that_is_not_real_is_named(name: str) -> None:
+    layers = small_layers()
+    layers[name][1] = layers[name][1].astype(np.complex64)
+    with pytest.raises(TypeError, match=rf"^{name}\[1\] must be a real array; got dtype "
+                                        "complex64"):
+        synnet_float_specification(**layers, dt=1e-3)
+    if name in ("weights", "threshold", "bias"):  # kept as tensors for hardware training
+        layers[name][1] = torch.ones(layers[name][1].shape, dtype=torch.bool)
+        with pytest.raises(TypeError, match=rf"^{name}\[1\] must be a real array; got dtype "
+                                            "torch.bool"):
+            synnet_float_specification(**layers, dt=1e-3, keep_graph=True)
+
+
+@pytest.mark.parametrize("name", ["tau_mem", "tau_syn", "threshold", "bias"])
+def test_a_layer_list_of_another_length_is_named(name: str) -> None:
+    layers = small_layers()
+    layers[name] = layers[name][:2]
+    with pytest.raises(ValueError, match=rf"^{name} must hold 3 layers like weights; got 2$"):
+        synnet_float_specification(**layers, dt=1e-3)
+
+
+@pytest.mark.parametrize("name", ["tau_mem", "tau_syn"])
+def test_a_time_constant_equal_to_dt_is_refused_and_named(name: str) -> None:
+    layers = small_layers()
+    layers[name][1] = np.full_like(layers[name][1], 1e-3)
+    with pytest.raises(ValueError, match=rf"^{name}\[1\] must exceed dt = 0.001"):
+        synnet_float_specification(**layers, dt=1e-3)
+
+
+def test_shapes_and_synapse_counts_xylo_cannot_take_are_refused_with_the_expected_shape():
+    layers = small_layers()
+    bad = {**layers, "weights": [layers["weights"][0][..., None], *layers["weights"][1:]]}
+    with pytest.raises(ValueError, match=r"^weights\[0\] must have shape \(inputs, 6\) for 3 "
+                                         r"neurons with 2 synapses; got \(4, 6, 1\)"):
+        synnet_float_specification(**bad, dt=1e-3)
+    bad = {**layers, "weights": [layers["weights"][0], np.ones((2, 2)), layers["weights"][2]]}
+    with pytest.raises(ValueError, match=r"^weights\[1\] has 2 inputs but layer 0 has 3 neurons"):
+        synnet_float_specification(**bad, dt=1e-3)
+    readout = {**layers, "weights": [*layers["weights"][:2], np.ones((2, 4))],
+               "tau_syn": [*layers["tau_syn"][:2], np.full((2, 2), 0.01)]}
+    with pytest.raises(ValueError, match=r"^layer 2 has 2 synapses per neuron; Xylo supports"):
+        synnet_float_specification(**readout, dt=1e-3)
+    hidden = {**layers, "weights": [np.ones((4, 9)), *layers["weights"][1:]],
+              "tau_syn": [np.full((3, 3), 0.01), *layers["tau_syn"][1:]]}
+    with pytest.raises(ValueError, match=r"^layer 0 has 3 synapses per neuron"):
+        synnet_float_specification(**hidden, dt=1e-3)
+    two = {**layers, "weights": [np.ones((4, 6)), np.ones((3, 4)), np.ones((2, 2))],
+           "tau_syn": [np.full((3, 2), 0.01), np.full((2, 2), 0.01), layers["tau_syn"][2]]}
+    assert synnet_float_specification(**two, dt=1e-3)["weights_rec"].shape == (5, 5, 2)
+
+
+def test_keep_graph_gives_the_same_values_as_tensors_that_carry_the_graph():
+    layers = small_layers()
+    plain = synnet_float_specification(**layers, dt=1e-3)
+    leaves = {name: [torch.tensor(value, requires_grad=True) for value in layers[name]]
+              for name in ("weights", "threshold", "bias")}
+    kept = synnet_float_specification(**{**layers, **leaves}, dt=1e-3, keep_graph=True)
+    for key, value in plain.items():
+        if isinstance(kept[key], torch.Tensor):
+            assert kept[key].dtype == torch.float64
+            assert np.array_equal(kept[key].detach().numpy(), value), key
+        else:
+            assert np.array_equal(np.asarray(kept[key]), np.asarray(value)), key
+    total = sum(kept[key].sum() for key in ("weights_in", "weights_rec", "weights_out",
+                                            "threshold", "threshold_out", "bias", "bias_out"))
+    total.backward()
+    for name, tensors in leaves.items():
+        for tensor in tensors:  # every entry lands in the spec exactly once
+            assert torch.equal(tensor.grad, torch.ones_like(tensor)), name
+    numpy_kept = synnet_float_specification(**layers, dt=1e-3, keep_graph=True)
+    assert all(isinstance(numpy_kept[key], torch.Tensor) for key in ("weights_in", "threshold"))
