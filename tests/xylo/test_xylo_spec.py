@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -139,3 +140,14 @@ def test_ordered_saturating_sum_matches_an_event_loop(rows: list[tuple[int, list
             value = min(max(value + event, -32768), 32767)
         expected.append(value)
     assert ordered_saturating_sum(start, increments.reshape(len(rows), width)).tolist() == expected
+
+
+@pytest.mark.parametrize("start, increments", [
+    (torch.zeros(3, dtype=torch.int64), torch.zeros(3, dtype=torch.int64)),
+    (torch.zeros(3, dtype=torch.int64), torch.zeros(2, 4, dtype=torch.int64)),
+])
+def test_ordered_saturating_sum_refuses_mismatched_shapes_naming_both(start, increments):
+    message = (f"increments must have shape (F, P) with F = len(start); got start (3,) and "
+               f"increments {tuple(increments.shape)}")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        ordered_saturating_sum(start, increments)
