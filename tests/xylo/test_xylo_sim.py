@@ -173,6 +173,7 @@ def moderate_spec(rng: np.random.Generator, n_in: int = 16, n_hidden: int = 24) 
         "threshold": np.full(n_hidden, 600),
         "threshold_out": np.full(3, 300),
         "weight_shift_in": 1,
+        "weight_shift_rec": 2,
     }
 
 
@@ -430,3 +431,33 @@ def test_a_carried_state_restored_in_another_simulator_continues_the_run() -> No
     assert torch.equal(rest[0], whole[0][:, 11:])
     for key, value in rest[2].items():
         assert torch.equal(value, whole[2][key][:, 11:]), key
+
+
+def test_currents_driven_to_the_negative_rail_match_rockpool() -> None:
+    """Inhibitory input only: every current heads for −32768 while the largest current stays
+    near 0, so the cheap bound on |current| must come from the most negative one."""
+    spec = {
+        "weights_in": np.full((2, 3), -100), "weights_out": np.full((3, 1), 1),
+        "dash_mem": np.full(3, 4), "dash_syn": np.full(3, 8), "dash_syn_2": np.full(3, 8),
+        "threshold": np.full(3, 1000), "threshold_out": np.full(1, 1000),
+        "weight_shift_in": 3,
+    }
+    events = np.full((1, 12, 2), 10)
+    events[0, :, 1] = np.arange(12) % 3
+    ours = XyloSim.from_specification(**spec)(torch.from_numpy(events), record=True)
+    # on the rail: −32768 after the events, minus its decay −32768 >> 8 = −128, recorded
+    assert int(ours[2]["Isyn"].min()) == -32768 + 128
+    assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
+
+
+def test_steps_in_several_chunks_match_rockpool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Input events are projected a chunk of steps at a time; 25 steps in chunks of 7 (the
+    last one short) must give Rockpool's run."""
+    import synnet_triton.xylo.sim as sim_module
+
+    monkeypatch.setattr(sim_module, "steps_per_chunk", lambda elements: 7)
+    rng = np.random.default_rng(5)
+    spec = moderate_spec(rng)
+    events = rng.integers(0, 6, (2, 25, 16)) * (rng.random((2, 25, 16)) < 0.5)
+    ours = XyloSim.from_specification(**spec)(torch.from_numpy(events), record=True)
+    assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
