@@ -162,6 +162,51 @@ def test_auto_runs_steps_on_the_cpu_without_a_warning() -> None:
         sim(torch.ones(1, 4, 2, dtype=torch.int64))
 
 
+def test_which_engine_runs_on_which_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dispatch decides from the device's type alone, so a CUDA device object stands in
+    for a GPU: "auto" runs layers on CUDA for a layered spec with Triton installed, and steps
+    otherwise, warning once (a cyclic spec, or no Triton); "steps"/"layers" force."""
+    import importlib.util
+
+    layered = XyloSim.from_specification(
+        weights_in=np.ones((2, 3), int), weights_out=np.ones((3, 1), int),
+        threshold=np.full(3, 5), threshold_out=np.full(1, 5), verify_config=False)
+    cyclic = XyloSim.from_specification(
+        weights_in=np.ones((2, 3), int), weights_rec=np.eye(3, dtype=int)[[1, 2, 0]],
+        weights_out=np.ones((3, 1), int), threshold=np.full(3, 5),
+        threshold_out=np.full(1, 5), verify_config=False)
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    expected = {("auto", cuda): True, ("auto", cpu): False, ("steps", cuda): False,
+                ("steps", cpu): False, ("layers", cuda): True, ("layers", cpu): True}
+    for (engine, device), runs_layers in expected.items():
+        layered.engine = engine
+        assert layered._runs_layers(device) is runs_layers, (engine, device)
+
+    def steps_with_one_warning(sim: XyloSim) -> None:
+        sim.engine = "auto"
+        with pytest.warns(UserWarning, match="^XyloSim on CUDA runs one step at a time: the "
+                          "layer-by-layer kernels need a spec whose spikes only go forward "
+                          "from layer to layer, no aliases, and Triton$"):
+            assert sim._runs_layers(cuda) is False
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert sim._runs_layers(cuda) is False
+
+    steps_with_one_warning(cyclic)
+    find_spec = importlib.util.find_spec  # without Triton the layer kernels cannot run
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name == "triton" else find_spec(name, *rest))
+    steps_with_one_warning(layered)
+    cyclic.engine = "layers"
+    with pytest.raises(ValueError, match=r"^engine='layers' needs a spec whose spikes only go "
+                       r"forward from layer to layer \(as a SynNet's\) and no aliases$"):
+        cyclic._runs_layers(cpu)
+    cyclic.engine = "fastest"
+    with pytest.raises(ValueError, match=r"^engine must be 'auto', 'steps' or 'layers'; got "
+                       r"'fastest'$"):
+        cyclic._runs_layers(cpu)
+
+
 def test_thresholds_at_zero_and_below_follow_xylosims_loop() -> None:
     """θ = 0 spikes the cap on every step whose membrane is ≥ 0 (xylosim's loop never lowers
     it); θ < 0 wraps the membrane; against Rockpool and the step engine."""
