@@ -14,6 +14,7 @@ from unittest.mock import patch
 import numpy as np
 import pytest
 import torch
+from bits import bitwise_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from xylo_oracle import RockpoolXyloSim
@@ -195,6 +196,23 @@ def test_output_modes_match_rockpool(output_mode: str) -> None:
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
 
 
+@pytest.mark.parametrize("output_mode", ["Spike", "Vmem", "Isyn"])
+def test_without_record_the_output_is_the_same_int16_and_the_record_empty(
+        output_mode: str) -> None:
+    """As documented: every returned tensor int16, the record empty unless asked for; the
+    output does not depend on recording (Vmem and Isyn outputs come from the states)."""
+    rng = np.random.default_rng(12)
+    spec = {**moderate_spec(rng, n_hidden=8), "output_mode": output_mode}
+    events = torch.from_numpy(rng.integers(0, 5, (2, 30, 16)))
+    sim = XyloSim.from_specification(**spec)
+    out, state, record = sim(events)
+    sim.reset_state()
+    recorded, _, full_record = sim(events, record=True)
+    assert record == {} and bitwise_equal(out, recorded)
+    returned = [out, *state.values(), *full_record.values()]
+    assert all(tensor.dtype == torch.int16 for tensor in returned)
+
+
 def test_state_carries_across_calls_like_rockpool() -> None:
     rng = np.random.default_rng(3)
     spec = moderate_spec(rng, n_hidden=10)
@@ -286,7 +304,7 @@ def test_batch_size_change_without_reset_is_rejected() -> None:
         (torch.zeros((4, 15), dtype=torch.int64), ValueError, r"\(T, 16\)"),
         (torch.zeros((1, 2, 4, 16), dtype=torch.int64), ValueError, r"\(B, T, 16\)"),
         (-torch.ones((4, 16), dtype=torch.int64), ValueError, "non-negative"),
-        ([[0] * 16], TypeError, "torch.Tensor or numpy array"),
+        ([[0] * 16], TypeError, "^x must be a torch.Tensor or numpy array; got list$"),
     ],
 )
 def test_malformed_input_is_rejected(events: Any, error: type, match: str) -> None:
