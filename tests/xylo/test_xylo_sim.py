@@ -479,3 +479,11 @@ def test_steps_in_several_chunks_match_rockpool(monkeypatch: pytest.MonkeyPatch)
     events = rng.integers(0, 6, (2, 25, 16)) * (rng.random((2, 25, 16)) < 0.5)
     ours = XyloSim.from_specification(**spec)(torch.from_numpy(events), record=True)
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
+
+
+def test_the_simulator_keeps_dt_and_refuses_a_spec_of_another_type() -> None:
+    sim = XyloSim.from_specification(**moderate_spec(np.random.default_rng(3), n_hidden=4),
+                                     dt=2e-3)
+    assert sim.dt == 2e-3
+    with pytest.raises(TypeError, match="^spec must be a XyloSpec; got dict$"):
+        XyloSim({"weights_in": np.ones((2, 2))})
