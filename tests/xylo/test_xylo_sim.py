@@ -162,7 +162,7 @@ def test_torch_operations_path_equals_the_numpy_path(
 def moderate_spec(rng: np.random.Generator, n_in: int = 16, n_hidden: int = 24) -> dict:
     """A spec with small weights and high thresholds: currents rarely approach saturation."""
     return {
-        "weights_in": rng.integers(-40, 40, (n_in, n_hidden, 2)),
+        "weights_in": rng.integers(-10, 10, (n_in, n_hidden, 2)),
         "weights_rec": rng.integers(-30, 30, (n_hidden, n_hidden, 2))
         * (rng.random((n_hidden, n_hidden, 2)) < 0.3),
         "weights_out": rng.integers(-40, 40, (n_hidden, 3)),
@@ -173,7 +173,7 @@ def moderate_spec(rng: np.random.Generator, n_in: int = 16, n_hidden: int = 24) 
         "dash_syn_out": np.full(3, 2),
         "threshold": np.full(n_hidden, 600),
         "threshold_out": np.full(3, 300),
-        "weight_shift_in": 1,
+        "weight_shift_in": 3,
         "weight_shift_rec": 2,
     }
 
@@ -487,3 +487,27 @@ def test_the_simulator_keeps_dt_and_refuses_a_spec_of_another_type() -> None:
     assert sim.dt == 2e-3
     with pytest.raises(TypeError, match="^spec must be a XyloSpec; got dict$"):
         XyloSim({"weights_in": np.ones((2, 2))})
+
+
+@pytest.mark.parametrize("tight_bound_after", [0, 10**9])
+def test_a_current_two_below_the_rail_at_one_partial_sum_is_replayed(
+    monkeypatch: pytest.MonkeyPatch, tight_bound_after: int,
+) -> None:
+    """Current −31970, then input 0's event (−800) and input 1's two (+96 each), in xylosim's
+    order: −32770 saturates to −32768, then −32576 (hand-derived); the plain sum −32578 is
+    off by 2. Both bounds must flag it: the tight one may not let the positive events offset
+    the negative ones."""
+    import synnet_triton.xylo.sim as sim_module
+
+    monkeypatch.setattr(sim_module, "_TIGHT_BOUND_AFTER", tight_bound_after)
+    monkeypatch.setattr(sim_module, "_IN_ORDER_SHARE", 2.0)
+    spec = {"weights_in": np.array([[-100], [12]]), "weights_out": np.ones((1, 1), int),
+            "threshold": np.full(1, 1000), "threshold_out": np.full(1, 1000),
+            "dash_syn": np.full(1, 15), "weight_shift_in": 3}
+    sim = XyloSim.from_specification(**spec)
+    state = sim.carried_state(1)
+    state["isyn"][0, 0, 0] = -31970
+    sim.carry(state)
+    _, _, record = sim(torch.tensor([[[1, 2]]]), record=True)
+    # after the step's events the current decays by −32576 >> 15 = −1
+    assert int(record["Isyn"][0, 0, 0]) == -32576 + 1
