@@ -197,10 +197,16 @@ def test_which_engine_runs_on_which_device(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *rest: None if name == "triton" else find_spec(name, *rest))
     steps_with_one_warning(layered)
-    cyclic.engine = "layers"
-    with pytest.raises(ValueError, match=r"^engine='layers' needs a spec whose spikes only go "
-                       r"forward from layer to layer \(as a SynNet's\) and no aliases$"):
-        cyclic._runs_layers(cpu)
+    aliased = XyloSim.from_specification(
+        weights_in=np.ones((2, 3), int), weights_out=np.ones((3, 1), int),
+        threshold=np.full(3, 5), threshold_out=np.full(1, 5), aliases=[[1], [], []],
+        verify_config=False)
+    for sim in (cyclic, aliased):
+        sim.engine = "layers"
+        with pytest.raises(ValueError, match=r"^engine='layers' needs a spec whose spikes only "
+                           r"go forward from layer to layer \(as a SynNet's\) and no "
+                           r"aliases$"):
+            sim._runs_layers(cpu)
     cyclic.engine = "fastest"
     with pytest.raises(ValueError, match=r"^engine must be 'auto', 'steps' or 'layers'; got "
                        r"'fastest'$"):

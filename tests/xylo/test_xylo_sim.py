@@ -485,6 +485,8 @@ def test_the_simulator_keeps_dt_and_refuses_a_spec_of_another_type() -> None:
     sim = XyloSim.from_specification(**moderate_spec(np.random.default_rng(3), n_hidden=4),
                                      dt=2e-3)
     assert sim.dt == 2e-3
+    # Rockpool's XyloSim steps 1 ms unless told otherwise
+    assert XyloSim.from_specification(**moderate_spec(np.random.default_rng(3))).dt == 1e-3
     with pytest.raises(TypeError, match="^spec must be a XyloSpec; got dict$"):
         XyloSim({"weights_in": np.ones((2, 2))})
 
