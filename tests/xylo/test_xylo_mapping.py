@@ -254,6 +254,7 @@ def _float_spec(rng: np.random.Generator, *, synapses: int, zero_neuron: bool,
     if zero_neuron:
         spec["weights_in"][:, 2] = 0.0
         spec["weights_rec"][:, 2] = 0.0
+        spec["weights_out"][2] = 0.0  # zeros the fuzzy scale must leave out
     if huge_threshold:
         spec["threshold"][4] = 1e4
         spec["threshold_out"][1] = 1e4
