@@ -415,3 +415,48 @@ def test_keep_graph_gives_the_same_values_as_tensors_that_carry_the_graph():
             assert torch.equal(tensor.grad, torch.ones_like(tensor)), name
     numpy_kept = synnet_float_specification(**layers, dt=1e-3, keep_graph=True)
     assert all(isinstance(numpy_kept[key], torch.Tensor) for key in ("weights_in", "threshold"))
+
+
+def _global_edge_spec(case: str) -> dict[str, Any]:
+    spec = _float_spec(np.random.default_rng(1), synapses=2, zero_neuron=False,
+                       huge_threshold=False, with_bias_out=True)
+    if case == "a bias is the largest value":
+        spec["bias"][0], spec["bias_out"][0] = 5.0, -4.0
+    elif case == "no hidden weights or biases":
+        for key in ("weights_in", "weights_rec", "bias"):
+            spec[key] = np.zeros_like(spec[key])
+    elif case in ("the largest weight is 1", "a threshold rounds onto 32767"):
+        for key in ("weights_in", "weights_rec", "weights_out"):
+            spec[key] = np.clip(spec[key], -0.9, 0.9)
+        spec["weights_in"][0, 0, 0] = spec["weights_out"][0, 0] = 1.0
+        spec["weights_in"][1, 0, 0] = spec["weights_out"][1, 0] = 0.5
+        spec["bias"], spec["bias_out"] = spec["bias"] * 0, spec["bias_out"] * 0
+        if case == "a threshold rounds onto 32767":
+            # θ · 127 = 32767.4 rounds to 32767, the largest threshold that fits
+            spec["threshold"][0] = spec["threshold_out"][0] = 32767.4 / 127
+    return spec
+
+
+@pytest.mark.parametrize("case", ["a bias is the largest value", "no hidden weights or biases",
+                                  "the largest weight is 1", "a threshold rounds onto 32767"])
+def test_global_quantisation_of_edge_specs_equals_rockpool(case: str) -> None:
+    from synnet_triton.xylo.mapping import global_quantize
+
+    spec = _global_edge_spec(case)
+    ours = global_quantize(copy.deepcopy(spec))
+    reference = rockpool_global_quantize(**copy.deepcopy(spec))
+    for key, value in reference.items():
+        assert np.array_equal(np.asarray(ours[key]), np.asarray(value)), key
+    if case == "a threshold rounds onto 32767":
+        assert ours["threshold"][0] == ours["threshold_out"][0] == 32767
+        assert ours["weights_in"][1, 0, 0] == ours["weights_out"][1, 0] == 64
+
+
+def test_a_spec_without_a_required_key_is_named() -> None:
+    from synnet_triton.xylo.mapping import global_quantize
+
+    spec = _float_spec(np.random.default_rng(1), synapses=1, zero_neuron=False,
+                       huge_threshold=False, with_bias_out=True)
+    del spec["threshold_out"]
+    with pytest.raises(ValueError, match="^the spec must hold 'threshold_out'$"):
+        global_quantize(spec)
