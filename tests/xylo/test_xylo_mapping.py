@@ -425,6 +425,9 @@ def _global_edge_spec(case: str) -> dict[str, Any]:
     elif case == "no hidden weights or biases":
         for key in ("weights_in", "weights_rec", "bias"):
             spec[key] = np.zeros_like(spec[key])
+    elif case == "no readout weights or biases":
+        for key in ("weights_out", "bias_out"):
+            spec[key] = np.zeros_like(spec[key])
     elif case in ("the largest weight is 1", "a threshold rounds onto 32767"):
         for key in ("weights_in", "weights_rec", "weights_out"):
             spec[key] = np.clip(spec[key], -0.9, 0.9)
@@ -438,7 +441,8 @@ def _global_edge_spec(case: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", ["a bias is the largest value", "no hidden weights or biases",
-                                  "the largest weight is 1", "a threshold rounds onto 32767"])
+                                  "no readout weights or biases", "the largest weight is 1",
+                                  "a threshold rounds onto 32767"])
 def test_global_quantisation_of_edge_specs_equals_rockpool(case: str) -> None:
     from synnet_triton.xylo.mapping import global_quantize
 
