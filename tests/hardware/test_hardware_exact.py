@@ -111,6 +111,8 @@ def test_simulator_and_to_xylo_keep_quantize_target_and_output_mode():
     for key, value in net.to_xylo("channel", "xylo-audio3").items():
         assert np.array_equal(np.asarray(spec[key]), np.asarray(value)), key
     assert not np.array_equal(spec["weights_in"], net.to_xylo("global")["weights_in"])
+    default = to_hardware(net)  # SynNet.to_xylo's defaults
+    assert (default.quantize, default.target) == ("global", "xylo-audio2")
 
 
 # ``rails``: (synapses fed, bias, θ) of every second input-fed neuron, whose currents settle
