@@ -382,7 +382,8 @@ def test_the_cuda_path_is_bitwise_the_cpu_path(case, monkeypatch):
 def test_checkpointing_replays_the_same_gradients(case, every, monkeypatch):
     """checkpoint_every=K keeps the state every K steps and re-simulates each segment in the
     backward: outputs and gradients bit for bit those of the recorded forward swept in the
-    same segments (K = 1, K not dividing T, K = T, K > T)."""
+    same segments (K = 1, K not dividing T, K = T, K > T), whatever the cache-sized segment
+    length (5 steps during the checkpointed run) would have been."""
     seed, layers, gain, rate, output, saturate = case
     hardware = HardwareSynNet(random_net(seed, layers, gain, output))
     leaves, spec = _integer_leaves(hardware, saturate)
@@ -390,9 +391,11 @@ def test_checkpointing_replays_the_same_gradients(case, every, monkeypatch):
     sim = XyloSim.from_specification(**spec, verify_config=False,
                                      output_mode=hardware.output_mode)
     weights = torch.randn(2, 24, 3, generator=torch.Generator().manual_seed(seed))
-    monkeypatch.setattr(hardware_sweep, "steps_per_chunk", lambda elements: every)
     results = []
     for checkpoint_every in (None, every):
+        segment = every if checkpoint_every is None else 5
+        monkeypatch.setattr(hardware_sweep, "steps_per_chunk",
+                            lambda elements, segment=segment: segment)
         run_leaves = {k: v.detach().clone().requires_grad_() for k, v in leaves.items()}
         out = xylo_dynamics(x, sim, run_leaves, hardware.window, checkpoint_every)
         grads = torch.autograd.grad((out * weights).sum(), list(run_leaves.values()))
