@@ -119,8 +119,10 @@ def test_simulator_and_to_xylo_keep_quantize_target_and_output_mode():
 # near 17 000 each (no delivery clips): i_1 + i_2 leaves int16 and the membrane change clips
 # alone (a 10 000 threshold's three spikes keep the membrane below the rail); one current,
 # the membrane clips alone; the bias addition clips alone (θ = 32767 resets the membrane to
-# 0 after every step at the rail); both currents and a positive bias: every clamp clips.
-RAILED = [(2, -3000, 10000), (1, 1000, 32767), (1, 30000, 32767), (2, 3000, 20000)]
+# 0 after every step at the rail); both currents and a positive bias: every clamp clips;
+# −127 on both and a negative bias: the clamps clip at the lower rail.
+RAILED = [(2, -3000, 10000, 40), (1, 1000, 32767, 40), (1, 30000, 32767, 40),
+          (2, 3000, 20000, 40), (2, -3000, 20000, -127)]
 
 
 def _integer_leaves(hardware: HardwareSynNet, saturate: bool, recurrent: bool = False,
@@ -130,7 +132,8 @@ def _integer_leaves(hardware: HardwareSynNet, saturate: bool, recurrent: bool = 
     run along the int16 rails (quantisation alone keeps SynNet's currents inside int16); the
     first layer's thresholds 20000, so its membranes stay off the rails and its gradient flows
     through the saturated deliveries' neighbours. ``recurrent``: every hidden neuron also
-    feeds a third of all hidden neurons, itself included (spikes form cycles). ``rails``
+    feeds a third of all hidden neurons, itself included (spikes form cycles), with recurrent
+    and readout weights shifted left by one. ``rails``
     (with ``saturate``): every second input-fed neuron takes one of the ``RAILED`` settings, so
     that the clamps at int16's upper rail clip, the membrane change's and the membrane's each
     alone somewhere, where the surrogate is large (u = 32767 is 0.36 θ from 2θ at θ = 20000)."""
@@ -139,7 +142,9 @@ def _integer_leaves(hardware: HardwareSynNet, saturate: bool, recurrent: bool = 
         rng = np.random.default_rng(0)
         shape = spec["weights_rec"].shape
         extra = rng.integers(-40, 41, shape) * (rng.random(shape) < 0.33)
-        spec = {**spec, "weights_rec": np.clip(spec["weights_rec"] + extra, -128, 127)}
+        # shifted left by one, as a hand-written spec may be (the quantisers' shifts are 0)
+        spec = {**spec, "weights_rec": np.clip(spec["weights_rec"] + extra, -128, 127),
+                "weight_shift_rec": 1, "weight_shift_out": 1}
     if saturate:
         weights_in = np.where(spec["weights_in"] != 0, 127, 0)
         weights_in[0] *= -1
@@ -151,9 +156,9 @@ def _integer_leaves(hardware: HardwareSynNet, saturate: bool, recurrent: bool = 
             railed = np.flatnonzero(weights_in.any(axis=(0, 2)))[1::2]
             bias, threshold = np.array(spec["bias"]), np.array(spec["threshold"])
             for k, neuron in enumerate(railed):
-                synapses, bias[neuron], threshold[neuron] = RAILED[k % len(RAILED)]
+                synapses, bias[neuron], threshold[neuron], weight = RAILED[k % len(RAILED)]
                 weights_in[:, neuron] = 0
-                weights_in[:, neuron, :synapses] = 40
+                weights_in[:, neuron, :synapses] = weight
             spec = {**spec, "weights_in": weights_in, "bias": bias, "threshold": threshold,
                     "weights_rec": np.concatenate([spec["weights_rec"],
                                                    np.zeros_like(spec["weights_rec"])], axis=2),
@@ -265,7 +270,7 @@ def test_gradients_with_membranes_on_the_int16_rails_equal_the_literal_loop(swee
     pass no gradient there, as the literal loop's ``torch.clamp``. One hidden layer and
     membranes out: the readout's gradient reaches the railed neurons' spikes without passing
     through a surrogate (a second layer at its 31-spike cap would pass almost none)."""
-    net = random_net(5, [8], 8.0, "vmem")
+    net = random_net(5, [10], 8.0, "vmem")
     _, spec = _integer_leaves(HardwareSynNet(net, "channel"), saturate=True, rails=True)
     sim = XyloSim.from_specification(**spec, verify_config=False)
     _, _, record = sim(events(5, 2, 24, 6, 6.0).long(), record=True)
@@ -273,9 +278,10 @@ def test_gradients_with_membranes_on_the_int16_rails_equal_the_literal_loop(swee
     before_spikes = record["Vmem"].long() + record["Spikes"].long() * torch.as_tensor(
         spec["threshold"])
     assert int(isyn.max()) > 32767 and int(before_spikes.max()) == 32767
+    assert int(isyn.min()) < -32768 and int(record["Vmem"].min()) == -32768
     if sweep == "stepwise":
         monkeypatch.setattr(hardware_sweep, "spike_levels", lambda weights, n_hidden: None)
-    _check_gradients_against_the_literal_loop(5, [8], 8.0, 6.0, "vmem", True, rails=True)
+    _check_gradients_against_the_literal_loop(5, [10], 8.0, 6.0, "vmem", True, rails=True)
 
 
 def test_float_gradients_are_the_quantisers_scale_times_the_integer_ones():
