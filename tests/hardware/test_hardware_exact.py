@@ -351,8 +351,32 @@ def test_bad_arguments_are_refused():
         HardwareSynNet(net, quantize="per-layer")
     with pytest.raises(ValueError, match="engine"):
         HardwareSynNet(net, engine="gpu")
-    with pytest.raises(TypeError, match="SynNet"):
+    with pytest.raises(TypeError, match="^net must be a synnet_triton.nn.SynNet; got Linear"):
         HardwareSynNet(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
+    for window in (0.0, -0.5):
+        with pytest.raises(ValueError, match="^window must be positive; got"):
+            HardwareSynNet(net, window=window)
+    assert HardwareSynNet(net, window=0.25).window == 0.25
+    from synnet_triton.xylo import DesignError
+
+    wide = random_net(7, [500], 1.0)  # fits Xylo Audio 2 (1000 hidden), not Xylo IMU (496)
+    HardwareSynNet(wide)
+    with pytest.raises(DesignError):
+        HardwareSynNet(wide, target="xylo-imu")
+
+
+def test_xylo_dynamics_default_window_is_half_a_threshold():
+    hardware = HardwareSynNet(random_net(8, [5, 4], 6.0))
+    values, spec = hardware.integer_values()
+    sim = XyloSim.from_specification(**spec, verify_config=False)
+    x = events(8, 2, 20, 6, 1.0).long()
+    grads = []
+    for window in ((), (0.5,)):
+        leaves = {key: values[key].detach().clone().requires_grad_() for key in INTEGER_KEYS}
+        out = xylo_dynamics(x, sim, leaves, *window)
+        grads.append(torch.autograd.grad(out.sum(), list(leaves.values())))
+    for default, half in zip(*grads, strict=True):
+        assert bitwise_equal(default, half)
 
 
 @pytest.mark.parametrize("case", [
