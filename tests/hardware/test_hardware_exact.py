@@ -357,6 +357,7 @@ def test_bad_arguments_are_refused():
         with pytest.raises(ValueError, match="^window must be positive; got"):
             HardwareSynNet(net, window=window)
     assert HardwareSynNet(net, window=0.25).window == 0.25
+    assert HardwareSynNet(net, checkpoint_every=1).checkpoint_every == 1  # every step kept
     from synnet_triton.xylo import DesignError
 
     wide = random_net(7, [500], 1.0)  # fits Xylo Audio 2 (1000 hidden), not Xylo IMU (496)
