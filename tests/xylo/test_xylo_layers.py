@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from bits import bitwise_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_xylo_sim import assert_matches_rockpool, rockpool_run
@@ -229,3 +230,23 @@ def test_thresholds_at_zero_and_below_follow_xylosims_loop() -> None:
     assert_matches_rockpool(ours, [runs[0] for runs in rockpool_run(spec, events)])
     steps = simulator(spec, "steps")(torch.from_numpy(events), record=True)
     assert torch.equal(ours[0], steps[0])
+
+
+def test_layer_engine_without_record_gives_the_step_engines_output() -> None:
+    """Without a record only the readout is traced: the layer engine must hand back the
+    output neurons' spikes, not the whole population's."""
+    rng = np.random.default_rng(4)
+    # inputs → neurons 0, 1 → neurons 2, 3 → the readout
+    weights_in, weights_rec = np.zeros((3, 4), int), np.zeros((4, 4), int)
+    weights_in[:, :2] = rng.integers(20, 60, (3, 2))
+    weights_rec[:2, 2:] = rng.integers(20, 60, (2, 2))
+    spec = {"weights_in": weights_in, "weights_rec": weights_rec,
+            "weights_out": np.array([[0], [0], [60], [60]]), "threshold": np.full(4, 40),
+            "threshold_out": np.full(1, 40), "dash_mem": np.full(4, 2), "dash_syn": np.full(4, 2),
+            "dash_mem_out": np.full(1, 2), "dash_syn_out": np.full(1, 2), "verify_config": False}
+    events = torch.from_numpy(rng.integers(0, 4, (2, 15, 3)))
+    outputs = []
+    for engine in ("steps", "layers"):
+        sim = simulator(spec, engine)
+        outputs.append(sim(events)[0])
+    assert int(outputs[0].sum()) > 0 and bitwise_equal(outputs[0], outputs[1])
