@@ -19,8 +19,9 @@ os.environ.setdefault("TRITON_INTERPRET", "1")
 # CI runs the same examples every time (a red build must be reproducible); elsewhere
 # hypothesis keeps exploring new ones.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-# Mutation runs (tools/mutate_kernels.py) only need to know whether a test fails: the same
-# examples as CI, without shrinking a failure (minutes per killed mutant otherwise).
+# Mutation runs (make mutation, tools/mutate_kernels.py) only need to know whether a test
+# fails: the same examples as CI, without shrinking a failure (minutes per killed mutant
+# otherwise).
 settings.register_profile("mutation", derandomize=True, deadline=None,
                           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 if os.environ.get("SYNNET_TRITON_MUTATION"):
@@ -49,7 +50,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     prefixes = os.environ.get("SYNNET_TRITON_MUTATION_TESTS", "").split()
     if not prefixes:
         return
-    kept = [item for item in items if item.nodeid.startswith(tuple(prefixes))]
-    config.hook.pytest_deselected(
-        items=[item for item in items if not item.nodeid.startswith(tuple(prefixes))])
+    kept, dropped = [], []
+    for item in items:
+        (kept if item.nodeid.startswith(tuple(prefixes)) else dropped).append(item)
+    config.hook.pytest_deselected(items=dropped)
     items[:] = kept

@@ -136,13 +136,16 @@ def test_a_saturating_spec_really_clips_and_caps() -> None:
     assert int(record["Spikes"].max()) == 31
 
 
+# Two inputs, three hidden neurons, one readout: fed forward, or with spikes in a cycle.
+TINY_LAYERED: dict[str, Any] = {
+    "weights_in": np.ones((2, 3), int), "weights_out": np.ones((3, 1), int),
+    "threshold": np.full(3, 5), "threshold_out": np.full(1, 5), "verify_config": False,
+}
+TINY_CYCLIC = {**TINY_LAYERED, "weights_rec": np.eye(3, dtype=int)[[1, 2, 0]]}
+
+
 def test_specs_whose_spikes_form_cycles_have_no_layers() -> None:
-    recurrent = {
-        "weights_in": np.ones((2, 3), int), "weights_rec": np.eye(3, dtype=int)[[1, 2, 0]],
-        "weights_out": np.ones((3, 1), int), "threshold": np.full(3, 5),
-        "threshold_out": np.full(1, 5), "verify_config": False,
-    }
-    sim = XyloSim.from_specification(**recurrent)
+    sim = XyloSim.from_specification(**TINY_CYCLIC)
     assert spike_levels(sim.drive_weights[2:], 3) is None
     assert layer_slices(sim.drive_weights[2:], 3) is None
     sim.engine = "layers"
@@ -154,9 +157,7 @@ def test_specs_whose_spikes_form_cycles_have_no_layers() -> None:
 
 
 def test_auto_runs_steps_on_the_cpu_without_a_warning() -> None:
-    spec = {"weights_in": np.ones((2, 3), int), "weights_out": np.ones((3, 1), int),
-            "threshold": np.full(3, 5), "threshold_out": np.full(1, 5), "verify_config": False}
-    sim = XyloSim.from_specification(**spec)
+    sim = XyloSim.from_specification(**TINY_LAYERED)
     assert sim.engine == "auto" and not sim._runs_layers(torch.device("cpu"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -169,13 +170,8 @@ def test_which_engine_runs_on_which_device(monkeypatch: pytest.MonkeyPatch) -> N
     otherwise, warning once (a cyclic spec, or no Triton); "steps"/"layers" force."""
     import importlib.util
 
-    layered = XyloSim.from_specification(
-        weights_in=np.ones((2, 3), int), weights_out=np.ones((3, 1), int),
-        threshold=np.full(3, 5), threshold_out=np.full(1, 5), verify_config=False)
-    cyclic = XyloSim.from_specification(
-        weights_in=np.ones((2, 3), int), weights_rec=np.eye(3, dtype=int)[[1, 2, 0]],
-        weights_out=np.ones((3, 1), int), threshold=np.full(3, 5),
-        threshold_out=np.full(1, 5), verify_config=False)
+    layered = XyloSim.from_specification(**TINY_LAYERED)
+    cyclic = XyloSim.from_specification(**TINY_CYCLIC)
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
     expected = {("auto", cuda): True, ("auto", cpu): False, ("steps", cuda): False,
                 ("steps", cpu): False, ("layers", cuda): True, ("layers", cpu): True}
@@ -198,10 +194,7 @@ def test_which_engine_runs_on_which_device(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *rest: None if name == "triton" else find_spec(name, *rest))
     steps_with_one_warning(layered)
-    aliased = XyloSim.from_specification(
-        weights_in=np.ones((2, 3), int), weights_out=np.ones((3, 1), int),
-        threshold=np.full(3, 5), threshold_out=np.full(1, 5), aliases=[[1], [], []],
-        verify_config=False)
+    aliased = XyloSim.from_specification(**TINY_LAYERED, aliases=[[1], [], []])
     for sim in (cyclic, aliased):
         sim.engine = "layers"
         with pytest.raises(ValueError, match=r"^engine='layers' needs a spec whose spikes only "
