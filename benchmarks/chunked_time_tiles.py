@@ -133,9 +133,10 @@ def compiled_figures(capability: int) -> list[dict[str, Any]]:
     """(a)'s train build and (b) at each CHUNK_T, compiled for sm_<capability>."""
     from triton.backends.compiler import GPUTarget
 
-    report = importlib.import_module("synnet_triton.kernels.compile_report")
-    from synnet_triton.kernels.compiled_code import pipelined_streams, time_loop
+    report = importlib.import_module("synnet_triton.compiled.compile_report")
     from synnet_triton.kernels.lif_forward import lif_forward_kernel
+
+    from synnet_triton.compiled.compiled_code import pipelined_streams, time_loop
 
     target = GPUTarget("cuda", capability, 32)
     rows = []

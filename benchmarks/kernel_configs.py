@@ -113,7 +113,7 @@ def default_config(kernel: str, n_neurons: int) -> Config:
 
 
 def workloads(dry_run: bool) -> tuple[Any, ...]:
-    from synnet_triton.kernels.performance_model import WORKLOADS, Workload
+    from synnet_triton.compiled.performance_model import WORKLOADS, Workload
 
     if not dry_run:
         return WORKLOADS
@@ -201,7 +201,8 @@ def bitwise_equal(expected: dict[str, Any], found: dict[str, Any]) -> bool:
 def model_device(copy: float) -> Any:
     """The performance model's device for this GPU, with the copy measured in this run."""
     import torch
-    from synnet_triton.kernels.performance_model import DEVICES
+
+    from synnet_triton.compiled.performance_model import DEVICES
 
     name = torch.cuda.get_device_name()
     base = DEVICES["H100"] if "H100" in name else DEVICES["H200"]
@@ -214,8 +215,9 @@ def prediction(compiled: Any, plan: Any, workload: Any, device: Any) -> dict[str
     if compiled is None or device is None:
         return {}
     import torch
-    from synnet_triton.kernels.compile_report import compiled_row
-    from synnet_triton.kernels.performance_model import predict_launch
+
+    from synnet_triton.compiled.compile_report import compiled_row
+    from synnet_triton.compiled.performance_model import predict_launch
 
     major, minor = torch.cuda.get_device_capability()
     row = compiled_row("config", major * 10 + minor, compiled, plan)

@@ -2,11 +2,7 @@
 
 import os
 
-from .compile_report import compile_report, format_compile_report
-
 if os.environ.get("TRITON_INTERPRET") == "1":
     from .interpreter_compat import install as _install_interpreter_fix
 
     _install_interpreter_fix()
-
-__all__ = ["compile_report", "format_compile_report"]

@@ -29,9 +29,10 @@ ALLOWED: dict[str, set[str]] = {
     },
     "synnet_triton.nir": {"synnet_triton.nn", "synnet_triton.rockpool"},
     "synnet_triton.bench": {"synnet_triton.ops", "synnet_triton.nn"},
+    "synnet_triton.compiled": {"synnet_triton.kernels"},
     "synnet_triton.kws": {
-        "synnet_triton.kernels", "synnet_triton.ops", "synnet_triton.nn", "synnet_triton.xylo",
-        "synnet_triton.bench", "synnet_triton.hardware",
+        "synnet_triton.kernels", "synnet_triton.compiled", "synnet_triton.ops", "synnet_triton.nn",
+        "synnet_triton.xylo", "synnet_triton.bench", "synnet_triton.hardware",
     },
 }
 """Each layer and the layers it may import (besides itself). The top-level ``__init__`` and

@@ -453,8 +453,8 @@ def _command_bench(argv: Sequence[str]) -> int:
 
 
 def _command_kernels(args: argparse.Namespace) -> int:
-    from synnet_triton.kernels.compile_report import compile_report, format_compile_report
-    from synnet_triton.kernels.performance_model import DEVICES, format_prediction, predict
+    from synnet_triton.compiled.compile_report import compile_report, format_compile_report
+    from synnet_triton.compiled.performance_model import DEVICES, format_prediction, predict
 
     if args.capability < 80:
         raise UsageError(f"--capability {args.capability}: the kernels need sm_80 or newer "

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import torch
 from synnet_triton.kernels.launch import LaunchPlan, reconfigured
-from synnet_triton.kernels.performance_model import Workload
+
+from synnet_triton.compiled.performance_model import Workload
 
 ROOT = Path(__file__).resolve().parents[2]
 

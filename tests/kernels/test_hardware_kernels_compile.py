@@ -19,7 +19,7 @@ CHILD = r"""
 import itertools, json, sys
 import torch, triton
 from triton.backends.compiler import GPUTarget
-from synnet_triton.kernels.compile_report import resource_usage, specialize
+from synnet_triton.compiled.compile_report import resource_usage, specialize
 from synnet_triton.kernels.reverse_scan import reverse_scan_kernel, reverse_scan_plan
 from synnet_triton.kernels.xylo_layer import xylo_layer_kernel, xylo_layer_plan
 

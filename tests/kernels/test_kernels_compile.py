@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from synnet_triton.kernels import compile_report, format_compile_report
-from synnet_triton.kernels.compile_report import (
+
+from synnet_triton.compiled import compile_report, format_compile_report
+from synnet_triton.compiled.compile_report import (
     BACKWARD_BUILDS,
     FORWARD_BUILDS,
     SURROGATES,
     all_builds,
 )
-from synnet_triton.kernels.compiled_code import instructions, time_loop
-from synnet_triton.kernels.performance_model import DEVICES, predict
+from synnet_triton.compiled.compiled_code import instructions, time_loop
+from synnet_triton.compiled.performance_model import DEVICES, predict
 
 CAPABILITIES = (80, 90)
 

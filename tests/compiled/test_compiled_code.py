@@ -4,7 +4,8 @@ answers are derived by hand."""
 from __future__ import annotations
 
 import pytest
-from synnet_triton.kernels.compiled_code import (
+
+from synnet_triton.compiled.compiled_code import (
     Stream,
     global_stores_bytes,
     lone_warp_cycles_per_step,
@@ -12,7 +13,7 @@ from synnet_triton.kernels.compiled_code import (
     sync_loads,
     time_loop,
 )
-from synnet_triton.kernels.performance_model import DEVICES, Workload, predict_launch
+from synnet_triton.compiled.performance_model import DEVICES, Workload, predict_launch
 
 
 def sass(*lines: str) -> str:

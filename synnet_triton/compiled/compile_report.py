@@ -39,21 +39,25 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource, make_backend
 from triton.runtime.jit import JITFunction
 
-from .compiled_code import (
+from synnet_triton.compiled.compiled_code import (
     global_stores_bytes,
     lone_warp_cycles_per_step,
     pipelined_streams,
     sync_loads,
     time_loop,
 )
-from .launch import LaunchPlan
-from .lif_backward import (
+from synnet_triton.kernels.launch import LaunchPlan
+from synnet_triton.kernels.lif_backward import (
     PERIODIC_EXPONENTIAL,
     STEP_PWL,
     lif_backward_arguments,
     lif_backward_kernel,
 )
-from .lif_forward import block_config, lif_forward_arguments, lif_forward_kernel
+from synnet_triton.kernels.lif_forward import (
+    block_config,
+    lif_forward_arguments,
+    lif_forward_kernel,
+)
 
 # A layer size per BLOCK_N bucket of block_config.
 BUCKET_NEURONS = (64, 2048)
@@ -369,6 +373,6 @@ def child_main(argv: list[str]) -> None:
 
 # What compile_report runs in a child process when this one uses the interpreter.
 CHILD = (
-    "import sys; from synnet_triton.kernels.compile_report import child_main; "
+    "import sys; from synnet_triton.compiled.compile_report import child_main; "
     "child_main(sys.argv[1:])"
 )
