@@ -149,7 +149,7 @@ export MODE PY
 step env 15 "$OUT/env.txt" bash -c env_report
 step import 30 "$OUT/import.txt" "$PY" -c "import synnet_triton, synnet_triton.kernels as k, synnet_triton.ops.lif.triton_backend; print('synnet_triton from', synnet_triton.__file__); print('kernels from', k.__file__)"
 step compile-report 65 "$OUT/compile-report.txt" bash -c \
-    "'$PY' -m synnet_triton.kws.cli kernels --capability 90 --predict"
+    "'$PY' -m synnet_triton.cli kernels --capability 90 --predict"
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -o addopts= -rs --rootdir "$REPO" -c "$REPO/pyproject.toml")
 step kernel-structure 65 "$OUT/kernel-structure.txt" "${PYTEST[@]}" \
     --junitxml="$OUT/kernel-structure.xml" "$REPO/tests/kernels/test_kernels_compile.py"

@@ -1,41 +1,58 @@
 """Xylo-parity mode: integer simulation bit-exact to SynSense's `xylosim` (Xylo Audio 2, Audio 3,
 IMU), the SynNet → Xylo specification flow of Rockpool (mapper + quantisers), and the
-design-rule check of each chip."""
+design-rule check of each chip.
 
-from synnet_triton.xylo.design import (
-    DesignError,
-    DesignReport,
-    Violation,
-    check_design,
-    check_layout,
-    check_specification,
-)
-from synnet_triton.xylo.mapping import (
-    channel_quantize,
-    evaluate_on_xylo,
-    global_quantize,
-    synnet_float_specification,
-    synnet_specification,
-)
-from synnet_triton.xylo.sim import RECORD_KEYS, XyloSim
-from synnet_triton.xylo.spec import XyloSpec
-from synnet_triton.xylo.targets import TARGETS, Target
+The names below load their module on first use: ``import synnet_triton`` reads the chips'
+targets (``SynNet.to_xylo``'s default) without loading the simulator.
+"""
 
-__all__ = [
-    "RECORD_KEYS",
-    "TARGETS",
-    "DesignError",
-    "DesignReport",
-    "Target",
-    "Violation",
-    "check_design",
-    "check_layout",
-    "check_specification",
-    "XyloSim",
-    "XyloSpec",
-    "channel_quantize",
-    "evaluate_on_xylo",
-    "global_quantize",
-    "synnet_float_specification",
-    "synnet_specification",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synnet_triton.xylo.design import (
+        DesignError,
+        DesignReport,
+        Violation,
+        check_design,
+        check_layout,
+        check_specification,
+    )
+    from synnet_triton.xylo.mapping import (
+        channel_quantize,
+        evaluate_on_xylo,
+        global_quantize,
+        synnet_float_specification,
+        synnet_specification,
+    )
+    from synnet_triton.xylo.sim import RECORD_KEYS, XyloSim
+    from synnet_triton.xylo.spec import XyloSpec
+    from synnet_triton.xylo.targets import TARGETS, Target
+
+_HOMES = {
+    "synnet_triton.xylo.design": ("DesignError", "DesignReport", "Violation", "check_design",
+                                  "check_layout", "check_specification"),
+    "synnet_triton.xylo.mapping": ("channel_quantize", "evaluate_on_xylo", "global_quantize",
+                                   "synnet_float_specification", "synnet_specification"),
+    "synnet_triton.xylo.sim": ("RECORD_KEYS", "XyloSim"),
+    "synnet_triton.xylo.spec": ("XyloSpec",),
+    "synnet_triton.xylo.targets": ("TARGETS", "Target"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'synnet_triton.xylo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from synnet_triton.kws.cli import build_parser, main
+from synnet_triton.cli import build_parser, main
 
 TINY = [
     "--classes", "2", "--seconds", "0.5", "--train-clips", "8", "--test-clips", "6",
@@ -23,7 +23,7 @@ SUBCOMMANDS = ("demo", "train", "eval", "detect", "bench", "kernels", "info")
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "synnet_triton.kws.cli", *args],
+        [sys.executable, "-m", "synnet_triton.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -18,7 +18,7 @@ import torch
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """As a user runs it: without the interpreter switch this suite sets (conftest.py)."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    return subprocess.run([sys.executable, "-m", "synnet_triton.kws.cli", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "synnet_triton.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120, env=env)
 
 

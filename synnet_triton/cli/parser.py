@@ -1,50 +1,22 @@
-"""The ``synnet-triton`` command line: demo, train, eval, detect, bench, kernels, info.
+"""The argument parser of ``synnet-triton``: every command, its options and their checks.
 
-``demo`` is the whole path in one command: synthesise a keyword-spotting set, turn it into
-front-end events, train a Xylo-sized SynNet, measure float accuracy on held-out clips,
-convert to Xylo and measure accuracy on the Xylo-parity simulation, and write a JSON summary,
-a checkpoint and PNG plots. ``train`` and ``eval`` are its halves, joined by the checkpoint.
+Imports nothing of the application: ``synnet-triton --help`` works without the ``[kws]``
+extra, and the commands that need it say so in one line.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import sys
-import time
-from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-import torch
-
-from synnet_triton.kws.runs import (
-    DEMO_DIR,
-    SUMMARY_NAME,
-    device_name,
-    hardware_headline,
-    headline,
-    held_out_set,
-    long_audio_run,
-    parse_device,
-    plot_first_clip,
-    resolved_backend,
-    train_run,
-    write_summary,
-)
-from synnet_triton.xylo.design import DesignError
 from synnet_triton.xylo.targets import DEFAULT_TARGET, TARGETS
 
-__all__ = ["main", "build_parser", "UsageError"]
+DEMO_DIR = "synnet-demo"
+"""Where ``synnet-triton demo`` writes unless ``--out`` says otherwise."""
 
 
-class UsageError(Exception):
-    """A mistake in what the user asked for: reported as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``prog: error: ...``, exit 2) and defaults in --help."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -199,7 +171,7 @@ def _add_training_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``synnet-triton`` with all subcommands."""
-    parser = _Parser(
+    parser = Parser(
         prog="synnet-triton",
         description="Train and run SynNet spiking networks fast, in float and Xylo-parity.",
     )
@@ -318,254 +290,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     return parser
 
-
-def _command_train(args: argparse.Namespace) -> int:
-    run = train_run(args)
-    summary = run["summary"]
-    write_summary(summary, args.out / SUMMARY_NAME)
-    print(headline(summary))
-    if hardware_headline(summary):
-        print(hardware_headline(summary))
-    print("wrote " + ", ".join([str(args.out / SUMMARY_NAME), summary["checkpoint"],
-                                *summary["plots"]]))
-    return 0
-
-
-def _command_demo(args: argparse.Namespace) -> int:
-    from synnet_triton.kws.training import evaluate_xylo
-
-    start = time.perf_counter()
-    args.xylo = True  # the demo ends on the chip: refuse a network it cannot hold up front
-    run = train_run(args)
-    summary, net, test_set = run["summary"], run["net"], run["test_set"]
-    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress, target=args.target,
-                         quantize=args.quantize)
-    summary["xylo_accuracy"] = xylo.accuracy
-    summary["xylo_clips_per_second"] = xylo.clips_per_second
-    summary["float_xylo_agreement"] = (
-        (xylo.predictions == run["float"].predictions).double().mean().item()
-    )
-    summary["plots"].append(str(plot_first_clip(net, test_set, args.out / "clip.png")))
-    if args.long_seconds > 0 and args.data is None:
-        summary["long_audio"] = long_audio_run(net, args)
-        summary["plots"].append(summary["long_audio"]["plot"])
-    summary["total_seconds"] = time.perf_counter() - start
-    write_summary(summary, args.out / SUMMARY_NAME)
-    print(headline(summary))
-    if hardware_headline(summary):
-        print(hardware_headline(summary))
-    if "long_audio" in summary:
-        long_audio = summary["long_audio"]
-        print(
-            f"long audio ({long_audio['clips']} clips of {long_audio['seconds']} s): "
-            + headline(long_audio)
-        )
-    print(
-        f"wrote {args.out / SUMMARY_NAME}, {summary['checkpoint']}, " + ", ".join(summary["plots"])
-    )
-    return 0
-
-
-def _checkpoint_for(args: argparse.Namespace) -> tuple[torch.device, str, Any, Any, dict]:
-    """(device, backend, net, its NetworkConfig, extra) of ``args.checkpoint`` on the asked
-    device; sets ``args.target`` (the checkpoint's chip unless given). With ``--xylo``, a
-    DesignError listing every rule of that chip the network breaks."""
-    from synnet_triton.kws.training import load_checkpoint
-
-    device = parse_device(args.device)
-    backend = resolved_backend(args.backend, device)
-    net, network, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
-    if args.target is None:
-        args.target = extra.get("xylo_target", DEFAULT_TARGET)
-    if args.xylo:
-        network.design_report(args.target).enforce()
-    return device, backend, net, network, extra
-
-
-def _command_eval(args: argparse.Namespace) -> int:
-    from synnet_triton.kws.reports import format_evaluation
-    from synnet_triton.kws.training import evaluate, evaluate_xylo
-
-    device, backend, net, network, extra = _checkpoint_for(args)
-    test_set = held_out_set(extra["source"], args)
-    names = extra.get("class_names", test_set.class_names)
-    floating = evaluate(net, test_set, progress=not args.no_progress)
-    quantize = extra.get("xylo_quantize", "global")
-    result = evaluate_xylo(net, test_set, progress=not args.no_progress,
-                           target=args.target, quantize=quantize) if args.xylo \
-        else floating
-    report = {
-        "checkpoint": str(args.checkpoint),
-        "mode": "xylo" if args.xylo else "float",
-        "accuracy": result.accuracy,
-        "class_names": names,
-        "labels": test_set.labels.tolist(),
-        "predictions": result.predictions.tolist(),
-        "readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
-        "clips": len(test_set),
-        "clips_per_second": result.clips_per_second,
-        "backend": "xylo-sim" if args.xylo else backend,
-        "xylo_quantize": quantize,
-        "device": device_name(device),
-    }
-    if args.xylo:
-        report["float_accuracy"] = floating.accuracy
-        report["float_xylo_agreement"] = (
-            (result.predictions == floating.predictions).double().mean().item())
-    title = f"{args.checkpoint} on {len(test_set)} held-out clips, " + (
-        "Xylo-parity simulation" if args.xylo else f"float ({backend}, {device_name(device)})")
-    other = ("float", floating.predictions) if args.xylo else None
-    print(format_evaluation(title, names, test_set.labels, result.predictions, other))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0
-
-
-def _command_detect(args: argparse.Namespace) -> int:
-    from synnet_triton.kws.detect import DetectorConfig, detect_keywords
-
-    _, _, net, network, extra = _checkpoint_for(args)
-    if not args.recording.is_file():
-        raise UsageError(f"{args.recording}: no such file")
-    if args.min_share > 1:
-        raise UsageError(f"--min-share {args.min_share}: expected a share in (0, 1]")
-    window = float(extra.get("source", {}).get("seconds") or 1.0)
-    config = DetectorConfig(window=window, min_share=args.min_share,
-                            min_spikes=args.min_spikes, chunk_seconds=args.chunk_seconds)
-    names = list(extra.get("class_names") or [f"class{k}" for k in range(network.n_classes)])
-    run = detect_keywords(net, args.recording, names, config, xylo=args.xylo,
-                          target=args.target, quantize=extra.get("xylo_quantize", "global"))
-    for found in run.detections:
-        print(f"{found.start_s:10.2f} s  {found.end_s:10.2f} s  {found.word:12s}  "
-              f"confidence {found.confidence:.2f}")
-    print(f"{len(run.detections)} detections in {run.seconds:.1f} s of audio "
-          f"({run.mode}); {run.compute_seconds:.1f} s of compute, "
-          f"{run.real_time_factor:.0f}x real time")
-    print("wrote " + ", ".join(str(p) for p in run.write(args.out)))
-    return 0
-
-
-def _command_bench(argv: Sequence[str]) -> int:
-    from synnet_triton.bench import main as bench_main
-
-    return int(bench_main(list(argv)) or 0)
-
-
-def _command_kernels(args: argparse.Namespace) -> int:
-    from synnet_triton.compiled.compile_report import compile_report, format_compile_report
-    from synnet_triton.compiled.performance_model import DEVICES, format_prediction, predict
-
-    if args.capability < 80:
-        raise UsageError(f"--capability {args.capability}: the kernels need sm_80 or newer "
-                         "(Ampere, e.g. 80, 86, 89, 90)")
-    if args.predict and args.capability != 90:
-        raise UsageError("--predict models H100/H200: use it with --capability 90")
-    rows = compile_report(args.capability)
-    print(format_compile_report(rows))
-    report: dict[str, Any] = {"builds": [{k: v for k, v in row.items() if k != "cubin"}
-                                         for row in rows]}
-    if args.predict:
-        report["predictions"] = {}
-        for device in DEVICES:
-            table = predict(rows, device)
-            report["predictions"][device] = table
-            print()
-            print(format_prediction(table))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def info() -> dict[str, Any]:
-    """Versions, compute device and LIF backends available, as a JSON-able dict."""
-    from synnet_triton.ops.lif import triton_available
-
-    cuda = torch.cuda.is_available()
-    devices = [
-        {
-            "index": k,
-            "name": torch.cuda.get_device_name(k),
-            "capability": ".".join(map(str, torch.cuda.get_device_capability(k))),
-        }
-        for k in range(torch.cuda.device_count())
-    ]
-    backends = ["torch"] + (["triton"] if triton_available() and cuda else [])
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": {
-            # the imported torch build (e.g. 2.11.0+cu130); its distribution metadata says 2.11.0
-            "torch": torch.__version__,
-        } | {
-            name: _version(name)
-            for name in (
-                "synnet-triton",
-                "triton",
-                "numpy",
-                "scipy",
-                "rockpool",
-                "xylosim",
-            )
-        },
-        "cuda_available": cuda,
-        "cuda_version": torch.version.cuda,
-        "devices": devices,
-        "default_device": "cuda" if cuda else "cpu",
-        "backends_available": backends,
-        "backend_auto": resolved_backend("auto", parse_device("auto")),
-        "triton_importable": triton_available(),
-        "cpu_threads": torch.get_num_threads(),
-    }
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "info":
-        print(json.dumps(info(), indent=2))
-        return 0
-    if args.command == "kernels":
-        return _command_kernels(args)
-    if args.command == "eval":
-        return _command_eval(args)
-    if args.command == "detect":
-        return _command_detect(args)
-    if args.command == "train":
-        return _command_train(args)
-    return _command_demo(args)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``synnet-triton`` console script; returns the exit status.
-
-    A user's mistake (a bad option value, a missing file, a device or backend this machine
-    does not have, data the loader cannot read) is one line on stderr and exit status 2;
-    ``--debug`` shows the traceback instead.
-    """
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
-        return _command_bench(extra)
-    if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    try:
-        return _dispatch(args)
-    except (UsageError, ValueError) as error:
-        if args.debug:
-            raise
-        # A design report is one block, every violation on its line; other errors one line.
-        text = str(error).strip() if isinstance(error, DesignError) else \
-            (str(error).strip().splitlines()[0] if str(error).strip() else repr(error))
-        print(f"synnet-triton {args.command}: error: {text}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
