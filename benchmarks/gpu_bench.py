@@ -10,7 +10,7 @@ warm-up), each contender on the same input:
   (O(T²) memory traffic). The backward is ``autograd.grad(spikes, x, g)`` for a fixed
   incoming gradient g, so only the LIF op is timed. Every row reports its achieved
   bandwidth against a device-to-device copy measured in the same run, under the byte model
-  of DESIGN §5: the forward reads x (4·S B) and writes spikes and the saved membrane u
+  of docs/design.md §5: the forward reads x (4·S B) and writes spikes and the saved membrane u
   (4 + 4 B); the backward reads u and g (4 + 4 B) and writes the input gradient (4·S B):
   8·S + 16 bytes per neuron-step (what the Triton kernels move; a lower bound for others).
 * ``linear``: ``Linear(n, n, bias=False)`` + one LIF layer, B=16, T=500,

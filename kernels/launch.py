@@ -64,7 +64,7 @@ def check_threshold(threshold: Tensor) -> None:
 
 
 COMPILE_OPTIONS = {
-    # Bitwise agreement with torch needs unfused multiply and add (DESIGN §3) ...
+    # Bitwise agreement with torch needs unfused multiply and add (docs/design.md §3) ...
     "enable_fp_fusion": False,
     # ... and no flush of denormals to zero in libdevice calls (floor, exp): torch keeps them.
     "enable_reflect_ftz": False,

@@ -3,7 +3,7 @@ r"""Backward sweep of the LIF recurrence (BPTT) in one launch: the reverse of ``
 Notation per neuron (synapse index s implicit on i): gS_t, gV_t, gI_t are the gradients
 arriving at the spike count s_t, the post-reset membrane v_t and the post-decay currents
 i_t; σ_t = ∂s/∂u and ∂s/∂θ are the surrogate's derivatives at the pre-spike membrane u_t.
-Sweeping t = T-1 .. 0 (DESIGN §4):
+Sweeping t = T-1 .. 0 (docs/design.md §4):
 
 .. math::
 

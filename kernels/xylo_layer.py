@@ -3,7 +3,7 @@ r"""Xylo's integer dynamics for one layer of neurons: one launch for the whole s
 A layer is a set of neurons fed by K sources whose event counts for every step are known
 before the launch (the input channels, and the spikes of earlier layers one step late), as in
 a feedforward SynNet on Xylo. For every batch row b, neuron j (synapses s = 0, 1) and step t,
-in int32 registers holding int16 values (xylosim.v2, DESIGN §6):
+in int32 registers holding int16 values (xylosim.v2, docs/design.md §6):
 
 .. math::
 

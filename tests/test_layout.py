@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -207,3 +208,69 @@ def test_every_package_is_shipped():
         for init in (ROOT / "synnet_triton").rglob("__init__.py")
     }
     assert packages - shipped == set()
+
+
+MAX_MODULE_LINES = 500
+"""A module longer than this holds more than one job."""
+
+CITING_FILES = sorted(
+    path for pattern in ("synnet_triton/**/*.py", "kernels/*.py", "tests/**/*.py",
+                         "benchmarks/**/*.py", "benchmarks/*.sh", "tools/*.py", "docs/*.md",
+                         "README.md", "Makefile", "pyproject.toml")
+    for path in ROOT.glob(pattern)
+)
+
+
+def _project_text() -> dict[Path, str]:
+    return {path: path.read_text() for path in CITING_FILES}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_is_over_the_line_limit(module: str) -> None:
+    lines = len(MODULES[module].read_text().splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{MODULES[module]}: {lines} lines"
+
+
+def _section_numbers(markdown: str) -> set[str]:
+    return set(re.findall(r"^#{2,3} (\d+)\.", markdown, re.M))
+
+
+def test_every_section_reference_resolves() -> None:
+    """``§N`` always follows the document it points into, and that document has a heading
+    ``## N.``; a section sign without a document before it fails."""
+    broken = []
+    for path, text in _project_text().items():
+        for match in re.finditer(r"(\S*)\s*§(\d+)", text):
+            document, section = match.group(1).strip("(`'\""), match.group(2)
+            target = ROOT / document
+            if not (document.startswith("docs/") and target.is_file()
+                    and section in _section_numbers(target.read_text())):
+                broken.append(f"{path.relative_to(ROOT)}: {match.group(0)!r}")
+    assert broken == []
+
+
+def test_the_reference_check_sees_a_dangling_section() -> None:
+    assert "9" not in _section_numbers((ROOT / "docs" / "design.md").read_text())
+    assert {"3", "4", "5", "6"} <= _section_numbers((ROOT / "docs" / "design.md").read_text())
+
+
+def test_every_cited_repository_path_exists() -> None:
+    missing = []
+    for path, text in _project_text().items():
+        for cited in re.findall(r"(?<![\w/.])((?:docs|kernels|synnet_triton|benchmarks|tools)/"
+                                r"[\w/.-]*\w)", text):
+            if not (ROOT / cited).exists() and not (ROOT / (cited + ".py")).exists():
+                missing.append(f"{path.relative_to(ROOT)}: {cited}")
+    assert missing == []
+
+
+def test_the_layout_document_names_every_module_and_only_modules_that_exist() -> None:
+    layout = (ROOT / "docs" / "layout.md").read_text()
+    named = set(re.findall(r"\b(\w+\.py)\b", layout))
+    files = {path.name for path in MODULES.values()}
+    assert sorted(named - files - {"__init__.py"}) == [], "named in docs/layout.md, not found"
+    unnamed = sorted(str(path.relative_to(ROOT)) for path in MODULES.values()
+                     if path.name != "__init__.py" and path.name not in named)
+    assert unnamed == [], "missing from docs/layout.md"
+    packages = {path.parent.name for name, path in MODULES.items() if name in PACKAGES}
+    assert sorted(p for p in packages if f"{p}/" not in layout) == []

@@ -7,7 +7,7 @@ Two properties, on the first ``CHECK_STEPS`` steps of the workload's shared inpu
 * **agreement with its model's oracle**, for contenders whose model has one here: at least
   ``AGREEMENT`` of the (b, t, n) spike entries equal those of an independent plain loop of
   the contender's stated model on the same input through the same Linear weights —
-  DESIGN §3's recurrence (``naive_lif``: ours, Rockpool ``LIFTorch``, the torch step loops)
+  docs/design.md §3's recurrence (``naive_lif``: ours, Rockpool ``LIFTorch``, the torch step loops)
   or snnTorch's ``Synaptic`` recurrence (:func:`snntorch_synaptic_oracle`: single spikes,
   reset by the previous step's membrane). Float32 sums in another order can flip a spike
   where u lands on θ, hence not 100 %.
@@ -51,7 +51,7 @@ class Verdict:
 
 
 def lif_oracle(workload: Workload, currents: Tensor) -> Tensor:
-    """DESIGN §3 on ``currents``: the plain reference loop at the benchmark's constants."""
+    """docs/design.md §3 on ``currents``: the plain reference loop at the benchmark's constants."""
     from synnet_triton.ops.lif.naive import naive_lif
 
     n, s = workload.neurons, workload.synapses

@@ -275,7 +275,7 @@ class _StepSpike(torch.autograd.Function):
 
 def _lif_step(x_t: Tensor, v: Tensor, i: Tensor, alpha: Tensor, beta: Tensor,
               threshold: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """One step of DESIGN §3 (no bias, noise or recurrence) with autograd through it."""
+    """One step of docs/design.md §3 (no bias, noise or recurrence) with autograd through it."""
     i = (i + x_t) * beta
     u = v * alpha + i.sum(-1)
     s = _StepSpike.apply(u, threshold)

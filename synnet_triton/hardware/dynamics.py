@@ -7,7 +7,7 @@ them), from the int16 records the forward keeps (membrane, both currents, spike 
 per neuron-step) and the list of saturated deliveries (`XyloSim.clip_log`); a SynNet's layers
 sweep one after the other, each as two linear recurrences (:mod:`synnet_triton.hardware.sweep`).
 
-Per step t and neuron (DESIGN §6), and the rule each operation takes in the backward:
+Per step t and neuron (docs/design.md §6), and the rule each operation takes in the backward:
 
 ================================  ============================  ===============================
 forward (integers)                value                         backward

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from synnet_triton.hardware.dynamics import INTEGER_KEYS, xylo_dynamics
 from synnet_triton.nn.synnet import SynNet
+from synnet_triton.xylo.chip import MAX_INPUT_EVENTS
 from synnet_triton.xylo.mapping import synnet_float_specification
 from synnet_triton.xylo.quantize import (
     VALUE_KEYS,
@@ -28,7 +29,7 @@ from synnet_triton.xylo.quantize import (
     rounded_dashes,
     straight_through_round,
 )
-from synnet_triton.xylo.sim import MAX_INPUT_EVENTS, XyloSim
+from synnet_triton.xylo.sim import XyloSim
 from synnet_triton.xylo.targets import DEFAULT_TARGET, get_target
 
 QUANTIZERS: dict[str, Callable[..., dict[str, Tensor]]] = {

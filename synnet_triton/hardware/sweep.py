@@ -33,9 +33,9 @@ from torch import Tensor
 
 from synnet_triton.arrays import steps_per_chunk
 from synnet_triton.ops.lif.torch_sweep import reverse_scan
+from synnet_triton.xylo.chip import INT16_MAX, INT16_MIN, MAX_INPUT_EVENTS
 from synnet_triton.xylo.layers import Level, spike_levels
-from synnet_triton.xylo.saturating import INT16_MAX, INT16_MIN
-from synnet_triton.xylo.sim import MAX_INPUT_EVENTS, XyloSim
+from synnet_triton.xylo.sim import XyloSim
 
 CUDA_SEGMENT_STEPS = 1024
 """Segment length on CUDA, where each segment's passes are kernel launches (a few dozen):

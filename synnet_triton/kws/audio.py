@@ -27,9 +27,10 @@ import torch
 from scipy import signal
 from torch import Tensor
 
+from synnet_triton.xylo.chip import MAX_INPUT_EVENTS
+
 __all__ = ["FrontEndConfig", "band_centres", "filterbank_response", "audio_to_events"]
 
-XYLO_MAX_INPUT_EVENTS = 15
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class FrontEndConfig:
     bandwidth: float = 1.0
     smoothing_tau: float = 2e-3
     event_threshold: float = 0.01
-    max_events: int = XYLO_MAX_INPUT_EVENTS
+    max_events: int = MAX_INPUT_EVENTS
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0:

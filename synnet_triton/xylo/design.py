@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from synnet_triton.xylo.chip import INT16_RANGE, SHIFT_RANGE
 from synnet_triton.xylo.targets import DEFAULT_TARGET, Target, get_target
 
 INT8 = (-128, 127)
-INT16 = (-32768, 32767)
-FOUR_BITS = (0, 15)
 _STORAGE = "the register widths xylosim.v2 stores them in (int8 weights, int16 thresholds and " \
            "biases, 4-bit dashes and weight shifts)"
 
@@ -307,13 +306,13 @@ def _spec_violations(spec: dict[str, Any], chip: Target,
         if value.size != size:
             found.append(Violation("shape", "error", f"{size} values", f"{value.size}", name,
                                    "one value per neuron"))
-        bounds = FOUR_BITS if name.startswith("dash") else INT16
+        bounds = SHIFT_RANGE if name.startswith("dash") else INT16_RANGE
         _values(found, chip, name, value,
                 bounds, "dash_range" if name.startswith("dash")
                 else f"{name.removesuffix('_out')}_range")
     for name in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
         if spec.get(name) is not None:
-            _values(found, chip, name, spec[name], FOUR_BITS, "weight_shift_range")
+            _values(found, chip, name, spec[name], SHIFT_RANGE, "weight_shift_range")
     _aliases(found, spec.get("aliases"), n_hidden, layers)
     return found
 

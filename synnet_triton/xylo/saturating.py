@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-INT16_MIN = -32768
-INT16_MAX = 32767
+from synnet_triton.xylo.chip import INT16_MAX, INT16_MIN
+
 # Bounds of an identity element; far outside int16 but safe from int64 overflow when shifted by
 # the largest possible sum of events (~2^30).
 _IDENTITY_BOUND = 2**40

@@ -1,7 +1,7 @@
 """Batched, bit-exact simulation of the Xylo Audio 2 (SYNS61201) SNN core.
 
 Semantics follow SynSense's `xylosim.v2` C++ simulator as Rockpool 3.1's
-`rockpool.devices.xylo.syns61201.XyloSim` drives it (facts in DESIGN §6). Per time step:
+`rockpool.devices.xylo.syns61201.XyloSim` drives it (facts in docs/design.md §6). Per time step:
 
 1. input events (clipped to 15 per channel) are added to hidden synaptic currents, channel by
    channel, event by event, each addition saturating to int16; weights are int8 shifted left by
@@ -41,11 +41,16 @@ import torch
 from torch import Tensor, nn
 
 from synnet_triton.arrays import array_namespace, steps_per_chunk
+from synnet_triton.xylo.chip import (
+    INT16_MAX,
+    INT16_MIN,
+    MAX_HIDDEN_SPIKES,
+    MAX_INPUT_EVENTS,
+    MAX_OUTPUT_SPIKES,
+)
 from synnet_triton.xylo.design import check_specification
 from synnet_triton.xylo.layers import layer_slices, run_layers
 from synnet_triton.xylo.saturating import (
-    INT16_MAX,
-    INT16_MIN,
     bitshift_decay,
     ordered_saturating_sum,
     wrap_int16,
@@ -59,9 +64,6 @@ _TIGHT_BOUND_AFTER = 64
 # every current in order, source by source (a few operations per source on the whole
 # population), instead of the per-current replay (work ∝ flagged currents × sources).
 _IN_ORDER_SHARE = 0.125
-MAX_INPUT_EVENTS = 15
-MAX_HIDDEN_SPIKES = 31
-MAX_OUTPUT_SPIKES = 1
 RECORD_KEYS = ("Vmem", "Isyn", "Isyn2", "Spikes", "Vmem_out", "Isyn_out")
 
 

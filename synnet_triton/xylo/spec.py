@@ -18,10 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-INT8_RANGE = (-128, 127)
-INT16_RANGE = (-32768, 32767)
-DASH_RANGE = (0, 15)
-WEIGHT_SHIFT_RANGE = (0, 15)
+from synnet_triton.xylo.chip import INT8_RANGE, INT16_RANGE, SHIFT_RANGE
+
 OUTPUT_MODES = ("Spike", "Vmem", "Isyn")
 
 
@@ -179,26 +177,26 @@ class XyloSpec:
             weights_in=w_in_full,
             weights_rec=w_rec_full,
             weights_out=w_out,
-            dash_mem=per_neuron("dash_mem", dash_mem, n_hidden, DASH_RANGE),
+            dash_mem=per_neuron("dash_mem", dash_mem, n_hidden, SHIFT_RANGE),
             dash_syn=torch.stack(
                 [
-                    per_neuron("dash_syn", dash_syn, n_hidden, DASH_RANGE),
-                    per_neuron("dash_syn_2", dash_syn_2, n_hidden, DASH_RANGE),
+                    per_neuron("dash_syn", dash_syn, n_hidden, SHIFT_RANGE),
+                    per_neuron("dash_syn_2", dash_syn_2, n_hidden, SHIFT_RANGE),
                 ],
                 dim=1,
             ),
             threshold=per_neuron("threshold", threshold, n_hidden, INT16_RANGE),
             bias=per_neuron("bias", bias, n_hidden, INT16_RANGE),
-            dash_mem_out=per_neuron("dash_mem_out", dash_mem_out, n_out, DASH_RANGE),
-            dash_syn_out=per_neuron("dash_syn_out", dash_syn_out, n_out, DASH_RANGE),
+            dash_mem_out=per_neuron("dash_mem_out", dash_mem_out, n_out, SHIFT_RANGE),
+            dash_syn_out=per_neuron("dash_syn_out", dash_syn_out, n_out, SHIFT_RANGE),
             threshold_out=per_neuron("threshold_out", threshold_out, n_out, INT16_RANGE),
             bias_out=per_neuron("bias_out", bias_out, n_out, INT16_RANGE),
-            weight_shift_in=_integer_scalar("weight_shift_in", weight_shift_in, WEIGHT_SHIFT_RANGE),
+            weight_shift_in=_integer_scalar("weight_shift_in", weight_shift_in, SHIFT_RANGE),
             weight_shift_rec=_integer_scalar(
-                "weight_shift_rec", weight_shift_rec, WEIGHT_SHIFT_RANGE
+                "weight_shift_rec", weight_shift_rec, SHIFT_RANGE
             ),
             weight_shift_out=_integer_scalar(
-                "weight_shift_out", weight_shift_out, WEIGHT_SHIFT_RANGE
+                "weight_shift_out", weight_shift_out, SHIFT_RANGE
             ),
             aliases=_aliases(aliases, n_hidden),
             dt=_positive_float("dt", dt),

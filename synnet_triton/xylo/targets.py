@@ -52,7 +52,7 @@ class Target:
 _AUDIO2_MAPPER = f"{ROCKPOOL_DEVICES}/syns61201/xylo_mapper.py"
 _AUDIO3_MAPPER = f"{ROCKPOOL_DEVICES}/syns65302/xylo_mapper.py"
 _IMU_MAPPER = f"{ROCKPOOL_DEVICES}/syns63300/xylo_mapper.py"
-_IMU_DOCS = "Rockpool docs/devices/xylo-imu/xylo-imu-intro.ipynb"
+_IMU_DOCS = "Rockpool's Xylo IMU introduction notebook (devices/xylo-imu/xylo-imu-intro.ipynb)"
 
 TARGETS: dict[str, Target] = {
     "xylo-audio2": Target(

@@ -126,7 +126,7 @@ def _assert_benchmark_rows(result: dict) -> None:
     assert {row["contender"] for row in long_rows} >= {"triton", "torch reference"}
     for row in long_rows:
         assert row["ms"] > 0 and math.isfinite(row["bandwidth"])
-        # DESIGN §5's model for S = 1: 8·S + 16 bytes per neuron-step
+        # docs/design.md §5's model for S = 1: 8·S + 16 bytes per neuron-step
         assert row["bytes_model"] % 24 == 0
     assert {row["contender"] for row in result["linear"]} >= {"triton"}
     assert all(row["ms"] > 0 for row in result["linear"])

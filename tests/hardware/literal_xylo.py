@@ -1,9 +1,9 @@
 """Test oracle: Xylo's integer loop written out literally, event by event, in float64 autograd.
 
-Independent of ``synnet_triton.hardware``: it reads only the integer spec and follows DESIGN §6
-step by step. The values are the chip's (each event added with int16 saturation, in xylosim's
-order); the gradients follow the straight-through rules that the hardware module documents,
-each applied where its operation happens:
+Independent of ``synnet_triton.hardware``: it reads only the integer spec and follows
+docs/design.md §6 step by step. The values are the chip's (each event added with int16
+saturation, in xylosim's order); the gradients follow the straight-through rules that the
+hardware module documents, each applied where its operation happens:
 
 - a step's delivery onto a current (its input events, then the previous step's spikes) that
   saturation changed passes no gradient (to the carried current or the weights); otherwise
@@ -39,7 +39,7 @@ def _straight_decay(x: Tensor, dash: Tensor) -> Tensor:
 
 
 def _surrogate(u: Tensor, theta: Tensor, window: float, cap: float) -> tuple[Tensor, Tensor]:
-    """Rockpool's PeriodicExponential (∂n/∂u, ∂n/∂θ), window w·θ (DESIGN §3)."""
+    """Rockpool's PeriodicExponential (∂n/∂u, ∂n/∂θ), window w·θ (docs/design.md §3)."""
     w = window * theta
     vs = u - theta / 2
     ns = torch.minimum(torch.floor(vs / theta), torch.as_tensor(cap - 1.0, dtype=u.dtype))

@@ -3,7 +3,7 @@
 Oracles: ``literal_lif`` (Rockpool's step loop written out in the test helper) and the torch
 backend ``synnet_triton.ops.lif.torch_backend``. Spike counts, records, final state and the saved
 membrane must be bitwise equal: the kernel performs the same float32 operations in the
-same order (DESIGN §3), and the interpreter computes in IEEE float32 like torch on CPU.
+same order (docs/design.md §3), and the interpreter computes in IEEE float32 like torch on CPU.
 """
 
 from __future__ import annotations

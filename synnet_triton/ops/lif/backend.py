@@ -14,7 +14,7 @@ already validated, broadcast and made contiguous by :mod:`synnet_triton.ops.lif.
     i0       (B, N, S)    float32 initial synaptic currents
     s0       (B, N)       float32 spike counts of the step before the first one
 
-Forward semantics: DESIGN §3. Backward: the reverse sweep of DESIGN §4.
+Forward semantics: docs/design.md §3. Backward: the reverse sweep of docs/design.md §4.
 
 With ``save=False`` (no gradient will be asked for) ``saved`` is empty and the forward keeps
 no per-step memory beyond its outputs.

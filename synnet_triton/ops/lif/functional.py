@@ -14,8 +14,8 @@ Shapes (B batch, T steps, N neurons, S synapses per neuron):
     out.spikes   (B, T, N) spike counts; out.vmem (B, T, N), out.isyn (B, T, N, S) with record
     final_state  LIFState(vmem (B, N), isyn (B, N, S), spikes (B, N)), float32
 
-Semantics are Rockpool 3.1 ``LIFTorch`` exactly (DESIGN §3); gradients come from the
-hand-written reverse sweep (DESIGN §4) with the PeriodicExponential or StepPWL surrogate.
+Semantics are Rockpool 3.1 ``LIFTorch`` exactly (docs/design.md §3); gradients come from the
+hand-written reverse sweep (docs/design.md §4) with the PeriodicExponential or StepPWL surrogate.
 
 Non-finite input: NaN or ±Inf in ``x`` (or in ``initial_state``) is not checked (a check would
 cost a pass over the data); it propagates, so the affected neuron's spike counts and membrane

@@ -1,9 +1,10 @@
 """The torch backend of the LIF operation: the CPU path and the oracle for the kernels.
 
-Forward: Rockpool 3.1's float32 step loop (DESIGN §3), in :mod:`synnet_triton.ops.lif.torch_steps`;
-it keeps the pre-spike membrane u, time-major (T, B, N), or with checkpointing the state
-before every K-th step. Backward (DESIGN §4): s, v and σ are recomputed from u (or by running
-a checkpointed segment again) segment by segment from the last, and the reverse sweep of
+Forward: Rockpool 3.1's float32 step loop (docs/design.md §3), in
+:mod:`synnet_triton.ops.lif.torch_steps`; it keeps the pre-spike membrane u, time-major (T, B,
+N), or with checkpointing the state before every K-th step. Backward (docs/design.md §4): s, v
+and σ are recomputed from u (or by running a checkpointed segment again) segment by segment from
+the last, and the reverse sweep of
 :mod:`synnet_triton.ops.lif.torch_sweep` gives the gradients of x and the initial state; the
 parameter gradients are per-segment reductions over (B, T).
 """
@@ -121,7 +122,7 @@ def backward(
     checkpoint_every: int,
     needs_grad: NeedsGrad,
 ) -> Gradients:
-    """The reverse sweep of DESIGN §4; see :mod:`synnet_triton.ops.lif.backend` for shapes.
+    """The reverse sweep of docs/design.md §4; see :mod:`synnet_triton.ops.lif.backend` for shapes.
 
     Segment by segment from the last, in time-major buffers: spikes and σ are recomputed from
     the saved u (or a checkpointed segment is run again), the sweep gives gU, gV, gI and gX,

@@ -1,6 +1,6 @@
 """The torch backend's forward step loop, shared by its forward and its checkpointed backward.
 
-Rockpool 3.1 ``LIFTorch.forward`` in float32, for t = 0 … T−1 (DESIGN §3):
+Rockpool 3.1 ``LIFTorch.forward`` in float32, for t = 0 … T−1 (docs/design.md §3):
 
     i = i + x_t  [+ s_{t−1} @ W_rec]      v = v·α      i = i·β
     u = ((v + Σ_s i) + noise_t) + b       s = spike_count(u)      v = u − s·θ

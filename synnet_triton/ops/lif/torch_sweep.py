@@ -1,4 +1,5 @@
-"""The reverse sweep of the torch backend's backward (DESIGN §4), one time segment at a time.
+"""The reverse sweep of the torch backend's backward (docs/design.md §4), one time segment at a
+time.
 
 Everything works on time-major float32 buffers of one segment, allocated once per backward
 and reused segment by segment. Without recurrence the sweep is two linear recurrences,
@@ -112,7 +113,7 @@ def recurrent_sweep(buf: SweepBuffers, steps: int, alpha: Tensor, beta: Tensor,
 
 def feedforward_sweep(buf: SweepBuffers, steps: int, alpha: Tensor, beta: Tensor,
                        carry_v: Tensor, carry_i: Tensor) -> None:
-    """Without recurrence the sweep is two linear recurrences (DESIGN §4):
+    """Without recurrence the sweep is two linear recurrences (docs/design.md §4):
 
         gU_t = α(1 − θσ_t)·gU_{t+1} + gS_t·σ_t + gVext_t·(1 − θσ_t)
         gI_t = β·gI_{t+1} + gU_t + gIext_t

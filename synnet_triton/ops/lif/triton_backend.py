@@ -131,7 +131,8 @@ def backward(
     checkpoint_every: int,
     needs_grad: NeedsGrad,
 ) -> Gradients:
-    """The reverse sweep of DESIGN §4; see :mod:`synnet_triton.ops.lif.backend` for shapes."""
+    """The reverse sweep of docs/design.md §4; :mod:`synnet_triton.ops.lif.backend` has the
+    shapes."""
     _no_recurrence(w_rec)
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape

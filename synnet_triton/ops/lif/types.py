@@ -9,7 +9,8 @@ from torch import Tensor
 
 
 class Surrogate(str, Enum):
-    """Surrogate gradient of the multi-spike count s(u) (DESIGN §3, Rockpool 3.1 ``lif_torch``)."""
+    """Surrogate gradient of the multi-spike count s(u) (docs/design.md §3; Rockpool 3.1
+    ``lif_torch``)."""
 
     PERIODIC_EXPONENTIAL = "periodic_exponential"
     STEP_PWL = "step_pwl"
