@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 import importlib
 import re
-import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -40,20 +38,8 @@ ALLOWED: dict[str, set[str]] = {
         "synnet_triton.xylo",
     },
 }
-"""Each layer and the layers it may import (besides itself). The top-level ``__init__`` and
-the deprecated top-level modules (``DEPRECATED_MODULES``) may import anything."""
-
-DEPRECATED_MODULES = {
-    "synnet_triton.synnet": "synnet_triton.nn.synnet",
-    "synnet_triton.audio": "synnet_triton.kws.audio",
-    "synnet_triton.data": "synnet_triton.kws.data",
-}
-"""Old import paths the README documented, kept for one release with a DeprecationWarning."""
-
-DEPRECATED_EDGES = {("synnet_triton.nn.synnet", "synnet_triton.rockpool.conversion")}
-"""``SynNet.from_rockpool`` / ``to_rockpool``: deprecated forwarding methods (removed in 0.2),
-the one place where a lower layer reaches the interop layer."""
-
+"""Each layer and the layers it may import (besides itself). The top-level ``__init__`` may
+import anything."""
 
 def _module_files() -> dict[str, Path]:
     """Module name → source file, for the package and ``kernels/`` (shipped as
@@ -118,8 +104,7 @@ def layer_of(module: str) -> str | None:
 
 
 def test_every_module_is_in_a_layer_or_is_the_top_level() -> None:
-    strays = [m for m in MODULES if layer_of(m) is None
-              and m != "synnet_triton" and m not in DEPRECATED_MODULES]
+    strays = [m for m in MODULES if layer_of(m) is None and m != "synnet_triton"]
     assert strays == []
 
 
@@ -131,7 +116,6 @@ def test_imports_point_one_way(module: str) -> None:
     wrong = sorted(
         target for target in imports_of(module)
         if layer_of(target) not in {layer, *ALLOWED[layer]}
-        and (module, target) not in DEPRECATED_EDGES
     )
     assert wrong == [], f"{module} ({layer}) may import only {sorted(ALLOWED[layer])}"
 
@@ -145,8 +129,8 @@ def test_the_dependency_check_sees_a_wrong_way_import() -> None:
     assert layer_of(target) not in ALLOWED["synnet_triton.ops"]
 
 
-def test_no_import_cycles_at_module_level() -> None:
-    graph = {m: imports_of(m, module_level_only=True) - {m} for m in MODULES}
+def test_no_import_cycles_lazy_imports_included() -> None:
+    graph = {m: imports_of(m) - {m} for m in MODULES}
     state: dict[str, int] = {}
     cycles = []
 
@@ -170,21 +154,6 @@ def test_every_layer_imports(package: str) -> None:
     if package == "synnet_triton.rockpool":
         pytest.importorskip("rockpool")
     importlib.import_module(package)
-
-
-@pytest.mark.parametrize("old", sorted(DEPRECATED_MODULES))
-def test_documented_old_paths_warn_and_forward(old: str) -> None:
-    new = importlib.import_module(DEPRECATED_MODULES[old])
-    public = [name for name in vars(new) if not name.startswith("_")
-              and getattr(getattr(new, name), "__module__", None) == new.__name__]
-    assert public
-    sys.modules.pop(old, None)
-    with pytest.warns(DeprecationWarning, match=DEPRECATED_MODULES[old]):
-        module = importlib.import_module(old)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for name in public:
-            assert getattr(module, name) is getattr(new, name)
 
 
 def test_the_top_level_exports_the_public_api() -> None:
@@ -266,11 +235,14 @@ def test_every_cited_repository_path_exists() -> None:
 
 def test_the_layout_document_names_every_module_and_only_modules_that_exist() -> None:
     layout = (ROOT / "docs" / "layout.md").read_text()
-    named = set(re.findall(r"\b(\w+\.py)\b", layout))
-    files = {path.name for path in MODULES.values()}
-    assert sorted(named - files - {"__init__.py"}) == [], "named in docs/layout.md, not found"
+    named = set(re.findall(r"\b(\w+\.(?:py|sh))\b", layout))
+    files = {path.name for path in MODULES.values()} | {
+        path.name for folder in ("benchmarks", "tools", "tests")
+        for pattern in ("*.py", "*.sh") for path in (ROOT / folder).glob(pattern)}
+    assert sorted(named - files) == [], "named in docs/layout.md, not found"
     unnamed = sorted(str(path.relative_to(ROOT)) for path in MODULES.values()
-                     if path.name != "__init__.py" and path.name not in named)
+                     if path.name not in ("__init__.py", "__main__.py")
+                     and path.name not in named)
     assert unnamed == [], "missing from docs/layout.md"
     packages = {path.parent.name for name, path in MODULES.items() if name in PACKAGES}
     assert sorted(p for p in packages if f"{p}/" not in layout) == []

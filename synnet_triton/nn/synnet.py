@@ -10,7 +10,6 @@ Rockpool ``LIFTorch``'s float semantics with fused kernels.
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -39,7 +38,7 @@ from synnet_triton.ops.lif.validation import (
 from synnet_triton.xylo.targets import DEFAULT_TARGET
 
 if TYPE_CHECKING:
-    from rockpool.nn.networks import SynNet as RockpoolSynNet
+    pass
 
 THRESHOLD_OUT_VMEM = 2**15 - 1
 """Readout threshold when ``output="vmem"`` (Rockpool 3.1 synnet.py ``THRESHOLD_OUT``): high
@@ -388,33 +387,6 @@ class SynNet(nn.Module):
                 f"{[type(layer_state).__name__ for layer_state in state]}"
             )
         return state
-
-    @classmethod
-    def from_rockpool(cls, net: RockpoolSynNet, *, backend: str = "auto") -> SynNet:
-        """Deprecated (removed in 0.2): use ``synnet_triton.rockpool.synnet_from_rockpool``."""
-        warnings.warn(
-            "SynNet.from_rockpool is deprecated and will be removed in 0.2; use "
-            "synnet_triton.rockpool.synnet_from_rockpool(net)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        # deprecated shim: the only import of the interop layer from nn (tests/test_layout.py)
-        from synnet_triton.rockpool.conversion import synnet_from_rockpool
-
-        return synnet_from_rockpool(net, backend=backend)
-
-    def to_rockpool(self) -> RockpoolSynNet:
-        """Deprecated (removed in 0.2): use ``synnet_triton.rockpool.synnet_to_rockpool``."""
-        warnings.warn(
-            "SynNet.to_rockpool is deprecated and will be removed in 0.2; use "
-            "synnet_triton.rockpool.synnet_to_rockpool(net)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        # deprecated shim: the only import of the interop layer from nn (tests/test_layout.py)
-        from synnet_triton.rockpool.conversion import synnet_to_rockpool
-
-        return synnet_to_rockpool(self)
 
     def xylo_layers(self) -> dict[str, list[Tensor]]:
         """The per-layer arguments of :func:`synnet_triton.xylo.synnet_float_specification`

@@ -7,7 +7,6 @@ import torch
 from bits import bitwise_equal
 from synnet_oracle import CONFIGS, RockpoolSynNet, build_pair, rockpool_forward, spike_input
 
-from synnet_triton.nn.synnet import SynNet
 from synnet_triton.rockpool import synnet_from_rockpool, synnet_to_rockpool
 
 
@@ -75,16 +74,3 @@ def test_from_rockpool_refuses_what_is_not_a_rockpool_synnet():
     ours, _ = build_pair(CONFIGS["one_layer_7_of_3"])
     with pytest.raises(TypeError, match="net"):
         synnet_from_rockpool(ours)  # type: ignore[arg-type]
-
-
-def test_deprecated_conversion_methods_warn_and_convert_the_same() -> None:
-    ours, _ = build_pair(CONFIGS["two_layers_thresholds"])
-    x = spike_input(CONFIGS["two_layers_thresholds"]["n_channels"])
-    with pytest.warns(DeprecationWarning, match="synnet_to_rockpool"):
-        theirs = ours.to_rockpool()
-    with pytest.warns(DeprecationWarning, match="synnet_from_rockpool"):
-        back = SynNet.from_rockpool(theirs)
-    assert bitwise_equal(rockpool_forward(theirs, x), rockpool_forward(synnet_to_rockpool(ours), x))
-    back.eval()
-    ours.eval()
-    assert bitwise_equal(back(x), ours(x))

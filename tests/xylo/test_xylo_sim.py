@@ -138,7 +138,7 @@ def test_torch_operations_path_equals_the_numpy_path(
 ) -> None:
     """Off the CPU the step loop runs torch operations instead of numpy's ufuncs; both must give
     the same outputs, records and carried state, bit for bit (here both on the CPU)."""
-    import synnet_triton.xylo.sim as sim_module
+    import synnet_triton.xylo.step_engine as sim_module
 
     spec, events = drawn
     x = torch.from_numpy(events)
@@ -381,7 +381,7 @@ def test_every_summation_path_is_exact(
     candidate of a per-current bound or only those a tight bound flags, or (many flagged)
     every current in order, source run by source run; each combination must match Rockpool,
     in a network that saturates on most steps and in one that never does."""
-    import synnet_triton.xylo.sim as sim_module
+    import synnet_triton.xylo.step_engine as sim_module
 
     monkeypatch.setattr(sim_module, "_TIGHT_BOUND_AFTER", tight_bound_after)
     monkeypatch.setattr(sim_module, "_IN_ORDER_SHARE", in_order_share)
@@ -418,14 +418,14 @@ def test_in_order_delivery_groups_only_sources_that_reach_disjoint_currents() ->
     """The source runs of the in-order delivery cover every source once, in order, and no two
     sources of a run reach the same current; with sparse weights some runs hold several
     sources, and the sparse network still matches Rockpool when every step goes in order."""
-    import synnet_triton.xylo.sim as sim_module
+    import synnet_triton.xylo.step_engine as sim_module
 
     rng = np.random.default_rng(31)
     spec = saturating_spec(rng)
     for name in ("weights_in", "weights_rec"):
         spec[name] = spec[name] * (rng.random(spec[name].shape) < 0.08)
     sim = XyloSim.from_specification(**spec)
-    runs = sim._disjoint_runs()
+    runs = sim_module.disjoint_runs(sim)
     assert [start for start, _, _ in runs] == [0] + [stop for _, stop, _ in runs[:-1]]
     assert runs[-1][1] == sim.drive_weights.shape[0]
     assert any(stop - start > 1 for start, stop, _ in runs)
@@ -474,7 +474,7 @@ def test_currents_driven_to_the_negative_rail_match_rockpool() -> None:
 def test_steps_in_several_chunks_match_rockpool(monkeypatch: pytest.MonkeyPatch) -> None:
     """Input events are projected a chunk of steps at a time; 25 steps in chunks of 7 (the
     last one short) must give Rockpool's run."""
-    import synnet_triton.xylo.sim as sim_module
+    import synnet_triton.xylo.step_engine as sim_module
 
     monkeypatch.setattr(sim_module, "steps_per_chunk", lambda elements: 7)
     rng = np.random.default_rng(5)
@@ -502,7 +502,7 @@ def test_a_current_two_below_the_rail_at_one_partial_sum_is_replayed(
     order: −32770 saturates to −32768, then −32576 (hand-derived); the plain sum −32578 is
     off by 2. Both bounds must flag it: the tight one may not let the positive events offset
     the negative ones."""
-    import synnet_triton.xylo.sim as sim_module
+    import synnet_triton.xylo.step_engine as sim_module
 
     monkeypatch.setattr(sim_module, "_TIGHT_BOUND_AFTER", tight_bound_after)
     monkeypatch.setattr(sim_module, "_IN_ORDER_SHARE", 2.0)
