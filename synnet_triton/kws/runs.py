@@ -28,7 +28,7 @@ SUMMARY_NAME = "summary.json"
 SYNTHETIC_SECONDS = 0.5
 """Clip length of the synthetic set unless ``--seconds`` says otherwise."""
 DEFAULTS = {
-    # measured on 5 espeak-ng words × 50 noisy 1 s clips (README, "train on your own WAV
+    # measured on 5 espeak-ng words × 50 noisy 1 s clips (docs/kws.md, "Train on your own WAV
     # folder"): at lr 1e-2 the readout falls silent there; 3e-3, 128 neurons, 30 epochs learn
     "wav": {"hidden": 128, "epochs": 30, "lr": 3e-3},
     # the synthetic words learn in a few epochs at a higher rate (make demo)

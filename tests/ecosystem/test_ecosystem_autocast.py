@@ -1,6 +1,6 @@
 """Mixed precision: ``torch.autocast("cpu", dtype=torch.bfloat16)`` around Linear + LIF and a
 SynNet. Forward and backward run, the carried state stays float32, and the results match float32
-within the tolerances documented in README "Ecosystem".
+within the tolerances documented in docs/ecosystem.md ("Mixed precision").
 
 bf16 rounds each layer's input currents (8 mantissa bits), so some threshold crossings move:
 spikes are compared by agreement fraction and total count, gradients by relative error

@@ -4,7 +4,7 @@ backend. Skipped without CUDA or under the interpreter; run with
 ``TRITON_INTERPRET=0 pytest -m cuda`` (``benchmarks/gpu_check.sh``).
 
 The autocast floors are those measured for bf16 on the CPU (``test_ecosystem_autocast.py``,
-README "Ecosystem"); fp16 keeps more mantissa bits than bf16, so it must do at least as well.
+docs/ecosystem.md); fp16 keeps more mantissa bits than bf16, so it must do at least as well.
 """
 
 from __future__ import annotations

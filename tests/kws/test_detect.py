@@ -7,7 +7,7 @@ is each clip's interval. A small network trained like ``test_learning.py``'s mus
 most words where they are (recall >= 0.6; precision >= 0.45 and above what the
 same detections score against the words moved by 0.75 s, plus 0.15), in float and on the
 Xylo-parity simulation, read in chunks much shorter than the recording. Measured when
-written: recall 0.75, precision 0.52 (the rule's limits: README, "detect keywords in a long
+written: recall 0.75, precision 0.52 (the rule's limits: docs/kws.md, "Detect keywords in a long
 recording")."""
 
 from __future__ import annotations
