@@ -7,7 +7,7 @@ Answers before times. Every CUDA result is first compared with the CPU's, then t
   synapses → 4 readouts, ``to_xylo`` of a SynNet with Rockpool's initial weights times
   ``gain``), B=64, T=1000, on 0–2 input events per channel-step. ``quiet`` (gain 1) and
   ``saturating`` (gain 40: currents on the int16 rails, hidden neurons at the 31-spike cap).
-  CUDA: one Triton launch per layer (``engine="auto"``); CPU: the vectorised step loop on
+  CUDA: one Triton launch per layer (``backend="auto"``); CPU: the vectorised step loop on
   one thread. Outputs and records must be equal in every bit.
 * ``training step``: one step of hardware-exact training (forward on the chip's arithmetic,
   surrogate backward, Adam) of a 16 → 128 → 4 SynNet, B=32, T=1000, on CUDA, beside the float
@@ -83,11 +83,9 @@ def xylo_rows(device: Any, batch: int, steps: int, hidden: int, repeats: int,
     events = torch.randint(0, 3, (batch, steps, 16), generator=generator)
     for name, gain in (("quiet", 1.0), ("busy", 40.0)):
         spec = synnet(hidden, gain, "torch").to_xylo(check=False)
-        cpu = XyloSim.from_specification(**spec, verify_config=False)
-        cpu.engine = "steps"
-        ours = XyloSim.from_specification(**spec, verify_config=False).to(device)
-        if dry_run:
-            ours.engine = "layers"
+        cpu = XyloSim.from_specification(**spec, verify_config=False, backend="torch")
+        ours = XyloSim.from_specification(**spec, verify_config=False,
+                                          backend="triton" if dry_run else "auto").to(device)
         expected = cpu.reset_state()(events, record=True)
         got = ours.reset_state()(events.to(device), record=True)
         same = torch.equal(got[0].cpu(), expected[0]) and all(
@@ -133,8 +131,8 @@ def training_rows(device: Any, batch: int, steps: int, hidden: int, repeats: int
     cpu_net = synnet(hidden, 0.4, "torch")
     device_net = synnet(hidden, 0.4, "torch").to(device)
     device_net.load_state_dict(cpu_net.state_dict())
-    cpu_out = step(HardwareSynNet(cpu_net, engine="steps"), cpu_net, events, labels)()
-    device_hw = HardwareSynNet(device_net, engine="layers" if dry_run else "auto")
+    cpu_out = step(HardwareSynNet(cpu_net, backend="torch"), cpu_net, events, labels)()
+    device_hw = HardwareSynNet(device_net, backend="triton" if dry_run else "auto")
     x, y = events.to(device), labels.to(device)
     device_out = step(device_hw, device_net, x, y)()
     outputs_equal = torch.equal(device_out.cpu(), cpu_out)
@@ -163,10 +161,7 @@ def main() -> None:
         os.environ.setdefault("TRITON_INTERPRET", "1")
     import torch
 
-    if args.dry_run:
-        import synnet_triton.hardware.sweep as sweep
-
-        sweep.runs_triton = lambda out: True  # the CUDA path's scans, here interpreted
+    if args.dry_run:  # backend="triton" runs the CUDA path's kernels and scans interpreted
         device, batch, steps, hidden, repeats = torch.device("cpu"), 2, 12, 8, 1
     else:
         device, batch, steps, hidden, repeats = torch.device("cuda"), 64, 1000, 128, args.repeats

@@ -6,7 +6,7 @@ r"""A linear recurrence run backwards in time, in one launch:
 
 over every column of (L, M) float32 arrays, one multiply and one add per step, each rounded
 (the launch disables FMA contraction), so the result is bitwise the CPU loop's
-(:func:`synnet_triton.ops.lif.torch_sweep.reverse_scan`). The backward of hardware-exact
+(:func:`synnet_triton.ops.scan.torch_backend.reverse_scan_loop`). The backward of hardware-exact
 training runs its sweeps through it on CUDA, where a loop of per-step torch operations would
 be one launch per step.
 

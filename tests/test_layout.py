@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "synnet_triton.kernels": set(),
     "synnet_triton.arrays": set(),
     "synnet_triton.ops": {"synnet_triton.kernels", "synnet_triton.arrays"},
-    "synnet_triton.xylo": {"synnet_triton.arrays", "synnet_triton.kernels"},
+    "synnet_triton.xylo": {"synnet_triton.arrays", "synnet_triton.kernels", "synnet_triton.ops"},
     "synnet_triton.nn": {"synnet_triton.ops", "synnet_triton.xylo"},
     "synnet_triton.rockpool": {"synnet_triton.ops", "synnet_triton.nn", "synnet_triton.xylo"},
     "synnet_triton.hardware": {

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from synnet_triton.hardware.dynamics import INTEGER_KEYS, xylo_dynamics
 from synnet_triton.nn.synnet import SynNet
+from synnet_triton.ops.dispatch import BACKENDS
 from synnet_triton.xylo.chip import MAX_INPUT_EVENTS
 from synnet_triton.xylo.mapping import synnet_float_specification
 from synnet_triton.xylo.quantize import (
@@ -49,9 +50,10 @@ class HardwareSynNet(nn.Module):
         window: PeriodicExponential window as a fraction of each neuron's integer threshold;
             default: the SynNet's ``learning_window`` (0.5 at SynNet's θ = 1 stays half a
             threshold wide after the threshold is scaled to integers).
-        engine: how the chip simulation steps (``XyloSim.engine``): ``"auto"`` runs one
-            Triton launch per layer on CUDA and vectorised steps on the CPU; ``"layers"`` or
-            ``"steps"`` force one (the same integers either way).
+        backend: how the chip simulation and the backward's sweeps run (``XyloSim``'s
+            ``backend``): ``"auto"`` is one Triton launch per layer and Triton scans on CUDA,
+            vectorised steps and numpy's loops on the CPU; ``"triton"`` or ``"torch"`` force
+            one (the same integers and gradients either way).
         checkpoint_every: K keeps only the chip's state every K steps for the backward,
             which re-simulates each segment (memory O(T/K) instead of 8 bytes per
             neuron-step); default: the SynNet's own ``checkpoint_every``.
@@ -75,7 +77,7 @@ class HardwareSynNet(nn.Module):
         quantize: str = "global",
         target: str = DEFAULT_TARGET,
         window: float | None = None,
-        engine: str = "auto",
+        backend: str = "auto",
         checkpoint_every: int | None = None,
     ) -> None:
         super().__init__()
@@ -94,9 +96,9 @@ class HardwareSynNet(nn.Module):
         if not self.window > 0:
             raise ValueError(f"window must be positive; got {self.window}")
         self.output_mode = "Vmem" if net.output == "vmem" else "Spike"
-        if engine not in ("auto", "steps", "layers"):
-            raise ValueError(f"engine must be 'auto', 'steps' or 'layers'; got {engine!r}")
-        self.engine = engine
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
         if checkpoint_every is None:
             checkpoint_every = net.neuron_layers()[0].checkpoint_every
         if checkpoint_every is not None and not (isinstance(checkpoint_every, int)
@@ -138,9 +140,9 @@ class HardwareSynNet(nn.Module):
         events = _event_counts(x, self.synnet.n_channels).to(device)
         values, spec = self.integer_values()
         sim = XyloSim.from_specification(
-            **spec, target=self.target, verify_config=False, output_mode=self.output_mode
+            **spec, target=self.target, verify_config=False, output_mode=self.output_mode,
+            backend=self.backend,
         ).to(device)
-        sim.engine = self.engine
         out = xylo_dynamics(events, sim, {key: values[key] for key in INTEGER_KEYS}, self.window,
                             self.checkpoint_every)
         return out.to(x.device)
@@ -151,7 +153,7 @@ class HardwareSynNet(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"quantize={self.quantize!r}, target={self.target!r}, window={self.window}, "
-                f"engine={self.engine!r}, checkpoint_every={self.checkpoint_every}")
+                f"backend={self.backend!r}, checkpoint_every={self.checkpoint_every}")
 
 
 def to_hardware(

@@ -32,12 +32,12 @@ import torch
 from torch import Tensor
 
 from synnet_triton.arrays import steps_per_chunk
-from synnet_triton.ops.lif.torch_sweep import reverse_scan
+from synnet_triton.ops.scan import reverse_scan
 from synnet_triton.xylo.chip import INT16_MAX, INT16_MIN, MAX_INPUT_EVENTS
 from synnet_triton.xylo.layers import Level, spike_levels
 from synnet_triton.xylo.sim import XyloSim
 
-CUDA_SEGMENT_STEPS = 1024
+TRITON_SEGMENT_STEPS = 1024
 """Segment length on CUDA, where each segment's passes are kernel launches (a few dozen):
 long segments amortise them; the CPU's segments stay cache-sized (`steps_per_chunk`)."""
 
@@ -93,22 +93,6 @@ class Gradients:
     bias: Tensor
 
 
-def runs_triton(out: Tensor) -> bool:
-    """Whether the sweep's scans of ``out`` run as Triton launches (on CUDA)."""
-    return out.is_cuda
-
-
-def scan(coef: Tensor, drive: Tensor, out: Tensor, last: Tensor) -> None:
-    """out_t = coef_t·out_{t+1} + drive_t over axis 0 from out_{L−1} = ``last`` back: numpy's
-    loop on the CPU, one Triton launch on CUDA (bitwise the same)."""
-    if runs_triton(out):
-        from synnet_triton.kernels.reverse_scan import reverse_scan as triton_reverse_scan
-
-        triton_reverse_scan(coef.contiguous(), drive.contiguous(), last.contiguous(), out)
-    else:
-        reverse_scan(coef, drive, out, last, varying=True)
-
-
 def _hidden_part(level: Level, n_hidden: int) -> Level:
     """The hidden neurons of ``level`` (none for the readout's level)."""
     if isinstance(level, slice):
@@ -117,9 +101,11 @@ def _hidden_part(level: Level, n_hidden: int) -> Level:
 
 
 def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
-                  levels: list[Level], n_hidden: int) -> tuple[Tensor, Tensor, Tensor]:
+                  levels: list[Level], n_hidden: int,
+                  backend: str) -> tuple[Tensor, Tensor, Tensor]:
     """The sweep level by level, readout first; returns (gU, gV, gI): (L, B, P), (L, B, P),
-    (L, B, 2, P). ``spike_weights`` (N, 2, P) float32; ``levels`` from `spike_levels`."""
+    (L, B, 2, P). ``spike_weights`` (N, 2, P) float32; ``levels`` from `spike_levels`;
+    ``backend`` runs the scans (:func:`synnet_triton.ops.scan.reverse_scan`)."""
     g_u = torch.empty_like(terms.oms)
     g_v = torch.empty_like(terms.oms)
     g_i = torch.empty_like(terms.through)
@@ -143,7 +129,8 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
         if g_vmem is not None:
             drive.addcmul_(oms, g_vmem)
         level_u = torch.empty_like(drive)
-        scan(coef, drive, level_u, drive[-1] + oms[-1] * carry.g_v[:, level])
+        reverse_scan(coef, drive, drive[-1] + oms[-1] * carry.g_v[:, level], out=level_u,
+                     backend=backend)
         level_v = torch.empty_like(drive)
         torch.mul(to_v[1:], level_u[1:], out=level_v[:-1])
         level_v[-1] = carry.g_v[:, level]
@@ -155,7 +142,8 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
             drive_i = drive_i + terms.g_isyn[..., level]
         drive_i = drive_i * through
         level_i = torch.empty_like(drive_i)
-        scan(through, drive_i, level_i, drive_i[-1] + through[-1] * carry.g_i[..., level])
+        reverse_scan(through, drive_i, drive_i[-1] + through[-1] * carry.g_i[..., level],
+                     out=level_i, backend=backend)
         g_u[:, :, level], g_v[:, :, level], g_i[..., level] = level_u, level_v, level_i
     return g_u, g_v, g_i
 
@@ -318,7 +306,8 @@ def hardware_backward(
         w_spike=threshold.new_zeros(n_hidden, 2 * n_all),
         threshold=threshold.new_zeros(n_all), bias=threshold.new_zeros(n_all))
     carry = Carry(threshold.new_zeros(batch, n_all), threshold.new_zeros(batch, 2, n_all))
-    length = segment_steps or (CUDA_SEGMENT_STEPS if runs_triton(grad_output)
+    backend = sim.resolved_backend(grad_output.device)
+    length = segment_steps or (TRITON_SEGMENT_STEPS if backend == "triton"
                                else steps_per_chunk(batch * 2 * n_all))
     for start in reversed(range(0, steps, length)):
         segment = slice(start, min(start + length, steps))
@@ -329,7 +318,8 @@ def hardware_backward(
         if levels is None:
             g_u, g_v, g_i = stepwise_sweep(terms, carry, spike_weights, n_hidden)
         else:
-            g_u, g_v, g_i = layered_sweep(terms, carry, spike_weights, levels, n_hidden)
+            g_u, g_v, g_i = layered_sweep(terms, carry, spike_weights, levels, n_hidden,
+                                          backend)
         carry = Carry(g_u[0] * terms.to_v[0], g_i[0])
 
         grads.threshold += (terms.g_s.sub_(threshold * g_v).mul_(dn_dtheta)

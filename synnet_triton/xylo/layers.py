@@ -10,7 +10,7 @@ the whole population, and computes the same integers (the kernel's sources in xy
 order: input channels, then hidden neurons ascending).
 
 Used by :class:`synnet_triton.xylo.XyloSim` on CUDA for specs with that structure and no
-aliases (``engine="layers"`` forces it anywhere, e.g. on the CPU under the Triton
+aliases (``backend="triton"`` forces it anywhere, e.g. on the CPU under the Triton
 interpreter).
 """
 

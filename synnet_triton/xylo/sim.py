@@ -22,7 +22,6 @@ and picks the engine.
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from typing import Any
 
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from synnet_triton.ops.dispatch import BACKENDS, resolve_backend
 from synnet_triton.xylo.chip import MAX_INPUT_EVENTS
 from synnet_triton.xylo.design import check_specification
 from synnet_triton.xylo.layers import layer_slices, run_layers
@@ -90,11 +90,15 @@ class XyloSim(nn.Module):
     _runs: tuple[torch.device, list[tuple[int, int, Tensor]]] | None = None
     """The step engine's cache of `step_engine.disjoint_runs`."""
 
-    def __init__(self, spec: XyloSpec, target: str = DEFAULT_TARGET) -> None:
+    def __init__(self, spec: XyloSpec, target: str = DEFAULT_TARGET,
+                 backend: str = "auto") -> None:
         """Store a validated `XyloSpec` as device buffers; prefer `from_specification`.
-        ``target`` sets the record's keys (``Isyn2`` exists only on Xylo Audio 2)."""
+        ``target`` sets the record's keys (``Isyn2`` exists only on Xylo Audio 2); ``backend``
+        how the sequence runs (`resolved_backend`)."""
         if not isinstance(spec, XyloSpec):
             raise TypeError(f"spec must be a XyloSpec; got {type(spec).__name__}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         super().__init__()
         self.spec = spec
         self.target = get_target(target)
@@ -113,13 +117,13 @@ class XyloSim(nn.Module):
         self._alias_depth = layout.alias_depth
         self._has_aliases = bool(self.alias_forward.numel() or self.alias_late.numel())
         self._state: dict[str, Tensor] | None = None
-        self.engine = "auto"
-        """How the steps run: ``"steps"``, one vectorised step of the whole population at a
-        time; ``"layers"``, one Triton launch per layer for the whole sequence
-        (:mod:`synnet_triton.xylo.layers`: specs whose spikes only go forward from layer to
-        layer, no aliases; elsewhere a ValueError); ``"auto"`` (default), layers on CUDA
-        where the spec allows it (otherwise steps, with a warning once), steps on the CPU.
-        Both compute the same integers."""
+        self.backend = backend
+        """``"torch"``: one vectorised step of the whole population at a time
+        (:mod:`synnet_triton.xylo.step_engine`, any device); ``"triton"``: one Triton launch
+        per layer for the whole sequence (:mod:`synnet_triton.xylo.layers`: specs whose spikes
+        only go forward from layer to layer, no aliases); ``"auto"`` (default): Triton on CUDA
+        where the spec allows it (otherwise steps, with a warning once), torch elsewhere. Both
+        compute the same integers; the rule is the package's (:mod:`synnet_triton.ops.dispatch`)."""
         self._layers = None if self._has_aliases else layer_slices(
             self.drive_weights[n_in:], n_hidden)
         self._warned_steps = False
@@ -180,6 +184,7 @@ class XyloSim(nn.Module):
         verify_config: bool = True,
         output_mode: str = "Spike",
         target: str = DEFAULT_TARGET,
+        backend: str = "auto",
     ) -> XyloSim:
         """Build a simulator from Rockpool's `XyloSim.from_specification` arguments.
 
@@ -213,7 +218,7 @@ class XyloSim(nn.Module):
         spec = XyloSpec.from_arguments(**arguments, dt=dt, output_mode=output_mode)
         if verify_config:
             check_specification(arguments, target).enforce(stacklevel=2)
-        return cls(spec, target)
+        return cls(spec, target, backend)
 
     def reset_state(self) -> XyloSim:
         """Zero all membranes, currents and pending spikes (the next call starts fresh)."""
@@ -349,7 +354,7 @@ class XyloSim(nn.Module):
         spike_trace: Tensor,
         state_trace: Tensor | None,
     ) -> dict[str, Tensor]:
-        """Run the sequence on the engine ``engine`` picks (`_runs_layers`).
+        """Run the sequence on the engine `resolved_backend` picks.
 
         events:       (B, T, Nin) int32 clipped input event counts
         state:        carried ``isyn`` (B, 2, P), ``vmem`` (B, P), ``spikes`` (B, P), int32
@@ -359,27 +364,38 @@ class XyloSim(nn.Module):
         returns the state after the last step, as ``state``
         """
         batch, steps, _ = events.shape
-        if batch and steps and self._runs_layers(events.device):
+        if batch and steps and self.resolved_backend(events.device) == "triton":
             return self._run_layers(events, state, first_traced, spike_trace, state_trace)
         return run_steps(self, events, state, first_traced, spike_trace, state_trace)
 
-    def _runs_layers(self, device: torch.device) -> bool:
-        """Whether this call runs layer by layer (see ``engine``)."""
-        if self.engine not in ("auto", "steps", "layers"):
-            raise ValueError(f"engine must be 'auto', 'steps' or 'layers'; got {self.engine!r}")
-        if self.engine == "layers" and self._layers is None:
-            raise ValueError("engine='layers' needs a spec whose spikes only go forward from "
+    def resolved_backend(self, device: torch.device) -> str:
+        """The backend a call on ``device`` runs (``"torch"`` or ``"triton"``; see ``backend``).
+
+        Raises:
+            ValueError: ``backend="triton"`` for a spec the layer kernels cannot run.
+            RuntimeError: ``backend="triton"`` where Triton cannot run (no triton package; a
+                CPU device outside the Triton interpreter).
+        """
+        if self.backend == "triton" and self._layers is None:
+            raise ValueError("backend='triton' needs a spec whose spikes only go forward from "
                              "layer to layer (as a SynNet's) and no aliases")
-        if self.engine != "auto" or device.type != "cuda":
-            return self.engine == "layers"
-        if self._layers is None or importlib.util.find_spec("triton") is None:
-            if not self._warned_steps:
-                warnings.warn("XyloSim on CUDA runs one step at a time: the layer-by-layer "
-                              "kernels need a spec whose spikes only go forward from layer to "
-                              "layer, no aliases, and Triton", stacklevel=4)
-                self._warned_steps = True
-            return False
-        return True
+        if self.backend != "auto":
+            return resolve_backend(self.backend, device)
+        if resolve_backend("auto", device) == "torch":
+            if device.type == "cuda":
+                self._warn_steps_on_cuda()
+            return "torch"
+        if self._layers is None:
+            self._warn_steps_on_cuda()
+            return "torch"
+        return "triton"
+
+    def _warn_steps_on_cuda(self) -> None:
+        if not self._warned_steps:
+            warnings.warn("XyloSim on CUDA runs one step at a time: the layer-by-layer "
+                          "kernels need a spec whose spikes only go forward from layer to "
+                          "layer, no aliases, and Triton", stacklevel=5)
+            self._warned_steps = True
 
     def _run_layers(
         self,

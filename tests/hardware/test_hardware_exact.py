@@ -349,8 +349,8 @@ def test_bad_arguments_are_refused():
     net = random_net(7, [4], 1.0)
     with pytest.raises(ValueError, match="quantize"):
         HardwareSynNet(net, quantize="per-layer")
-    with pytest.raises(ValueError, match="engine"):
-        HardwareSynNet(net, engine="gpu")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        HardwareSynNet(net, backend="gpu")
     with pytest.raises(TypeError, match="^net must be a synnet_triton.nn.SynNet; got Linear"):
         HardwareSynNet(torch.nn.Linear(2, 2))  # type: ignore[arg-type]
     for window in (0.0, -0.5):
@@ -384,22 +384,21 @@ def test_xylo_dynamics_default_window_is_half_a_threshold():
     (0, [5], 1.0, 0.5, "spikes"), (2, [4, 5, 3], 40.0, 6.0, "spikes"),
     (3, [5, 4], 3.0, 1.0, "vmem"),
 ])
-def test_the_cuda_path_is_bitwise_the_cpu_path(case, monkeypatch):
+def test_the_cuda_path_is_bitwise_the_cpu_path(case):
     """What runs on CUDA — the forward one Triton launch per layer, the backward's sweeps
     Triton scans (here under the interpreter on the CPU) — gives the CPU path's outputs and
     gradients bit for bit."""
     seed, layers, gain, rate, output = case
     x = events(seed, 2, 30, 6, rate)
 
-    def run(engine: str) -> list[torch.Tensor]:
+    def run(backend: str) -> list[torch.Tensor]:
         net = random_net(seed, layers, gain, output)
-        out = HardwareSynNet(net, engine=engine)(x)
+        out = HardwareSynNet(net, backend=backend)(x)
         out.mul(torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
         return [out, *(p.grad for p in net.parameters() if p.grad is not None)]
 
-    expected = run("steps")
-    monkeypatch.setattr(hardware_sweep, "runs_triton", lambda out: True)
-    ours = run("layers")
+    expected = run("torch")
+    ours = run("triton")
     assert len(ours) == len(expected) > 1
     for got, want in zip(ours, expected, strict=True):
         assert bitwise_equal(got, want)

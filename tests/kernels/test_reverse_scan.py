@@ -1,6 +1,6 @@
-"""The Triton reverse scan (the hardware-exact backward's sweeps on CUDA) under the
-interpreter, bitwise the CPU loop it replaces (ops.lif.torch_sweep.reverse_scan), sign of zero
-included; bad arguments are refused before any launch."""
+"""The Triton reverse scan kernel under the interpreter, bitwise the scan's definition
+(``ops.scan.naive_reverse_scan``), sign of zero included; bad arguments are refused by the
+launcher before any launch."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from synnet_triton.kernels.reverse_scan import BLOCK, reverse_scan
 
-from synnet_triton.ops.lif.torch_sweep import reverse_scan as cpu_reverse_scan
+from synnet_triton.ops.scan import naive_reverse_scan
 
 
 @settings(max_examples=30, deadline=None)
@@ -26,8 +26,7 @@ def test_bitwise_the_cpu_loop(steps, batch, width, seed, zeros) -> None:
     if zeros:  # gates at 0 and signed zeros: a sweep cut by a saturated delivery
         coef[torch.rand(coef.shape, generator=generator) < 0.3] = 0.0
         drive[torch.rand(drive.shape, generator=generator) < 0.3] = -0.0
-    expected = torch.empty_like(drive)
-    cpu_reverse_scan(coef, drive, expected, last, varying=True)
+    expected = naive_reverse_scan(coef, drive, last)
     ours = torch.full_like(drive, float("nan"))
     reverse_scan(coef, drive, last, ours)
     assert bitwise_equal(ours, expected)

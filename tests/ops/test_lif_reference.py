@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synnet_triton.ops.lif import torch_steps as lif_torch_steps
-from synnet_triton.ops.lif import torch_sweep as lif_torch_sweep
 from synnet_triton.ops.lif.functional import lif, lif_decays
 from synnet_triton.ops.lif.naive import naive_lif
 from synnet_triton.ops.lif.types import LIFState, Surrogate
+from synnet_triton.ops.scan import torch_backend as scan_torch_backend
 
 CONFIGS = st.fixed_dictionaries(
     {
@@ -266,7 +266,7 @@ def test_torch_operations_path_equals_the_numpy_path(cfg):
         return torch, lambda a: a
 
     with patch.object(lif_torch_steps, "array_namespace", torch_ops), \
-            patch.object(lif_torch_sweep, "array_namespace", torch_ops):
+            patch.object(scan_torch_backend, "array_namespace", torch_ops):
         t_out, t_final, t_grads = _run(cfg, torch.float32, ours=True)
     assert torch.equal(out.spikes, t_out.spikes)
     for a, b in zip((*out, *final), (*t_out, *t_final)):

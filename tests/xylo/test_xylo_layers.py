@@ -1,4 +1,4 @@
-"""XyloSim layer by layer (``engine="layers"``: one Triton launch per layer, here under the
+"""XyloSim layer by layer (``backend="triton"``: one Triton launch per layer, here under the
 Triton interpreter on the CPU) against Rockpool's XyloSim sample by sample, and against the
 step-by-step engine for what Rockpool does not show (carried state across calls, the
 saturated deliveries hardware-exact training reads).
@@ -71,10 +71,12 @@ def layered_specs(draw: st.DrawFn) -> tuple[dict[str, Any], list[int], np.ndarra
     return spec, layers, events
 
 
+ENGINE_BACKENDS = {"steps": "torch", "layers": "triton"}
+
+
 def simulator(spec: dict[str, Any], engine: str) -> XyloSim:
-    sim = XyloSim.from_specification(**spec)
-    sim.engine = engine
-    return sim
+    """The simulator running ``engine``: "steps" (backend torch) or "layers" (triton)."""
+    return XyloSim.from_specification(**spec, backend=ENGINE_BACKENDS[engine])
 
 
 @settings(max_examples=20, deadline=None,
@@ -145,66 +147,57 @@ TINY_CYCLIC = {**TINY_LAYERED, "weights_rec": np.eye(3, dtype=int)[[1, 2, 0]]}
 
 
 def test_specs_whose_spikes_form_cycles_have_no_layers() -> None:
-    sim = XyloSim.from_specification(**TINY_CYCLIC)
+    sim = XyloSim.from_specification(**TINY_CYCLIC, backend="triton")
     assert spike_levels(sim.drive_weights[2:], 3) is None
     assert layer_slices(sim.drive_weights[2:], 3) is None
-    sim.engine = "layers"
     with pytest.raises(ValueError, match="only go forward"):
         sim(torch.ones(1, 3, 2, dtype=torch.int64))
-    sim.engine = "fastest"
-    with pytest.raises(ValueError, match="engine must be"):
-        sim(torch.ones(1, 3, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"^backend must be one of \('auto', 'torch', "
+                       r"'triton'\), got 'fastest'$"):
+        XyloSim.from_specification(**TINY_CYCLIC, backend="fastest")
 
 
 def test_auto_runs_steps_on_the_cpu_without_a_warning() -> None:
     sim = XyloSim.from_specification(**TINY_LAYERED)
-    assert sim.engine == "auto" and not sim._runs_layers(torch.device("cpu"))
+    assert sim.backend == "auto" and sim.resolved_backend(torch.device("cpu")) == "torch"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sim(torch.ones(1, 4, 2, dtype=torch.int64))
 
 
-def test_which_engine_runs_on_which_device(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_which_backend_runs_on_which_device(monkeypatch: pytest.MonkeyPatch) -> None:
     """The dispatch decides from the device's type alone, so a CUDA device object stands in
-    for a GPU: "auto" runs layers on CUDA for a layered spec with Triton installed, and steps
-    otherwise, warning once (a cyclic spec, or no Triton); "steps"/"layers" force."""
-    import importlib.util
+    for a GPU: "auto" runs the layer kernels on CUDA for a layered spec with Triton installed,
+    and steps otherwise, warning once (a cyclic spec, or no Triton); "torch"/"triton" force
+    (Triton on the CPU here because the tests run under the Triton interpreter)."""
+    import synnet_triton.ops.dispatch as dispatch
 
-    layered = XyloSim.from_specification(**TINY_LAYERED)
-    cyclic = XyloSim.from_specification(**TINY_CYCLIC)
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    expected = {("auto", cuda): True, ("auto", cpu): False, ("steps", cuda): False,
-                ("steps", cpu): False, ("layers", cuda): True, ("layers", cpu): True}
-    for (engine, device), runs_layers in expected.items():
-        layered.engine = engine
-        assert layered._runs_layers(device) is runs_layers, (engine, device)
+    expected = {("auto", cuda): "triton", ("auto", cpu): "torch", ("torch", cuda): "torch",
+                ("torch", cpu): "torch", ("triton", cuda): "triton", ("triton", cpu): "triton"}
+    for (backend, device), resolved in expected.items():
+        layered = XyloSim.from_specification(**TINY_LAYERED, backend=backend)
+        assert layered.resolved_backend(device) == resolved, (backend, device)
 
     def steps_with_one_warning(sim: XyloSim) -> None:
-        sim.engine = "auto"
         with pytest.warns(UserWarning, match="^XyloSim on CUDA runs one step at a time: the "
                           "layer-by-layer kernels need a spec whose spikes only go forward "
                           "from layer to layer, no aliases, and Triton$"):
-            assert sim._runs_layers(cuda) is False
+            assert sim.resolved_backend(cuda) == "torch"
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert sim._runs_layers(cuda) is False
+            assert sim.resolved_backend(cuda) == "torch"
 
-    steps_with_one_warning(cyclic)
-    find_spec = importlib.util.find_spec  # without Triton the layer kernels cannot run
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *rest: None if name == "triton" else find_spec(name, *rest))
-    steps_with_one_warning(layered)
-    aliased = XyloSim.from_specification(**TINY_LAYERED, aliases=[[1], [], []])
-    for sim in (cyclic, aliased):
-        sim.engine = "layers"
-        with pytest.raises(ValueError, match=r"^engine='layers' needs a spec whose spikes only "
+    steps_with_one_warning(XyloSim.from_specification(**TINY_CYCLIC))
+    monkeypatch.setattr(dispatch, "triton_available", lambda: False)
+    steps_with_one_warning(XyloSim.from_specification(**TINY_LAYERED))
+    aliased = {**TINY_LAYERED, "aliases": [[1], [], []]}
+    for spec in (TINY_CYCLIC, aliased):
+        sim = XyloSim.from_specification(**spec, backend="triton")
+        with pytest.raises(ValueError, match=r"^backend='triton' needs a spec whose spikes only "
                            r"go forward from layer to layer \(as a SynNet's\) and no "
                            r"aliases$"):
-            sim._runs_layers(cpu)
-    cyclic.engine = "fastest"
-    with pytest.raises(ValueError, match=r"^engine must be 'auto', 'steps' or 'layers'; got "
-                       r"'fastest'$"):
-        cyclic._runs_layers(cpu)
+            sim.resolved_backend(cpu)
 
 
 def test_thresholds_at_zero_and_below_follow_xylosims_loop() -> None:

@@ -10,8 +10,9 @@
 - ``surrogates``, ``validation``, ``memory`` (saved-bytes accounting), ``types``.
 """
 
+from synnet_triton.ops.dispatch import triton_available
 from synnet_triton.ops.lif.functional import lif, lif_decays, membrane_noise
-from synnet_triton.ops.lif.op import resolve_backend, triton_available
+from synnet_triton.ops.lif.op import resolve_backend
 from synnet_triton.ops.lif.types import LIFOutput, LIFState, Surrogate
 
 __all__ = [

@@ -18,21 +18,12 @@ from types import FrameType
 import torch
 from torch import Tensor
 
+from synnet_triton.ops import dispatch
 from synnet_triton.ops.lif import torch_backend
 from synnet_triton.ops.lif.backend import NeedsGrad
 from synnet_triton.ops.lif.types import Surrogate
 
-BACKENDS = ("auto", "torch", "triton")
 _warned_recurrent_fallback = False
-
-
-def triton_available() -> bool:
-    """True when the ``triton`` package imports."""
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _stacklevel_of_caller() -> int:
@@ -47,36 +38,22 @@ def _stacklevel_of_caller() -> int:
 
 
 def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
-    """The concrete backend (``"torch"`` or ``"triton"``) for a call.
-
-    ``"auto"`` picks Triton for CUDA tensors when Triton imports, the torch reference otherwise.
-    ``"triton"`` on CPU runs only under ``TRITON_INTERPRET=1`` (the Triton interpreter).
-    The kernels have no recurrence: with ``w_rec`` the Triton backend falls back to the torch
-    reference, with a warning the first time.
+    """The concrete backend (``"torch"`` or ``"triton"``) for a call: the package's rule
+    (:func:`synnet_triton.ops.dispatch.resolve_backend`), except that the kernels have no
+    recurrence: with ``w_rec`` the Triton backend falls back to the torch reference, with a
+    warning the first time.
     """
     global _warned_recurrent_fallback
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "auto":
-        backend = "triton" if device.type == "cuda" and triton_available() else "torch"
-    if backend == "triton":
-        if not triton_available():
-            raise RuntimeError("backend='triton' needs the triton package (pip install triton)")
-        if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-            raise RuntimeError(
-                f"backend='triton' needs CUDA tensors (x is on {device}); on CPU it runs only "
-                "under the Triton interpreter (set TRITON_INTERPRET=1 before importing triton), "
-                "or use backend='torch'"
+    backend = dispatch.resolve_backend(backend, device)
+    if backend == "triton" and recurrent:
+        if not _warned_recurrent_fallback:
+            warnings.warn(
+                "the Triton kernels do not fuse recurrent weights (w_rec); this call and "
+                "later recurrent ones run on the torch reference backend",
+                stacklevel=_stacklevel_of_caller(),
             )
-        if recurrent:
-            if not _warned_recurrent_fallback:
-                warnings.warn(
-                    "the Triton kernels do not fuse recurrent weights (w_rec); this call and "
-                    "later recurrent ones run on the torch reference backend",
-                    stacklevel=_stacklevel_of_caller(),
-                )
-                _warned_recurrent_fallback = True
-            backend = "torch"
+            _warned_recurrent_fallback = True
+        backend = "torch"
     return backend
 
 

@@ -22,11 +22,11 @@ from synnet_triton.ops.lif.torch_sweep import (
     SweepBuffers,
     feedforward_sweep,
     recurrent_sweep,
-    reverse_scan,
     spike_counts_into,
     time_major,
 )
 from synnet_triton.ops.lif.types import Surrogate
+from synnet_triton.ops.scan.torch_backend import reverse_scan_loop
 
 
 def forward(
@@ -242,7 +242,7 @@ def backward(
             if buf.r is not None:
                 r = buf.r[:n_steps]
                 g_i = buf.g_i[:n_steps]
-                reverse_scan(beta, g_i, r, g_i[-1] + beta * carry_r, varying=False)
+                reverse_scan_loop(beta, g_i, g_i[-1] + beta * carry_r, r)
                 acc["beta"] += pre.mul_(r).sum((0, 1))
                 carry_r = r[0].clone()
         carry_v = alpha * g_u[0]

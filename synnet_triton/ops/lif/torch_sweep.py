@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synnet_triton.arrays import array_namespace
+from synnet_triton.ops.scan.torch_backend import reverse_scan_loop
 
 
 class SweepBuffers:
@@ -66,23 +66,6 @@ def spike_counts_into(u: Tensor, quotient: Tensor, threshold: Tensor, max_spikes
     return out.clamp_(max=max_spikes)
 
 
-def reverse_scan(coef: Tensor, drive: Tensor, out: Tensor, last: Tensor,
-                  varying: bool) -> None:
-    """out_t = coef_t·out_{t+1} + drive_t over axis 0, from out_{L−1} = ``last`` back.
-
-    ``coef`` is (L, ...) when ``varying``, else one array broadcast over every step; ``drive``
-    broadcasts against ``out``. The loop runs on numpy views for CPU tensors (lower per-op
-    overhead than torch's, same IEEE float32 operations).
-    """
-    xp, arrays = array_namespace(out)
-    out_a, drive_a, coef_a = arrays(out), arrays(drive), arrays(coef)
-    out_a[-1] = arrays(last)
-    for t in range(out_a.shape[0] - 2, -1, -1):
-        c = coef_a[t] if varying else coef_a
-        xp.multiply(c, out_a[t + 1], out=out_a[t])
-        xp.add(out_a[t], drive_a[t], out=out_a[t])
-
-
 def recurrent_sweep(buf: SweepBuffers, steps: int, alpha: Tensor, beta: Tensor,
                      w_rec: Tensor, carry_v: Tensor, carry_i: Tensor) -> Tensor:
     """The step-by-step sweep with recurrence: gS_{t} also receives gX_{t+1}·W_recᵀ.
@@ -129,7 +112,7 @@ def feedforward_sweep(buf: SweepBuffers, steps: int, alpha: Tensor, beta: Tensor
     if g_v_ext is not None:
         drive.addcmul_(g_v_ext, oms)
     drive[-1].addcmul_(oms[-1], carry_v)
-    reverse_scan(coef, drive, g_u, drive[-1], varying=True)
+    reverse_scan_loop(coef, drive, drive[-1], g_u)
     torch.mul(g_u[1:], alpha, out=g_v[:-1])
     g_v[-1].copy_(carry_v)
     if g_v_ext is not None:
@@ -137,5 +120,5 @@ def feedforward_sweep(buf: SweepBuffers, steps: int, alpha: Tensor, beta: Tensor
     drive_i = g_u.unsqueeze(-1)
     if buf.g_i_ext is not None:
         drive_i = buf.g_i_ext[:steps].add_(drive_i)
-    reverse_scan(beta, drive_i, g_i, drive_i[-1] + carry_i, varying=False)
+    reverse_scan_loop(beta, drive_i, drive_i[-1] + carry_i, g_i)
     torch.mul(g_i, beta, out=g_x)
