@@ -13,7 +13,7 @@ import torch
 from rockpool.nn.modules.torch.lif_torch import PeriodicExponential, StepPWL
 from torch import Tensor
 
-from synnet_triton.ops.lif.backend import NeedsGrad
+from synnet_triton.ops.lif.backend import LIFInputs, NeedsGrad
 from synnet_triton.ops.lif.types import Surrogate
 
 ROCKPOOL_SURROGATE = {
@@ -83,12 +83,10 @@ class Case:
     max_spikes: float
 
     @property
-    def inputs(self) -> tuple[Tensor | None, ...]:
-        """The positional inputs of a backend's forward: x .. s0 (w_rec None)."""
-        return (
-            self.x, self.alpha, self.beta, self.threshold, self.bias, self.noise, None,
-            self.v0, self.i0, self.s0,
-        )  # fmt: skip
+    def inputs(self) -> LIFInputs:
+        """The tensors a backend's forward and backward take (w_rec None)."""
+        return LIFInputs(self.x, self.alpha, self.beta, self.threshold, self.bias, self.noise,
+                         None, self.v0, self.i0, self.s0)
 
     def with_x(self, x: Tensor) -> Case:
         return replace(self, x=x)

@@ -38,10 +38,10 @@ import torch
 from torch import Tensor
 
 from synnet_triton.hardware.sweep import (
-    Gradients,
     RecordedSteps,
     ReplayedSteps,
     SegmentSource,
+    SpecGradients,
     hardware_backward,
 )
 from synnet_triton.xylo.sim import XyloSim
@@ -128,7 +128,7 @@ def xylo_dynamics(
                                *(values[key] for key in INTEGER_KEYS))
 
 
-def _spec_layout(sim: XyloSim, grads: Gradients, shapes: list[torch.Size]) -> list[Tensor]:
+def _spec_layout(sim: XyloSim, grads: SpecGradients, shapes: list[torch.Size]) -> list[Tensor]:
     """Population-layout gradients (on the effective weights ``w << shift``) → the
     quantiser's layout, float64, in ``INTEGER_KEYS`` order, shaped as ``shapes``."""
     spec = sim.spec

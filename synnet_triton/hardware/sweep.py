@@ -80,7 +80,7 @@ class SegmentTerms:
 
 
 @dataclass
-class Gradients:
+class SpecGradients:
     """Gradients on the population's parameters, float32.
 
     w_in (Nin, 2, P), w_spike (N, 2, P): on the effective weights onto synapse s of neuron j;
@@ -285,7 +285,7 @@ def hardware_backward(
     source: SegmentSource,
     grad_output: Tensor,
     segment_steps: int | None = None,
-) -> Gradients:
+) -> SpecGradients:
     """The backward of the simulator's forward on ``events`` (B, T, Nin) from the forward's
     values (``source``: its records, or replays from checkpoints) and the gradient on its
     output ``grad_output`` (B, T, Nout). Segments of ``segment_steps`` (a replay's
@@ -301,7 +301,7 @@ def hardware_backward(
     spike_weights = sim.drive_weights[n_in:].float().reshape(n_hidden, 2, n_all)
     levels = spike_levels(sim.drive_weights[n_in:], n_hidden)
 
-    grads = Gradients(
+    grads = SpecGradients(
         w_in=threshold.new_zeros(n_in, 2 * n_all),
         w_spike=threshold.new_zeros(n_hidden, 2 * n_all),
         threshold=threshold.new_zeros(n_all), bias=threshold.new_zeros(n_all))

@@ -18,7 +18,7 @@ from kernels_oracle import all_gradients, assert_gradient_close, literal_lif, ma
 
 from synnet_triton.ops.lif import torch_backend as lif_torch
 from synnet_triton.ops.lif import triton_backend as lif_triton
-from synnet_triton.ops.lif.backend import NeedsGrad
+from synnet_triton.ops.lif.backend import NeedsGrad, OutputGrads
 from synnet_triton.ops.lif.functional import lif_decays
 from synnet_triton.ops.lif.types import LIFState, Surrogate
 
@@ -89,10 +89,10 @@ def literal_gradients(case, grads, surrogate, window, needs: NeedsGrad):
 
 def run_backward(module, case, grads, *, surrogate, window, every, needs, record=True):
     result = module.forward(
-        *case.inputs, max_spikes=case.max_spikes, record=record, checkpoint_every=every
+        case.inputs, max_spikes=case.max_spikes, record=record, checkpoint_every=every
     )
     return module.backward(
-        result.saved, *grads, *case.inputs,
+        result.saved, OutputGrads(*grads), case.inputs,
         surrogate=surrogate, window=window, max_spikes=case.max_spikes,
         checkpoint_every=every, needs_grad=needs,
     )  # fmt: skip
@@ -173,20 +173,21 @@ def test_streaming_in_two_calls_gives_the_gradients_of_one_call(shape, surrogate
     def run(steps: slice, v0, i0, s0, grads):
         noise = None if case.noise is None else case.noise[:, steps].contiguous()
         x = case.x[:, steps].contiguous()
-        inputs = (x, case.alpha, case.beta, case.threshold, case.bias, noise, None, v0, i0, s0)
+        inputs = case.inputs._replace(x=x, noise=noise, v0=v0, i0=i0, s0=s0)
         result = lif_triton.forward(
-            *inputs, max_spikes=case.max_spikes, record=True, checkpoint_every=every
+            inputs, max_spikes=case.max_spikes, record=True, checkpoint_every=every
         )
         backward = lif_triton.backward(
-            result.saved, *grads, *inputs, checkpoint_every=every, needs_grad=needs, **kwargs
+            result.saved, OutputGrads(*grads), inputs, checkpoint_every=every, needs_grad=needs,
+            **kwargs
         )
         return result, backward
 
     whole = lif_triton.backward(
-        lif_triton.forward(*case.inputs, max_spikes=case.max_spikes, record=True,
+        lif_triton.forward(case.inputs, max_spikes=case.max_spikes, record=True,
                            checkpoint_every=every).saved,
-        gs, gv, gi, gfv, gfi, gfs, *case.inputs, checkpoint_every=every, needs_grad=needs,
-        **kwargs,
+        OutputGrads(gs, gv, gi, gfv, gfi, gfs), case.inputs, checkpoint_every=every,
+        needs_grad=needs, **kwargs,
     )  # fmt: skip
     head, tail = slice(0, cut), slice(cut, None)
     first, _ = run(head, case.v0, case.i0, case.s0, (None, None, None, None, None, None))
@@ -277,15 +278,15 @@ def test_backward_takes_a_stride_0_stand_in_for_x_when_beta_is_fixed():
     case = make_case(23, 2, 12, 6, 2, max_spikes=31.0, noise=False, initial_state=True)
     grads = incoming_gradients(case, True, 6)
     needs = NeedsGrad(True, True, False, True, True, True, True, False, False)
-    result = lif_triton.forward(*case.inputs, max_spikes=31.0, record=True, checkpoint_every=0)
+    result = lif_triton.forward(case.inputs, max_spikes=31.0, record=True, checkpoint_every=0)
     stand_in = torch.zeros((), dtype=case.x.dtype).expand(case.x.shape)
     kwargs = dict(
         surrogate=Surrogate.STEP_PWL, window=0.5, max_spikes=31.0, checkpoint_every=0,
         needs_grad=needs,
     )  # fmt: skip
-    real = lif_triton.backward(result.saved, *grads, *case.inputs, **kwargs)
-    inputs = (stand_in, *case.inputs[1:])
-    shaped = lif_triton.backward(result.saved, *grads, *inputs, **kwargs)
+    real = lif_triton.backward(result.saved, OutputGrads(*grads), case.inputs, **kwargs)
+    shaped = lif_triton.backward(result.saved, OutputGrads(*grads),
+                                 case.inputs._replace(x=stand_in), **kwargs)
     for name, a, b in zip(real._fields, real, shaped, strict=True):
         assert (a is None and b is None) or torch.equal(a, b), name
 

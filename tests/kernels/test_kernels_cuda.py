@@ -12,7 +12,7 @@ import torch
 from cuda_only import COMPILED_CUDA_ONLY
 
 from synnet_triton.ops.lif import torch_backend as lif_torch
-from synnet_triton.ops.lif.backend import NeedsGrad
+from synnet_triton.ops.lif.backend import LIFInputs, NeedsGrad, OutputGrads
 from synnet_triton.ops.lif.functional import lif_decays
 from synnet_triton.ops.lif.types import LIFState, Surrogate
 
@@ -51,8 +51,8 @@ def triton_backend():
 def test_forward_is_bitwise_the_torch_backend(n_synapses, max_spikes, every):
     inputs = layer(3, 200, 1500, n_synapses, seed=n_synapses)
     kwargs = dict(max_spikes=max_spikes, record=True, checkpoint_every=every)
-    got = triton_backend().forward(*inputs, **kwargs)
-    ref = lif_torch.forward(*inputs, **kwargs)
+    got = triton_backend().forward(LIFInputs(*inputs), **kwargs)
+    ref = lif_torch.forward(LIFInputs(*inputs), **kwargs)
     assert got.spikes.sum() > 0
     for name, a, b in zip(got._fields[:6], got[:6], ref[:6], strict=True):
         assert torch.equal(a, b), name
@@ -66,8 +66,8 @@ def test_forward_is_bitwise_the_torch_backend(n_synapses, max_spikes, every):
 def test_half_precision_records_are_bitwise(dtype):
     inputs = layer(2, 100, 70, 2, seed=5, dtype=dtype)
     kwargs = dict(max_spikes=31.0, record=True, checkpoint_every=0)
-    got = triton_backend().forward(*inputs, **kwargs)
-    ref = lif_torch.forward(*inputs, **kwargs)
+    got = triton_backend().forward(LIFInputs(*inputs), **kwargs)
+    ref = lif_torch.forward(LIFInputs(*inputs), **kwargs)
     for name, a, b in zip(got._fields[:6], got[:6], ref[:6], strict=True):
         assert a.dtype == b.dtype and torch.equal(a, b), name
 
@@ -90,12 +90,13 @@ def test_gradients_match_the_torch_backend(surrogate, every):
     )
     results = []
     for backend in (triton_backend(), lif_torch):
-        result = backend.forward(*inputs, max_spikes=31.0, record=True, checkpoint_every=every)
+        result = backend.forward(LIFInputs(*inputs), max_spikes=31.0, record=True,
+                                 checkpoint_every=every)
         results.append(
             backend.backward(
                 result.saved,
-                *grads,
-                *inputs,
+                OutputGrads(*grads),
+                LIFInputs(*inputs),
                 surrogate=surrogate,
                 window=0.5,
                 max_spikes=31.0,
@@ -123,9 +124,9 @@ def test_more_than_2_to_the_31_input_elements():
     x = inputs[0]
     backend = triton_backend()
     kwargs = dict(max_spikes=31.0, record=False, checkpoint_every=0)
-    whole = backend.forward(*inputs, **kwargs)
+    whole = backend.forward(LIFInputs(*inputs), **kwargs)
     row = [x[1:].contiguous(), *inputs[1:7], *(t[1:].contiguous() for t in inputs[7:])]
-    alone = backend.forward(*row, **kwargs)
+    alone = backend.forward(LIFInputs(*row), **kwargs)
     assert torch.equal(whole.spikes[1:], alone.spikes)
     assert torch.equal(whole.final_vmem[1:], alone.final_vmem)
 
@@ -134,8 +135,11 @@ def test_more_than_2_to_the_31_input_elements():
     common = dict(surrogate=Surrogate.PERIODIC_EXPONENTIAL, window=0.5, max_spikes=31.0,
                   checkpoint_every=0, needs_grad=needs)  # fmt: skip
     del x
-    g_whole = backend.backward(whole.saved, grad, None, None, None, None, None, *inputs, **common)
-    g_row = backend.backward(alone.saved, grad[1:], None, None, None, None, None, *row, **common)
+    no_grads = OutputGrads(None, None, None, None, None, None)
+    g_whole = backend.backward(whole.saved, no_grads._replace(spikes=grad), LIFInputs(*inputs),
+                               **common)
+    g_row = backend.backward(alone.saved, no_grads._replace(spikes=grad[1:]), LIFInputs(*row),
+                             **common)
     assert torch.equal(g_whole.x[1:], g_row.x)
 
 

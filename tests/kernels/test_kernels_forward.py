@@ -19,6 +19,7 @@ from synnet_triton.kernels.lif_forward import launch_lif_forward
 
 from synnet_triton.ops.lif import torch_backend as lif_torch
 from synnet_triton.ops.lif import triton_backend as lif_triton
+from synnet_triton.ops.lif.backend import LIFInputs
 from synnet_triton.ops.lif.types import Surrogate
 
 pytestmark = pytest.mark.skipif(
@@ -53,8 +54,8 @@ def case_of(shape: dict):
 def test_forward_is_bitwise_the_literal_loop_and_the_torch_backend(shape, record, every):
     case = case_of(shape)
     kwargs = dict(max_spikes=case.max_spikes, record=record, checkpoint_every=every)
-    got = lif_triton.forward(*case.inputs, **kwargs)
-    ref = lif_torch.forward(*case.inputs, **kwargs)
+    got = lif_triton.forward(case.inputs, **kwargs)
+    ref = lif_torch.forward(case.inputs, **kwargs)
     spikes, vmem, isyn, final_v, final_i, final_s = literal_lif(
         case.x, case.alpha, case.beta, case.threshold, case.bias, case.noise, case.v0, case.i0,
         max_spikes=case.max_spikes, surrogate=Surrogate.PERIODIC_EXPONENTIAL, window=0.5,
@@ -83,8 +84,8 @@ def test_synapse_currents_are_summed_left_to_right():
     x = torch.tensor([[[1.0, 1e8, -1e8]]])
     one = torch.ones(1)
     result = lif_triton.forward(
-        x, torch.zeros(1), torch.ones(1, 3), one * 0.5, torch.zeros(1), None, None,
-        torch.zeros(1, 1), torch.zeros(1, 1, 3), torch.zeros(1, 1),
+        LIFInputs(x, torch.zeros(1), torch.ones(1, 3), one * 0.5, torch.zeros(1), None, None,
+                  torch.zeros(1, 1), torch.zeros(1, 1, 3), torch.zeros(1, 1)),
         max_spikes=31.0, record=True, checkpoint_every=0,
     )  # fmt: skip
     assert result.saved[0].item() == 0.0 == x[0, 0].reshape(1, 3).sum(1).item()
@@ -100,8 +101,9 @@ def test_spike_counts_at_the_threshold_and_the_cap_are_rockpools():
     values = [theta, 2 * theta, below, 0.0, 31 * theta, 32 * theta, -theta]
     n = len(values)
     result = lif_triton.forward(
-        torch.tensor([[values]]), torch.zeros(n), torch.ones(n, 1), torch.full((n,), theta),
-        torch.zeros(n), None, None, torch.zeros(1, n), torch.zeros(1, n, 1), torch.zeros(1, n),
+        LIFInputs(torch.tensor([[values]]), torch.zeros(n), torch.ones(n, 1),
+                  torch.full((n,), theta), torch.zeros(n), None, None, torch.zeros(1, n),
+                  torch.zeros(1, n, 1), torch.zeros(1, n)),
         max_spikes=31.0, record=False, checkpoint_every=0,
     )  # fmt: skip
     assert result.spikes[0, 0].tolist() == [1.0, 2.0, 0.0, 0.0, 31.0, 31.0, 0.0]
@@ -110,8 +112,8 @@ def test_spike_counts_at_the_threshold_and_the_cap_are_rockpools():
 @pytest.mark.parametrize("n_synapses", [1, 2, 3])
 def test_each_synapse_count_matches_torch_sum(n_synapses):
     case = make_case(7, 2, 25, 33, n_synapses, max_spikes=31.0, noise=False, initial_state=True)
-    got = lif_triton.forward(*case.inputs, max_spikes=31.0, record=True, checkpoint_every=0)
-    ref = lif_torch.forward(*case.inputs, max_spikes=31.0, record=True, checkpoint_every=0)
+    got = lif_triton.forward(case.inputs, max_spikes=31.0, record=True, checkpoint_every=0)
+    ref = lif_torch.forward(case.inputs, max_spikes=31.0, record=True, checkpoint_every=0)
     assert got.spikes.sum() > 0
     assert torch.equal(got.saved[0], torch_saved_in_kernel_layout(ref.saved, 0)[0])
     assert torch.equal(got.isyn, ref.isyn)
@@ -122,7 +124,7 @@ def test_half_inputs_are_integrated_in_float32(dtype):
     case = make_case(11, 2, 20, 9, 2, max_spikes=31.0, noise=True, initial_state=True)
     x = case.x.to(dtype)
     got = lif_triton.forward(
-        *case.with_x(x).inputs, max_spikes=31.0, record=True, checkpoint_every=0
+        case.with_x(x).inputs, max_spikes=31.0, record=True, checkpoint_every=0
     )
     spikes, vmem, isyn, final_v, *_ = literal_lif(
         x, case.alpha, case.beta, case.threshold, case.bias, case.noise, case.v0, case.i0,
@@ -150,13 +152,13 @@ def test_two_calls_carrying_the_final_state_equal_one_call(shape, data):
     case = case_of(shape)
     cut = data.draw(st.integers(1, shape["steps"] - 1))
     kwargs = dict(max_spikes=case.max_spikes, record=True, checkpoint_every=0)
-    whole = lif_triton.forward(*case.inputs, **kwargs)
+    whole = lif_triton.forward(case.inputs, **kwargs)
 
     def part(steps: slice, v0, i0, s0):
         noise = None if case.noise is None else case.noise[:, steps].contiguous()
         x = case.x[:, steps].contiguous()
-        inputs = (x, case.alpha, case.beta, case.threshold, case.bias, noise, None, v0, i0, s0)
-        return lif_triton.forward(*inputs, **kwargs)
+        inputs = case.inputs._replace(x=x, noise=noise, v0=v0, i0=i0, s0=s0)
+        return lif_triton.forward(inputs, **kwargs)
 
     first = part(slice(0, cut), case.v0, case.i0, case.s0)
     second = part(slice(cut, None), first.final_vmem, first.final_isyn, first.final_spikes)
@@ -170,8 +172,8 @@ def test_two_calls_carrying_the_final_state_equal_one_call(shape, data):
 
 def test_long_sequence_one_neuron_block():
     case = make_case(5, 1, 300, 6, 1, max_spikes=31.0, noise=True, initial_state=True)
-    got = lif_triton.forward(*case.inputs, max_spikes=31.0, record=False, checkpoint_every=64)
-    ref = lif_torch.forward(*case.inputs, max_spikes=31.0, record=False, checkpoint_every=64)
+    got = lif_triton.forward(case.inputs, max_spikes=31.0, record=False, checkpoint_every=64)
+    ref = lif_torch.forward(case.inputs, max_spikes=31.0, record=False, checkpoint_every=64)
     assert torch.equal(got.spikes, ref.spikes)
     for mine, theirs in zip(got.saved, ref.saved, strict=True):
         assert torch.equal(mine, theirs)
@@ -181,8 +183,8 @@ def test_long_sequence_one_neuron_block():
 def test_empty_batch_or_time(batch, steps):
     case = make_case(1, batch, steps, 4, 2, max_spikes=31.0, noise=False, initial_state=True)
     s0 = torch.rand(batch, 4)
-    inputs = (*case.inputs[:-1], s0)
-    got = lif_triton.forward(*inputs, max_spikes=31.0, record=True, checkpoint_every=3)
+    got = lif_triton.forward(case.inputs._replace(s0=s0), max_spikes=31.0, record=True,
+                             checkpoint_every=3)
     assert got.spikes.shape == (batch, steps, 4) and got.isyn.shape == (batch, steps, 4, 2)
     assert torch.equal(got.final_vmem, case.v0)
     assert torch.equal(got.final_isyn, case.i0)
@@ -194,7 +196,7 @@ def test_recurrent_weights_are_refused():
     inputs = list(case.inputs)
     inputs[6] = torch.zeros(4, 4)
     with pytest.raises(NotImplementedError, match="recurrent"):
-        lif_triton.forward(*inputs, max_spikes=31.0, record=False, checkpoint_every=0)
+        lif_triton.forward(LIFInputs(*inputs), max_spikes=31.0, record=False, checkpoint_every=0)
 
 
 def test_launcher_validates_before_launching():

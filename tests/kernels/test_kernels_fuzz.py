@@ -102,8 +102,8 @@ def test_fuzz_forward_is_bitwise_the_torch_backend_and_the_literal_loop(layer, r
     case = fuzz_case(layer)
     every = checkpoint_every(data, case.x.shape[1])
     kwargs = dict(max_spikes=case.max_spikes, record=record, checkpoint_every=every)
-    got = lif_triton.forward(*case.inputs, **kwargs)
-    ref = lif_torch.forward(*case.inputs, **kwargs)
+    got = lif_triton.forward(case.inputs, **kwargs)
+    ref = lif_torch.forward(case.inputs, **kwargs)
     for name, mine, theirs in zip(got._fields[:6], got[:6], ref[:6], strict=True):
         assert (mine is None) == (theirs is None), name
         if mine is not None:
@@ -159,12 +159,13 @@ def test_fuzz_two_calls_carrying_the_state_are_bitwise_one_call(layer, data):
     steps = case.x.shape[1]
     cut = data.draw(st.integers(0, steps))
     kwargs = dict(max_spikes=case.max_spikes, record=True, checkpoint_every=0)
-    whole = lif_triton.forward(*case.inputs, **kwargs)
+    whole = lif_triton.forward(case.inputs, **kwargs)
 
     def part(lo: int, hi: int, v0, i0, s0):
         noise = None if case.noise is None else case.noise[:, lo:hi].contiguous()
-        return lif_triton.forward(case.x[:, lo:hi].contiguous(), case.alpha, case.beta,
-                                  case.threshold, case.bias, noise, None, v0, i0, s0, **kwargs)
+        return lif_triton.forward(
+            case.inputs._replace(x=case.x[:, lo:hi].contiguous(), noise=noise, v0=v0, i0=i0,
+                                 s0=s0), **kwargs)
 
     first = part(0, cut, case.v0, case.i0, case.s0)
     second = part(cut, steps, first.final_vmem, first.final_isyn, first.final_spikes)

@@ -44,6 +44,34 @@ from torch import Tensor
 from synnet_triton.ops.lif.types import Surrogate
 
 
+class LIFInputs(NamedTuple):
+    """The op's tensors, checked and broadcast once by the functional entry
+    (:mod:`synnet_triton.ops.lif.functional`) and passed as one bundle to the backends; the
+    custom op's schema takes them flat, in this order."""
+
+    x: Tensor  # (B, T, N·S) float32, float16 or bfloat16, contiguous
+    alpha: Tensor  # (N,) float32
+    beta: Tensor  # (N, S) float32
+    threshold: Tensor  # (N,) float32, > 0
+    bias: Tensor  # (N,) float32
+    noise: Tensor | None  # (B, T, N) float32, contiguous
+    w_rec: Tensor | None  # (N, N·S) float32
+    v0: Tensor  # (B, N) float32
+    i0: Tensor  # (B, N, S) float32
+    s0: Tensor  # (B, N) float32
+
+
+class OutputGrads(NamedTuple):
+    """The gradients arriving at the op's outputs (None where nothing arrives)."""
+
+    spikes: Tensor | None  # (B, T, N)
+    vmem: Tensor | None  # (B, T, N), with record
+    isyn: Tensor | None  # (B, T, N, S), with record
+    final_vmem: Tensor | None  # (B, N)
+    final_isyn: Tensor | None  # (B, N, S)
+    final_spikes: Tensor | None  # (B, N)
+
+
 class ForwardResult(NamedTuple):
     spikes: Tensor  # (B, T, N) in x.dtype
     vmem: Tensor | None  # (B, T, N) in x.dtype when record
@@ -81,16 +109,7 @@ class NeedsGrad(NamedTuple):
 class Backend(Protocol):
     def forward(
         self,
-        x: Tensor,
-        alpha: Tensor,
-        beta: Tensor,
-        threshold: Tensor,
-        bias: Tensor,
-        noise: Tensor | None,
-        w_rec: Tensor | None,
-        v0: Tensor,
-        i0: Tensor,
-        s0: Tensor,
+        inputs: LIFInputs,
         *,
         max_spikes: float,
         record: bool,
@@ -101,22 +120,8 @@ class Backend(Protocol):
     def backward(
         self,
         saved: tuple[Tensor, ...],
-        grad_spikes: Tensor | None,
-        grad_vmem: Tensor | None,
-        grad_isyn: Tensor | None,
-        grad_final_vmem: Tensor | None,
-        grad_final_isyn: Tensor | None,
-        grad_final_spikes: Tensor | None,
-        x: Tensor,
-        alpha: Tensor,
-        beta: Tensor,
-        threshold: Tensor,
-        bias: Tensor,
-        noise: Tensor | None,
-        w_rec: Tensor | None,
-        v0: Tensor,
-        i0: Tensor,
-        s0: Tensor,
+        grads: OutputGrads,
+        inputs: LIFInputs,
         *,
         surrogate: Surrogate,
         window: float,

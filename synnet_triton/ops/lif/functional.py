@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from synnet_triton.ops.lif.backend import LIFInputs
 from synnet_triton.ops.lif.op import lif_forward_op, resolve_backend
 from synnet_triton.ops.lif.types import LIFOutput, LIFState, Surrogate
 from synnet_triton.ops.lif.validation import (
@@ -124,13 +125,15 @@ def lif_decays(
                               run_x.new_zeros((batch, run_steps, n, s)))
         v_t, i_t, s_t = v0.clone(), i0.clone(), s0.clone()
     else:
-        inputs = (run_x, alpha_t, beta_t, threshold_t, bias_t, w_rec, v0, i0, s0)
+        inputs = LIFInputs(run_x.contiguous(), alpha_t, beta_t, threshold_t, bias_t,
+                           None if run_noise is None else run_noise.contiguous(), w_rec, v0,
+                           i0, s0)
+        # membrane noise is an input, never a trained one
         save = torch.is_grad_enabled() and any(
-            t is not None and t.requires_grad for t in inputs
+            t is not None and t.requires_grad for t in inputs._replace(noise=None)
         )
         spikes, vmem, isyn, v_t, i_t, s_t, _ = lif_forward_op(
-            run_x.contiguous(), alpha_t, beta_t, threshold_t, bias_t, run_noise, w_rec, v0,
-            i0, s0, max_spikes, records, checkpoint_every, resolved, surrogate.value, window,
+            *inputs, max_spikes, records, checkpoint_every, resolved, surrogate.value, window,
             save,
         )
     if lengths_t is not None:

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from synnet_triton.ops import dispatch
 from synnet_triton.ops.lif import torch_backend
-from synnet_triton.ops.lif.backend import NeedsGrad
+from synnet_triton.ops.lif.backend import LIFInputs, NeedsGrad, OutputGrads
 from synnet_triton.ops.lif.types import Surrogate
 
 _warned_recurrent_fallback = False
@@ -88,7 +88,7 @@ def lif_forward_op(
     """Forward of the LIF op; ``surrogate`` and ``window`` are kept for the backward only;
     ``save=False`` (no gradient needed) keeps nothing for it."""
     result = _backend_module(backend).forward(
-        x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        LIFInputs(x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0),
         max_spikes=max_spikes, record=record, checkpoint_every=checkpoint_every, save=save,
     )
     empty = x.new_empty(0)
@@ -162,8 +162,10 @@ def lif_backward_op(
     backend: str,
 ) -> list[Tensor]:
     grads = _backend_module(backend).backward(
-        tuple(saved), grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn,
-        grad_final_spikes, x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0,
+        tuple(saved),
+        OutputGrads(grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn,
+                    grad_final_spikes),
+        LIFInputs(x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0),
         surrogate=Surrogate(surrogate), window=window, max_spikes=max_spikes,
         checkpoint_every=checkpoint_every, needs_grad=NeedsGrad(*needs_grad),
     )

@@ -15,7 +15,13 @@ import torch
 from torch import Tensor
 
 from synnet_triton.arrays import steps_per_chunk
-from synnet_triton.ops.lif.backend import ForwardResult, Gradients, NeedsGrad
+from synnet_triton.ops.lif.backend import (
+    ForwardResult,
+    Gradients,
+    LIFInputs,
+    NeedsGrad,
+    OutputGrads,
+)
 from synnet_triton.ops.lif.surrogates import spike_count, surrogate_grad_into
 from synnet_triton.ops.lif.torch_steps import run_steps, segment_bounds
 from synnet_triton.ops.lif.torch_sweep import (
@@ -30,16 +36,7 @@ from synnet_triton.ops.scan.torch_backend import reverse_scan_loop
 
 
 def forward(
-    x: Tensor,
-    alpha: Tensor,
-    beta: Tensor,
-    threshold: Tensor,
-    bias: Tensor,
-    noise: Tensor | None,
-    w_rec: Tensor | None,
-    v0: Tensor,
-    i0: Tensor,
-    s0: Tensor,
+    inputs: LIFInputs,
     *,
     max_spikes: float,
     record: bool,
@@ -47,6 +44,7 @@ def forward(
     save: bool = True,
 ) -> ForwardResult:
     """Run the whole sequence; see :mod:`synnet_triton.ops.lif.backend` for shapes."""
+    x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0 = inputs
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
     xs = x.float().view(batch, steps, n_neurons, n_synapses)
@@ -99,22 +97,8 @@ def forward(
 
 def backward(
     saved: tuple[Tensor, ...],
-    grad_spikes: Tensor | None,
-    grad_vmem: Tensor | None,
-    grad_isyn: Tensor | None,
-    grad_final_vmem: Tensor | None,
-    grad_final_isyn: Tensor | None,
-    grad_final_spikes: Tensor | None,
-    x: Tensor,
-    alpha: Tensor,
-    beta: Tensor,
-    threshold: Tensor,
-    bias: Tensor,
-    noise: Tensor | None,
-    w_rec: Tensor | None,
-    v0: Tensor,
-    i0: Tensor,
-    s0: Tensor,
+    grads: OutputGrads,
+    inputs: LIFInputs,
     *,
     surrogate: Surrogate,
     window: float,
@@ -135,6 +119,8 @@ def backward(
     W_rec): expanding pre over the past turns ∂β into a second reverse recurrence, so the
     currents are never recomputed.
     """
+    grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn, grad_final_spikes = grads
+    x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0 = inputs
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
     need_pre = needs_grad.beta or needs_grad.w_rec

@@ -27,7 +27,13 @@ from synnet_triton.kernels.lif_backward import (
     launch_lif_backward,
 )
 from synnet_triton.kernels.lif_forward import launch_lif_forward
-from synnet_triton.ops.lif.backend import ForwardResult, Gradients, NeedsGrad
+from synnet_triton.ops.lif.backend import (
+    ForwardResult,
+    Gradients,
+    LIFInputs,
+    NeedsGrad,
+    OutputGrads,
+)
 from synnet_triton.ops.lif.types import Surrogate
 
 _SURROGATE_CODE = {
@@ -45,16 +51,7 @@ def _no_recurrence(w_rec: Tensor | None) -> None:
 
 
 def forward(
-    x: Tensor,
-    alpha: Tensor,
-    beta: Tensor,
-    threshold: Tensor,
-    bias: Tensor,
-    noise: Tensor | None,
-    w_rec: Tensor | None,
-    v0: Tensor,
-    i0: Tensor,
-    s0: Tensor,
+    inputs: LIFInputs,
     *,
     max_spikes: float,
     record: bool,
@@ -62,6 +59,7 @@ def forward(
     save: bool = True,
 ) -> ForwardResult:
     """Run the whole sequence in one launch; see :mod:`synnet_triton.ops.lif.backend` for shapes."""
+    x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0 = inputs
     _no_recurrence(w_rec)
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
@@ -108,22 +106,8 @@ def _contiguous(grad: Tensor | None) -> Tensor | None:
 
 def backward(
     saved: tuple[Tensor, ...],
-    grad_spikes: Tensor | None,
-    grad_vmem: Tensor | None,
-    grad_isyn: Tensor | None,
-    grad_final_vmem: Tensor | None,
-    grad_final_isyn: Tensor | None,
-    grad_final_spikes: Tensor | None,
-    x: Tensor,
-    alpha: Tensor,
-    beta: Tensor,
-    threshold: Tensor,
-    bias: Tensor,
-    noise: Tensor | None,
-    w_rec: Tensor | None,
-    v0: Tensor,
-    i0: Tensor,
-    s0: Tensor,
+    grads: OutputGrads,
+    inputs: LIFInputs,
     *,
     surrogate: Surrogate,
     window: float,
@@ -133,6 +117,8 @@ def backward(
 ) -> Gradients:
     """The reverse sweep of docs/design.md §4; :mod:`synnet_triton.ops.lif.backend` has the
     shapes."""
+    grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn, grad_final_spikes = grads
+    x, alpha, beta, threshold, bias, noise, w_rec, v0, i0, s0 = inputs
     _no_recurrence(w_rec)
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
@@ -165,7 +151,7 @@ def backward(
         # the β gradient's reverse scan, carried from segment to segment like gV and gI
         beta_scan=torch.zeros_like(i0, dtype=f32) if needs_grad.beta else None,
     )
-    grads = (grad_spikes, grad_vmem, grad_isyn)
+    step_grads = (grad_spikes, grad_vmem, grad_isyn)
 
     if checkpoint_every > 0:
         ckpt_v, ckpt_i, ckpt_s = saved
@@ -183,14 +169,14 @@ def backward(
             )  # fmt: skip
             last = k == ckpt_v.shape[1] - 1
             launch_lif_backward(
-                u, x, *grads, alpha, beta, threshold,
+                u, x, *step_grads, alpha, beta, threshold,
                 v_start, i_start, grad_s_final if last else no_extra, grad_v, grad_i,
                 n_steps=n_steps, seq_start=start, **sweep,
             )  # fmt: skip
     else:
         (u,) = saved
         launch_lif_backward(
-            u, x, *grads, alpha, beta, threshold, v0, i0, grad_s_final, grad_v, grad_i,
+            u, x, *step_grads, alpha, beta, threshold, v0, i0, grad_s_final, grad_v, grad_i,
             n_steps=steps, seq_start=0, **sweep,
         )  # fmt: skip
 
