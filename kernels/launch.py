@@ -42,7 +42,11 @@ def reconfigured(plan: LaunchPlan, n_neurons: int, block_n: int, num_stages: int
 
 
 def check(condition: bool, message: str) -> None:
-    """Raise ValueError(message) unless condition holds: validation before any launch."""
+    """Raise ValueError(message) unless condition holds: validation before any launch.
+
+    Launch plans check what they read off tensors' metadata (shapes, dtypes, contiguity,
+    devices), never their values: values are checked once, at the op's functional entry
+    (θ > 0 there), and reading one would stall the stream."""
     if not condition:
         raise ValueError(message)
 
@@ -56,11 +60,6 @@ def launcher(kernel: Any, plan: Callable[P, LaunchPlan]) -> Callable[P, None]:
 
     launch.__doc__ = f"Launch ``{kernel.__name__}``; arguments as for ``{plan.__name__}``."
     return launch
-
-
-def check_threshold(threshold: Tensor) -> None:
-    """θ > 0 everywhere (the spike count divides by θ). One device-to-host read."""
-    check(bool((threshold > 0).all()), "threshold must be > 0 for every neuron")
 
 
 COMPILE_OPTIONS = {

@@ -1,9 +1,9 @@
 """The Xylo family's integer arithmetic, in numbers: the one home of the chips' constants
 (docs/design.md §6). Sizes that differ between chips are in :mod:`synnet_triton.xylo.targets`.
 
-The Triton layer kernel keeps copies of the values it compiles in
-(``synnet_triton.kernels.xylo_layer``: the kernels import nothing of the package);
-``tests/xylo/test_xylo_chip.py`` holds them equal.
+The Triton layer kernel (``synnet_triton.kernels.xylo_layer``) compiles the same numbers in as
+literals, since the kernels import nothing of the package; ``tests/xylo/test_xylo_layers.py``
+holds its integers bitwise to Rockpool's ``XyloSim`` on the rails and at the caps.
 """
 
 INT8_RANGE = (-128, 127)

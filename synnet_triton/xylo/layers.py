@@ -83,12 +83,14 @@ def run_layers(
     state: dict[str, Tensor],
     record: bool,
     clips: bool,
+    nonpositive: list[bool],
 ) -> tuple[Tensor, Tensor | None, Tensor | None, dict[str, Tensor]]:
     """Run every layer over the whole sequence, the first one first.
 
     layers:        consecutive runs covering the population 0 … P − 1 (`layer_slices`)
     drive_weights: (Nin + N, 2P) int64 effective weights of the inputs then the hidden spikes
     dash_syn (2, P), dash_mem, bias, threshold, spike_cap (P,): the population's parameters
+    nonpositive:   per layer, whether some neuron of it has θ ≤ 0 (read once from the spec)
     events:        (B, T, Nin) int32 clipped input event counts, T ≥ 1
     state:         ``isyn`` (B, 2, P), ``vmem`` (B, P), ``spikes`` (B, P) int32 carried state
     returns (spikes (B, T, P) int16, records (B, T, P, 3) int16 [vmem, i_0, i_1] or None,
@@ -107,7 +109,7 @@ def run_layers(
         if clips else None
     isyn, vmem = state["isyn"].clone(), state["vmem"].clone()
     weights_by_synapse = drive_weights.reshape(-1, 2, n_all).to(torch.int32)
-    for layer in layers:
+    for index, layer in enumerate(layers):
         # sources: the inputs and every hidden neuron before the layer (all in earlier
         # layers), as xylosim orders them; only those with a weight onto the layer
         earlier = min(layer.start, n_hidden)
@@ -129,7 +131,8 @@ def run_layers(
             drive, weights[used].contiguous(), dash_syn[:, layer].contiguous(),
             dash_mem[layer].contiguous(), bias[layer].contiguous(),
             threshold[layer].contiguous(), spike_cap[layer].contiguous(),
-            layer_isyn, layer_vmem, layer_spikes, layer_record, layer_flags)
+            layer_isyn, layer_vmem, layer_spikes, layer_record, layer_flags,
+            nonpositive=nonpositive[index])
         spikes[:, :, layer] = layer_spikes
         if records is not None and layer_record is not None:
             records[:, :, layer] = layer_record

@@ -126,6 +126,9 @@ class XyloSim(nn.Module):
         compute the same integers; the rule is the package's (:mod:`synnet_triton.ops.dispatch`)."""
         self._layers = None if self._has_aliases else layer_slices(
             self.drive_weights[n_in:], n_hidden)
+        # read from the spec once here, not from device tensors at every launch
+        self._layer_nonpositive = [bool((self.threshold[layer] <= 0).any())
+                                   for layer in self._layers or []]
         self._warned_steps = False
         self.clip_log: list[tuple[int, Tensor, Tensor]] | None = None
         """None, or a list to which each call appends ``(step, rows, cols)`` for every step on
@@ -410,7 +413,7 @@ class XyloSim(nn.Module):
         spikes, records, flags, final = run_layers(
             self._layers, self.drive_weights, self.dash_syn, self.dash_mem, self.bias,
             self.threshold, self.spike_cap, events, state, record=state_trace is not None,
-            clips=self.clip_log is not None)
+            clips=self.clip_log is not None, nonpositive=self._layer_nonpositive)
         spike_trace.copy_(spikes[:, :, first_traced:])
         if state_trace is not None and records is not None:
             state_trace.copy_(records[:, :, first_traced:])

@@ -33,7 +33,8 @@ def plan(batch, steps, sources, neurons, record, clips, nonpositive):
         torch.zeros(batch, 2, neurons, **i32), torch.zeros(batch, neurons, **i32),
         torch.zeros(batch, steps, neurons, dtype=torch.int16),
         torch.zeros(batch, steps, neurons, 3, dtype=torch.int16) if record else None,
-        torch.zeros(batch, steps, 2, neurons, dtype=torch.int8) if clips else None)
+        torch.zeros(batch, steps, 2, neurons, dtype=torch.int8) if clips else None,
+        nonpositive=nonpositive)
 
 rows = []
 for capability in (80, 90):

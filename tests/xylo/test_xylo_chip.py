@@ -1,15 +1,7 @@
-"""The chip's constants have one home (``xylo/chip.py``); the Triton layer kernel, which may
-import nothing of the package, compiles in copies of them: they must be the same numbers.
-The values themselves are xylosim's (docs/design.md §6), checked here by hand."""
-
-from synnet_triton.kernels import xylo_layer
+"""The chip's constants (``xylo/chip.py``, their one home) are xylosim's register widths and
+caps (docs/design.md §6), checked here by hand."""
 
 from synnet_triton.xylo import chip
-
-
-def test_the_layer_kernels_copies_are_the_chips_constants() -> None:
-    assert (xylo_layer.INT16_MIN, xylo_layer.INT16_MAX) == chip.INT16_RANGE
-    assert xylo_layer.MAX_SPIKES == chip.MAX_HIDDEN_SPIKES
 
 
 def test_the_constants_are_xylosims() -> None:
