@@ -246,3 +246,11 @@ def test_the_layout_document_names_every_module_and_only_modules_that_exist() ->
     assert unnamed == [], "missing from docs/layout.md"
     packages = {path.parent.name for name, path in MODULES.items() if name in PACKAGES}
     assert sorted(p for p in packages if f"{p}/" not in layout) == []
+
+
+def test_only_the_command_lines_parse_arguments() -> None:
+    """The CLI parses and maps options onto typed settings; nothing below it sees argparse."""
+    parsing = sorted(name for name, path in MODULES.items()
+                     if "argparse" in {alias.name for node in ast.walk(ast.parse(path.read_text()))
+                                       if isinstance(node, ast.Import) for alias in node.names})
+    assert parsing == ["synnet_triton.bench.cli", "synnet_triton.cli", "synnet_triton.cli.parser"]

@@ -1,8 +1,9 @@
 """The ``synnet-triton`` command line: demo, train, eval, detect, bench, kernels, info.
 
-This package only parses (:mod:`synnet_triton.cli.parser`) and hands each command to the
-layer that does it: the keyword-spotting application (:mod:`synnet_triton.kws.commands`,
-which needs the ``[kws]`` extra), the benchmark harness, the compiled-code report.
+This package only parses (:mod:`synnet_triton.cli.parser`), maps each command's options onto
+typed settings (:mod:`synnet_triton.kws.options`) and hands them to the layer that does the
+work: the keyword-spotting application (:mod:`synnet_triton.kws.commands`, which needs the
+``[kws]`` extra), the benchmark harness, the compiled-code report.
 """
 
 from __future__ import annotations
@@ -10,9 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from synnet_triton.cli.parser import build_parser
+from synnet_triton.kws.options import (
+    DataOptions,
+    DetectRequest,
+    EvalRequest,
+    HeldOutOverrides,
+    LongAudio,
+    ModelOptions,
+    Runtime,
+    TrainRun,
+)
 
 __all__ = ["main", "build_parser"]
 
@@ -20,11 +31,43 @@ KWS_EXTRA = frozenset({"soundfile", "scipy", "matplotlib", "tqdm", "h5py"})
 """Top-level modules of the ``[kws]`` extra: a command that misses one says which extra."""
 
 
-def _kws_command(name: str) -> Callable[[argparse.Namespace], int]:
+def _runtime(args: argparse.Namespace) -> Runtime:
+    return Runtime(device=args.device, backend=args.backend, progress=not args.no_progress)
+
+
+def _train_run(args: argparse.Namespace) -> TrainRun:
+    data = DataOptions(
+        data=args.data, test_data=args.test_data, skip_unreadable=args.skip_unreadable,
+        seconds=args.seconds, classes=args.classes, train_clips=args.train_clips,
+        test_clips=args.test_clips, data_seed=args.data_seed)
+    model = ModelOptions(
+        hidden=args.hidden, time_constants=args.time_constants, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, seed=args.seed, init_gain=args.init_gain,
+        target=args.target, quantize=args.quantize, hardware_aware=args.hardware_aware,
+        hardware_epochs=args.hardware_epochs, hardware_lr=args.hardware_lr)
+    return TrainRun(out=args.out, data=data, model=model, runtime=_runtime(args))
+
+
+def _run_kws(args: argparse.Namespace) -> int:
+    """The keyword-spotting commands: their options as typed settings, handed to the
+    application (which needs the [kws] extra)."""
     from synnet_triton.kws import commands
 
-    return {"demo": commands.command_demo, "train": commands.command_train,
-            "eval": commands.command_eval, "detect": commands.command_detect}[name]
+    if args.command == "train":
+        return commands.command_train(_train_run(args))
+    if args.command == "demo":
+        return commands.command_demo(_train_run(args), LongAudio(
+            seconds=args.long_seconds, clips=args.long_clips, xylo=args.long_xylo))
+    if args.command == "eval":
+        return commands.command_eval(EvalRequest(
+            checkpoint=args.checkpoint, xylo=args.xylo, target=args.target, json=args.json,
+            held_out=HeldOutOverrides(data=args.data, seconds=args.seconds,
+                                      test_clips=args.test_clips, data_seed=args.data_seed),
+            runtime=_runtime(args)))
+    return commands.command_detect(DetectRequest(
+        checkpoint=args.checkpoint, recording=args.recording, out=args.out, xylo=args.xylo,
+        min_share=args.min_share, min_spikes=args.min_spikes,
+        chunk_seconds=args.chunk_seconds, target=args.target, runtime=_runtime(args)))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -34,8 +77,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(tools.info(), indent=2))
         return 0
     if args.command == "kernels":
-        return tools.command_kernels(args)
-    return _kws_command(args.command)(args)
+        return tools.command_kernels(args.capability, args.predict, args.json)
+    return _run_kws(args)
 
 
 def _one_line(error: Exception) -> str:

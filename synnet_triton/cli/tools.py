@@ -4,11 +4,11 @@ code) and ``bench`` (forwarded to :mod:`synnet_triton.bench`)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,29 +22,32 @@ def command_bench(argv: Sequence[str]) -> int:
     return int(bench_main(list(argv)) or 0)
 
 
-def command_kernels(args: argparse.Namespace) -> int:
+def command_kernels(capability: int, predict_times: bool, json_path: Path | None) -> int:
+    """Build every kernel configuration for ``capability`` and print what the compiled code
+    shows; ``predict_times`` adds the performance model's times (sm_90); ``json_path`` also
+    writes the rows there."""
     from synnet_triton.compiled.compile_report import compile_report, format_compile_report
     from synnet_triton.compiled.performance_model import DEVICES, format_prediction, predict
 
-    if args.capability < 80:
-        raise ValueError(f"--capability {args.capability}: the kernels need sm_80 or newer "
+    if capability < 80:
+        raise ValueError(f"--capability {capability}: the kernels need sm_80 or newer "
                          "(Ampere, e.g. 80, 86, 89, 90)")
-    if args.predict and args.capability != 90:
+    if predict_times and capability != 90:
         raise ValueError("--predict models H100/H200: use it with --capability 90")
-    rows = compile_report(args.capability)
+    rows = compile_report(capability)
     print(format_compile_report(rows))
     report: dict[str, Any] = {"builds": [{k: v for k, v in row.items() if k != "cubin"}
                                          for row in rows]}
-    if args.predict:
+    if predict_times:
         report["predictions"] = {}
         for device in DEVICES:
             table = predict(rows, device)
             report["predictions"][device] = table
             print()
             print(format_prediction(table))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {json_path}")
     return 0
 
 

@@ -9,13 +9,15 @@ A user's mistake is a ``ValueError`` whose message names the option.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from synnet_triton.kws.options import DetectRequest, EvalRequest, LongAudio, Runtime, TrainRun
 from synnet_triton.kws.runs import (
     SUMMARY_NAME,
     device_name,
@@ -34,38 +36,42 @@ from synnet_triton.xylo.targets import DEFAULT_TARGET
 __all__ = ["command_demo", "command_detect", "command_eval", "command_train"]
 
 
-def command_train(args: argparse.Namespace) -> int:
-    run = train_run(args)
-    summary = run["summary"]
-    write_summary(summary, args.out / SUMMARY_NAME)
+def command_train(run: TrainRun) -> int:
+    """Train into ``run.out``: checkpoint, summary and curve; prints the headline."""
+    result = train_run(run)
+    summary = result["summary"]
+    write_summary(summary, run.out / SUMMARY_NAME)
     print(headline(summary))
     if hardware_headline(summary):
         print(hardware_headline(summary))
-    print("wrote " + ", ".join([str(args.out / SUMMARY_NAME), summary["checkpoint"],
+    print("wrote " + ", ".join([str(run.out / SUMMARY_NAME), summary["checkpoint"],
                                 *summary["plots"]]))
     return 0
 
 
-def command_demo(args: argparse.Namespace) -> int:
+def command_demo(run: TrainRun, long: LongAudio) -> int:
+    """Train, then score the network on the chip's simulation too (and on ``long`` clips of
+    the synthetic set); the network must fit the chip before training starts."""
     from synnet_triton.kws.training import evaluate_xylo
 
     start = time.perf_counter()
-    args.xylo = True  # the demo ends on the chip: refuse a network it cannot hold up front
-    run = train_run(args)
-    summary, net, test_set = run["summary"], run["net"], run["test_set"]
-    xylo = evaluate_xylo(net, test_set, progress=not args.no_progress, target=args.target,
-                         quantize=args.quantize)
+    run = replace(run, must_fit_chip=True)
+    result = train_run(run)
+    summary, net, test_set = result["summary"], result["net"], result["test_set"]
+    model = run.model
+    xylo = evaluate_xylo(net, test_set, progress=run.runtime.progress, target=model.target,
+                         quantize=model.quantize)
     summary["xylo_accuracy"] = xylo.accuracy
     summary["xylo_clips_per_second"] = xylo.clips_per_second
     summary["float_xylo_agreement"] = (
-        (xylo.predictions == run["float"].predictions).double().mean().item()
+        (xylo.predictions == result["float"].predictions).double().mean().item()
     )
-    summary["plots"].append(str(plot_first_clip(net, test_set, args.out / "clip.png")))
-    if args.long_seconds > 0 and args.data is None:
-        summary["long_audio"] = long_audio_run(net, args)
+    summary["plots"].append(str(plot_first_clip(net, test_set, run.out / "clip.png")))
+    if long.seconds > 0 and run.data.data is None:
+        summary["long_audio"] = long_audio_run(net, long, run)
         summary["plots"].append(summary["long_audio"]["plot"])
     summary["total_seconds"] = time.perf_counter() - start
-    write_summary(summary, args.out / SUMMARY_NAME)
+    write_summary(summary, run.out / SUMMARY_NAME)
     print(headline(summary))
     if hardware_headline(summary):
         print(hardware_headline(summary))
@@ -76,42 +82,45 @@ def command_demo(args: argparse.Namespace) -> int:
             + headline(long_audio)
         )
     print(
-        f"wrote {args.out / SUMMARY_NAME}, {summary['checkpoint']}, " + ", ".join(summary["plots"])
+        f"wrote {run.out / SUMMARY_NAME}, {summary['checkpoint']}, " + ", ".join(summary["plots"])
     )
     return 0
 
 
-def _checkpoint_for(args: argparse.Namespace) -> tuple[torch.device, str, Any, Any, dict]:
-    """(device, backend, net, its NetworkConfig, extra) of ``args.checkpoint`` on the asked
-    device; sets ``args.target`` (the checkpoint's chip unless given). With ``--xylo``, a
-    DesignError listing every rule of that chip the network breaks."""
+def _checkpoint_for(checkpoint: Path, runtime: Runtime, target: str | None, xylo: bool,
+                    ) -> tuple[torch.device, str, Any, Any, dict, str]:
+    """(device, backend, net, its NetworkConfig, extra, target) of ``checkpoint`` on the asked
+    device; ``target`` is the checkpoint's chip unless given. With ``xylo``, a DesignError
+    listing every rule of that chip the network breaks."""
     from synnet_triton.kws.training import load_checkpoint
 
-    device = parse_device(args.device)
-    backend = resolved_backend(args.backend, device)
-    net, network, extra = load_checkpoint(args.checkpoint, backend=backend, device=device)
-    if args.target is None:
-        args.target = extra.get("xylo_target", DEFAULT_TARGET)
-    if args.xylo:
-        network.design_report(args.target).enforce()
-    return device, backend, net, network, extra
+    device = parse_device(runtime.device)
+    backend = resolved_backend(runtime.backend, device)
+    net, network, extra = load_checkpoint(checkpoint, backend=backend, device=device)
+    if target is None:
+        target = extra.get("xylo_target", DEFAULT_TARGET)
+    if xylo:
+        network.design_report(target).enforce()
+    return device, backend, net, network, extra, target
 
 
-def command_eval(args: argparse.Namespace) -> int:
+def command_eval(request: EvalRequest) -> int:
+    """Score a checkpoint on its held-out set, in float or on the chip; prints the report."""
     from synnet_triton.kws.reports import format_evaluation
     from synnet_triton.kws.training import evaluate, evaluate_xylo
 
-    device, backend, net, network, extra = _checkpoint_for(args)
-    test_set = held_out_set(extra["source"], args)
+    device, backend, net, _, extra, target = _checkpoint_for(
+        request.checkpoint, request.runtime, request.target, request.xylo)
+    progress = request.runtime.progress
+    test_set = held_out_set(extra["source"], request.held_out)
     names = extra.get("class_names", test_set.class_names)
-    floating = evaluate(net, test_set, progress=not args.no_progress)
+    floating = evaluate(net, test_set, progress=progress)
     quantize = extra.get("xylo_quantize", "global")
-    result = evaluate_xylo(net, test_set, progress=not args.no_progress,
-                           target=args.target, quantize=quantize) if args.xylo \
-        else floating
+    result = evaluate_xylo(net, test_set, progress=progress, target=target,
+                           quantize=quantize) if request.xylo else floating
     report = {
-        "checkpoint": str(args.checkpoint),
-        "mode": "xylo" if args.xylo else "float",
+        "checkpoint": str(request.checkpoint),
+        "mode": "xylo" if request.xylo else "float",
         "accuracy": result.accuracy,
         "class_names": names,
         "labels": test_set.labels.tolist(),
@@ -119,44 +128,47 @@ def command_eval(args: argparse.Namespace) -> int:
         "readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
         "clips": len(test_set),
         "clips_per_second": result.clips_per_second,
-        "backend": "xylo-sim" if args.xylo else backend,
+        "backend": "xylo-sim" if request.xylo else backend,
         "xylo_quantize": quantize,
         "device": device_name(device),
     }
-    if args.xylo:
+    if request.xylo:
         report["float_accuracy"] = floating.accuracy
         report["float_xylo_agreement"] = (
             (result.predictions == floating.predictions).double().mean().item())
-    title = f"{args.checkpoint} on {len(test_set)} held-out clips, " + (
-        "Xylo-parity simulation" if args.xylo else f"float ({backend}, {device_name(device)})")
-    other = ("float", floating.predictions) if args.xylo else None
+    title = f"{request.checkpoint} on {len(test_set)} held-out clips, " + (
+        "Xylo-parity simulation" if request.xylo
+        else f"float ({backend}, {device_name(device)})")
+    other = ("float", floating.predictions) if request.xylo else None
     print(format_evaluation(title, names, test_set.labels, result.predictions, other))
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    if request.json is not None:
+        request.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {request.json}")
     return 0
 
 
-def command_detect(args: argparse.Namespace) -> int:
+def command_detect(request: DetectRequest) -> int:
+    """Stream a recording through a checkpoint and report the keywords found."""
     from synnet_triton.kws.detect import DetectorConfig, detect_keywords
 
-    _, _, net, network, extra = _checkpoint_for(args)
-    if not args.recording.is_file():
-        raise ValueError(f"{args.recording}: no such file")
-    if args.min_share > 1:
-        raise ValueError(f"--min-share {args.min_share}: expected a share in (0, 1]")
+    _, _, net, network, extra, target = _checkpoint_for(
+        request.checkpoint, request.runtime, request.target, request.xylo)
+    if not request.recording.is_file():
+        raise ValueError(f"{request.recording}: no such file")
+    if request.min_share > 1:
+        raise ValueError(f"--min-share {request.min_share}: expected a share in (0, 1]")
     window = float(extra.get("source", {}).get("seconds") or 1.0)
-    config = DetectorConfig(window=window, min_share=args.min_share,
-                            min_spikes=args.min_spikes, chunk_seconds=args.chunk_seconds)
+    config = DetectorConfig(window=window, min_share=request.min_share,
+                            min_spikes=request.min_spikes, chunk_seconds=request.chunk_seconds)
     names = list(extra.get("class_names") or [f"class{k}" for k in range(network.n_classes)])
-    run = detect_keywords(net, args.recording, names, config, xylo=args.xylo,
-                          target=args.target, quantize=extra.get("xylo_quantize", "global"))
+    run = detect_keywords(net, request.recording, names, config, xylo=request.xylo,
+                          target=target, quantize=extra.get("xylo_quantize", "global"))
     for found in run.detections:
         print(f"{found.start_s:10.2f} s  {found.end_s:10.2f} s  {found.word:12s}  "
               f"confidence {found.confidence:.2f}")
     print(f"{len(run.detections)} detections in {run.seconds:.1f} s of audio "
           f"({run.mode}); {run.compute_seconds:.1f} s of compute, "
           f"{run.real_time_factor:.0f}x real time")
-    print("wrote " + ", ".join(str(p) for p in run.write(args.out)))
+    print("wrote " + ", ".join(str(p) for p in run.write(request.out)))
     return 0
 

@@ -3,7 +3,6 @@ run, summaries and figures."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
@@ -16,25 +15,23 @@ import torch
 
 from synnet_triton.kws.audio import FrontEndConfig
 from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set, wav_event_set
+from synnet_triton.kws.options import (
+    DataOptions,
+    HeldOutOverrides,
+    LongAudio,
+    ModelOptions,
+    TrainRun,
+)
 from synnet_triton.xylo.design import DesignError
 
 if TYPE_CHECKING:
     from synnet_triton.kws.training import TrainConfig
     from synnet_triton.nn.synnet import SynNet, SynNetResult
 
-DEMO_DIR = "synnet-demo"
 CHECKPOINT_NAME = "checkpoint.pt"
 SUMMARY_NAME = "summary.json"
 SYNTHETIC_SECONDS = 0.5
 """Clip length of the synthetic set unless ``--seconds`` says otherwise."""
-DEFAULTS = {
-    # measured on 5 espeak-ng words × 50 noisy 1 s clips (docs/kws.md, "Train on your own WAV
-    # folder"): at lr 1e-2 the readout falls silent there; 3e-3, 128 neurons, 30 epochs learn
-    "wav": {"hidden": 128, "epochs": 30, "lr": 3e-3},
-    # the synthetic words learn in a few epochs at a higher rate (make demo)
-    "synthetic": {"hidden": 64, "epochs": 6, "lr": 1e-2},
-}
-"""Training defaults per kind of data, for the options the user did not give."""
 SILENT_SPIKES_PER_CLIP = 1.0
 SATURATED_SPIKES_PER_STEP = 1.0
 
@@ -76,22 +73,22 @@ def split_every_fifth(everything: EventSet) -> tuple[EventSet, EventSet]:
     )
 
 
-def load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, Any]]:
+def load_sets(options: DataOptions, progress: bool = True,
+              ) -> tuple[EventSet, EventSet, dict[str, Any]]:
     """Training and held-out event sets, and a JSON-able description of how to remake them."""
     front_end = FrontEndConfig()
-    if args.data is not None:
-        if not args.data.is_dir():
-            raise ValueError(f"--data {args.data}: not a directory")
-        progress = not args.no_progress
-        skip = getattr(args, "skip_unreadable", False)
-        everything = wav_event_set(args.data, args.seconds, front_end, progress=progress,
+    if options.data is not None:
+        if not options.data.is_dir():
+            raise ValueError(f"--data {options.data}: not a directory")
+        skip = options.skip_unreadable
+        everything = wav_event_set(options.data, options.seconds, front_end, progress=progress,
                                    skip_unreadable=skip)
         assert everything.source is not None
         print(everything.source.format())
         # the held-out folder takes the training clips' length, whatever the rule gave
         seconds = everything.source.seconds
-        if args.test_data is not None:
-            test = wav_event_set(args.test_data, seconds, front_end, progress=progress,
+        if options.test_data is not None:
+            test = wav_event_set(options.test_data, seconds, front_end, progress=progress,
                                  skip_unreadable=skip)
             assert test.source is not None
             print(test.source.format())
@@ -105,42 +102,43 @@ def load_sets(args: argparse.Namespace) -> tuple[EventSet, EventSet, dict[str, A
             train, test = split_every_fifth(everything)
         source = {
             "kind": "wav",
-            "data": str(args.data),
-            "test_data": None if args.test_data is None else str(args.test_data),
+            "data": str(options.data),
+            "test_data": None if options.test_data is None else str(options.test_data),
             "seconds": seconds,
         }
         return train, test, source
-    config = KeywordSetConfig(n_classes=args.classes, seconds=args.seconds or SYNTHETIC_SECONDS)
-    progress = not args.no_progress
-    train = synthetic_event_set(args.train_clips, 2 * args.data_seed, config, front_end, progress)
-    test = synthetic_event_set(args.test_clips, 2 * args.data_seed + 1, config, front_end, progress)
+    config = KeywordSetConfig(n_classes=options.classes,
+                              seconds=options.seconds or SYNTHETIC_SECONDS)
+    seed = options.data_seed
+    train = synthetic_event_set(options.train_clips, 2 * seed, config, front_end, progress)
+    test = synthetic_event_set(options.test_clips, 2 * seed + 1, config, front_end, progress)
     source = {
         "kind": "synthetic",
-        "classes": args.classes,
+        "classes": options.classes,
         "seconds": config.seconds,
-        "train_clips": args.train_clips,
-        "test_clips": args.test_clips,
-        "data_seed": args.data_seed,
+        "train_clips": options.train_clips,
+        "test_clips": options.test_clips,
+        "data_seed": seed,
     }
     return train, test, source
 
 
-def held_out_set(source: dict[str, Any], args: argparse.Namespace) -> EventSet:
+def held_out_set(source: dict[str, Any], overrides: HeldOutOverrides) -> EventSet:
     """The held-out set of a checkpoint's data ``source``, with the overrides given to eval."""
-    seconds = args.seconds if args.seconds is not None else source["seconds"]
-    if args.data is not None:
-        return wav_event_set(args.data, seconds)
+    seconds = overrides.seconds if overrides.seconds is not None else source["seconds"]
+    if overrides.data is not None:
+        return wav_event_set(overrides.data, seconds)
     if source["kind"] == "wav":
         if source["test_data"] is not None:
             return wav_event_set(source["test_data"], seconds)
         return split_every_fifth(wav_event_set(source["data"], seconds))[1]
     config = KeywordSetConfig(n_classes=source["classes"], seconds=seconds)
-    clips = args.test_clips if args.test_clips is not None else source["test_clips"]
-    seed = args.data_seed if args.data_seed is not None else source["data_seed"]
+    clips = overrides.test_clips if overrides.test_clips is not None else source["test_clips"]
+    seed = overrides.data_seed if overrides.data_seed is not None else source["data_seed"]
     return synthetic_event_set(clips, 2 * seed + 1, config)
 
 
-def train_run(args: argparse.Namespace) -> dict[str, Any]:
+def train_run(run: TrainRun) -> dict[str, Any]:
     """Shared by demo and train: data, training, float evaluation, checkpoint, curve plot."""
     from synnet_triton.kws.plots import plot_training_curve
     from synnet_triton.kws.training import (
@@ -152,46 +150,44 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         train,
     )
 
-    device = parse_device(args.device)
-    backend = resolved_backend(args.backend, device)
-    progress = not args.no_progress
-    defaults = DEFAULTS["wav" if args.data is not None else "synthetic"]
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    if args.epochs == 0 and not args.hardware_aware:
+    device = parse_device(run.runtime.device)
+    backend = resolved_backend(run.runtime.backend, device)
+    progress = run.runtime.progress
+    model = run.model.for_data(run.data)
+    assert model.hidden is not None and model.epochs is not None and model.lr is not None
+    if model.epochs == 0 and not model.hardware_aware:
         raise ValueError("--epochs 0 trains nothing: add --hardware-aware to train through "
                          "the chip from scratch")
     start = time.perf_counter()
-    train_set, test_set, source = load_sets(args)
+    train_set, test_set, source = load_sets(run.data, progress)
     data_seconds = time.perf_counter() - start
     network = NetworkConfig(
         n_classes=len(train_set.class_names),
         n_channels=train_set.events.shape[-1],
-        hidden=(args.hidden,),
-        time_constants=(args.time_constants,),
+        hidden=(model.hidden,),
+        time_constants=(model.time_constants,),
     )
-    design = network.design_report(args.target)
-    if not design.fits and (getattr(args, "xylo", False) or args.hardware_aware):
+    design = network.design_report(model.target)
+    if not design.fits and (run.must_fit_chip or model.hardware_aware):
         raise DesignError(design)
     if design.violations:
         print(f"note: {design}" + ("" if design.fits else
               "\n  (trained in float only; eval --xylo will refuse it)"), file=sys.stderr)
     settings = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        init_gain=args.init_gain,
+        epochs=model.epochs,
+        batch_size=model.batch_size,
+        lr=model.lr,
+        seed=model.seed,
+        init_gain=model.init_gain,
     )
-    net = build_network(network, backend=backend, seed=args.seed, init_gain=args.init_gain)
+    net = build_network(network, backend=backend, seed=model.seed, init_gain=model.init_gain)
     net = net.to(device)
     start = time.perf_counter()
     history = train(net, train_set, test_set, settings, progress=progress, log_epochs=True)
     train_seconds = time.perf_counter() - start
     hardware = None
-    if args.hardware_aware:
-        hardware = hardware_aware_run(net, train_set, test_set, settings, args)
+    if model.hardware_aware:
+        hardware = hardware_aware_run(net, train_set, test_set, settings, model, progress)
     result = evaluate(net, test_set, progress=progress)
     readout = result.counts.sum(dim=1).mean().item()
     per_neuron_step = readout / (test_set.events.shape[1] * len(train_set.class_names))
@@ -202,16 +198,16 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"warning: the readout is silent ({readout:.2f} spikes per held-out clip): the "
               "network cannot tell the classes apart; lower --lr or raise --init-gain",
               file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint = args.out / CHECKPOINT_NAME
-    quantize = args.quantize
+    run.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = run.out / CHECKPOINT_NAME
+    quantize = model.quantize
     extra = {"source": source, "class_names": train_set.class_names,
-             "float_accuracy": result.accuracy, "xylo_target": args.target,
+             "float_accuracy": result.accuracy, "xylo_target": model.target,
              "xylo_quantize": quantize}
     if hardware is not None:
         extra["xylo_accuracy"] = hardware["xylo_accuracy"]
     save_checkpoint(checkpoint, net, network, extra)
-    curve = plot_training_curve(history, args.out / "training_curve.png")
+    curve = plot_training_curve(history, run.out / "training_curve.png")
     summary = {
         "float_accuracy": result.accuracy,
         "float_predictions": result.predictions.tolist(),
@@ -225,7 +221,7 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
         "test_clips": len(test_set),
         "time_steps": train_set.events.shape[1],
         "network": asdict(network),
-        "xylo_target": args.target,
+        "xylo_target": model.target,
         "xylo_quantize": quantize,
         "xylo_design": [str(violation) for violation in design.violations],
         "training": asdict(settings),
@@ -244,7 +240,7 @@ def train_run(args: argparse.Namespace) -> dict[str, Any]:
 
 def hardware_aware_run(
     net: SynNet, train_set: EventSet, test_set: EventSet, settings: TrainConfig,
-    args: argparse.Namespace,
+    model: ModelOptions, progress: bool = True,
 ) -> dict[str, Any]:
     """Fine-tune ``net`` in place through the chip's integer arithmetic (``--hardware-aware``)
     after measuring it in float and post-training quantised on the chip; returns the summary
@@ -252,27 +248,26 @@ def hardware_aware_run(
     from synnet_triton.hardware import HardwareSynNet
     from synnet_triton.kws.training import evaluate, evaluate_xylo, train
 
-    progress = not args.no_progress
     float_before = evaluate(net, test_set, progress=progress).accuracy
-    ptq = evaluate_xylo(net, test_set, progress=progress, target=args.target,
-                        quantize=args.quantize).accuracy
+    ptq = evaluate_xylo(net, test_set, progress=progress, target=model.target,
+                        quantize=model.quantize).accuracy
     print(f"before hardware-exact training: float {float_before:.3f}  "
-          f"post-training quantised on {args.target} {ptq:.3f}")
-    hardware = HardwareSynNet(net, quantize=args.quantize, target=args.target)
-    fine_tuning = replace(settings, epochs=args.hardware_epochs, lr=args.hardware_lr)
+          f"post-training quantised on {model.target} {ptq:.3f}")
+    hardware = HardwareSynNet(net, quantize=model.quantize, target=model.target)
+    fine_tuning = replace(settings, epochs=model.hardware_epochs, lr=model.hardware_lr)
     start = time.perf_counter()
     history = train(net, train_set, test_set, fine_tuning, progress=progress,
                     log_epochs=True, hardware=hardware)
     seconds = time.perf_counter() - start
-    chip = evaluate_xylo(net, test_set, progress=progress, target=args.target,
-                         quantize=args.quantize)
+    chip = evaluate_xylo(net, test_set, progress=progress, target=model.target,
+                         quantize=model.quantize)
     summary = {
         "float_before": float_before,
         "ptq_xylo_accuracy": ptq,
         "xylo_accuracy": chip.accuracy,
         "xylo_predictions": chip.predictions.tolist(),
-        "quantize": args.quantize,
-        "target": args.target,
+        "quantize": model.quantize,
+        "target": model.target,
         "training": asdict(fine_tuning),
         "train_seconds": seconds,
         "history": [asdict(record) for record in history],
@@ -331,28 +326,29 @@ def plot_first_clip(net: SynNet, data: EventSet, path: Path) -> Path:
     )
 
 
-def long_audio_run(net: SynNet, args: argparse.Namespace) -> dict[str, Any]:
+def long_audio_run(net: SynNet, long: LongAudio, run: TrainRun) -> dict[str, Any]:
     """Evaluate the trained network on long synthetic clips (one word per second)."""
     from synnet_triton.kws.training import evaluate, evaluate_xylo
 
-    config = KeywordSetConfig(n_classes=args.classes, seconds=args.long_seconds)
-    progress = not args.no_progress
+    config = KeywordSetConfig(n_classes=run.data.classes, seconds=long.seconds)
+    progress = run.runtime.progress
     long_set = synthetic_event_set(
-        args.long_clips, 2 * args.data_seed + 1, config, progress=progress
+        long.clips, 2 * run.data.data_seed + 1, config, progress=progress
     )
-    float_result = evaluate(net, long_set, batch_size=args.long_clips, progress=progress)
-    plot = plot_first_clip(net, long_set, args.out / "long_clip.png")
+    float_result = evaluate(net, long_set, batch_size=long.clips, progress=progress)
+    plot = plot_first_clip(net, long_set, run.out / "long_clip.png")
+    model = run.model
     report: dict[str, Any] = {
-        "seconds": args.long_seconds,
+        "seconds": long.seconds,
         "time_steps": long_set.events.shape[1],
         "clips": len(long_set),
         "float_accuracy": float_result.accuracy,
         "float_clips_per_second": float_result.clips_per_second,
         "plot": str(plot),
     }
-    if args.long_xylo:
-        xylo_result = evaluate_xylo(net, long_set, batch_size=args.long_clips, progress=progress,
-                                    target=args.target, quantize=args.quantize)
+    if long.xylo:
+        xylo_result = evaluate_xylo(net, long_set, batch_size=long.clips, progress=progress,
+                                    target=model.target, quantize=model.quantize)
         report["xylo_accuracy"] = xylo_result.accuracy
         report["xylo_clips_per_second"] = xylo_result.clips_per_second
     return report

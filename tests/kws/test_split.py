@@ -4,7 +4,7 @@ folder (in class, then file-name order: positions 4, 9, 14, …) is held out; wi
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +13,7 @@ import soundfile
 import torch
 
 from synnet_triton.kws.data import EventSet
+from synnet_triton.kws.options import DataOptions, HeldOutOverrides
 from synnet_triton.kws.runs import held_out_set, load_sets, split_every_fifth
 
 RATE = 16_000
@@ -37,13 +38,20 @@ def _folder(root: Path, per_class: int, frequencies: dict[str, float]) -> Path:
     return root
 
 
-def _args(data: Path, test_data: Path | None) -> argparse.Namespace:
-    return argparse.Namespace(data=data, test_data=test_data, seconds=0.1, no_progress=True)
+def _args(data: Path, test_data: Path | None) -> DataOptions:
+    return DataOptions(data=data, test_data=test_data, seconds=0.1)
+
+
+def _load(options: DataOptions) -> tuple:
+    return load_sets(options, progress=False)
+
+
+SYNTHETIC = DataOptions(classes=3, train_clips=6, test_clips=4, data_seed=2)
 
 
 def test_data_alone_is_split_four_to_one_in_folder_order(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
-    train, test, source = load_sets(_args(data, None))
+    train, test, source = _load(_args(data, None))
     assert len(train) == 8 and len(test) == 2
     # positions 4 and 9 of [a/clip0..4, b/clip0..4]: the last clip of each class
     assert test.labels.tolist() == [0, 1]
@@ -55,7 +63,7 @@ def test_data_alone_is_split_four_to_one_in_folder_order(tmp_path: Path) -> None
 def test_a_test_folder_leaves_the_data_whole(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
     other = _folder(tmp_path / "held", 2, {"a": 400.0, "b": 3000.0})
-    train, test, source = load_sets(_args(data, other))
+    train, test, source = _load(_args(data, other))
     assert len(train) == 10 and len(test) == 4
     assert source["test_data"] == str(other)
 
@@ -64,21 +72,19 @@ def test_test_folder_classes_must_match(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 2, {"a": 400.0, "b": 3000.0})
     other = _folder(tmp_path / "held", 2, {"a": 400.0, "c": 3000.0})
     with pytest.raises(ValueError, match="classes"):
-        load_sets(_args(data, other))
+        _load(_args(data, other))
 
 
-def _eval_args() -> argparse.Namespace:
-    return argparse.Namespace(data=None, seconds=None, test_clips=None, data_seed=None)
+def _eval_args() -> HeldOutOverrides:
+    return HeldOutOverrides()
 
 
 def test_eval_remakes_the_held_out_set_from_the_recorded_source(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
-    _, test, source = load_sets(_args(data, None))
+    _, test, source = _load(_args(data, None))
     again = held_out_set(source, _eval_args())
     assert torch.equal(again.events, test.events) and torch.equal(again.labels, test.labels)
-    synthetic = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
-                                   train_clips=6, test_clips=4, data_seed=2, no_progress=True)
-    _, test, source = load_sets(synthetic)
+    _, test, source = _load(SYNTHETIC)
     assert source["kind"] == "synthetic" and source["seconds"] == 0.5
     again = held_out_set(source, _eval_args())
     assert torch.equal(again.events, test.events) and torch.equal(again.labels, test.labels)
@@ -87,15 +93,13 @@ def test_eval_remakes_the_held_out_set_from_the_recorded_source(tmp_path: Path) 
 def test_eval_overrides_replace_what_the_source_recorded(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
     other = _folder(tmp_path / "other", 3, {"a": 400.0, "b": 3000.0})
-    _, _, source = load_sets(_args(data, other))
+    _, _, source = _load(_args(data, other))
     assert len(held_out_set(source, _eval_args())) == 6  # the recorded --test-data
-    override = argparse.Namespace(**{**vars(_eval_args()), "data": data, "seconds": 0.05})
+    override = HeldOutOverrides(data=data, seconds=0.05)
     replaced = held_out_set(source, override)
     assert len(replaced) == 10 and replaced.events.shape[1] == 50
-    synthetic = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
-                                   train_clips=6, test_clips=4, data_seed=2, no_progress=True)
-    _, test, source = load_sets(synthetic)
-    reseeded = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "data_seed": 5}))
+    _, test, source = _load(SYNTHETIC)
+    reseeded = held_out_set(source, HeldOutOverrides(data_seed=5))
     assert not torch.equal(reseeded.events, test.events)
 
 
@@ -106,8 +110,7 @@ def test_eval_cuts_a_test_folder_of_longer_clips_to_the_training_length(tmp_path
         (held / name).mkdir(parents=True)
         tone = 0.1 * np.sin(2 * np.pi * hz * np.arange(RATE // 4) / RATE)  # 0.25 s
         soundfile.write(str(held / name / "long.wav"), tone, RATE, subtype="FLOAT")
-    train, test, source = load_sets(argparse.Namespace(data=data, test_data=held, seconds=None,
-                                                       no_progress=True))
+    train, test, source = _load(DataOptions(data=data, test_data=held))
     assert test.events.shape[1] == train.events.shape[1] == 100
     again = held_out_set(source, _eval_args())
     assert torch.equal(again.events, test.events)
@@ -115,7 +118,7 @@ def test_eval_cuts_a_test_folder_of_longer_clips_to_the_training_length(tmp_path
 
 def test_both_parts_of_the_split_keep_the_class_names_and_the_source(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
-    train, test, _ = load_sets(_args(data, None))
+    train, test, _ = _load(_args(data, None))
     for part in (train, test):
         assert part.class_names == ["a", "b"]
         assert part.source is not None and part.source.seconds == pytest.approx(0.1)
@@ -124,8 +127,7 @@ def test_both_parts_of_the_split_keep_the_class_names_and_the_source(tmp_path: P
 def test_load_sets_crops_to_seconds_and_prints_what_it_found(tmp_path: Path, capsys) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})  # 0.1 s clips
     other = _folder(tmp_path / "held", 2, {"a": 400.0, "b": 3000.0})
-    args = argparse.Namespace(**{**vars(_args(data, other)), "seconds": 0.05})
-    train, test, source = load_sets(args)
+    train, test, source = _load(replace(_args(data, other), seconds=0.05))
     assert train.events.shape[1] == test.events.shape[1] == 50
     assert source["seconds"] == pytest.approx(0.05)
     printed = capsys.readouterr().out
@@ -139,10 +141,10 @@ def test_unreadable_files_stop_the_load_unless_skipped(tmp_path: Path) -> None:
         (folder / "a" / "broken.wav").write_bytes(b"not audio")
     for test_data in (None, other):
         with pytest.raises(ValueError, match="broken.wav"):
-            load_sets(_args(data, test_data))
-    skipping = argparse.Namespace(**{**vars(_args(data, other)), "skip_unreadable": True})
+            _load(_args(data, test_data))
+    skipping = replace(_args(data, other), skip_unreadable=True)
     with pytest.warns(UserWarning, match="skipped .*broken.wav"):
-        train, test, _ = load_sets(skipping)
+        train, test, _ = _load(skipping)
     assert len(train) == 10 and len(test) == 4
 
 
@@ -150,9 +152,8 @@ def test_unreadable_files_stop_the_load_unless_skipped(tmp_path: Path) -> None:
 def test_the_synthetic_sets_are_drawn_from_seeds_2s_and_2s_plus_1(no_progress) -> None:
     from synnet_triton.kws.data import KeywordSetConfig, synthetic_event_set
 
-    args = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
-                              train_clips=6, test_clips=4, data_seed=3, no_progress=no_progress)
-    train, test, source = load_sets(args)
+    options = replace(SYNTHETIC, data_seed=3)
+    train, test, source = load_sets(options, progress=not no_progress)
     words = KeywordSetConfig(n_classes=3, seconds=0.5)
     assert torch.equal(train.events, synthetic_event_set(6, 6, words).events)
     assert torch.equal(test.events, synthetic_event_set(4, 7, words).events)
@@ -162,17 +163,15 @@ def test_the_synthetic_sets_are_drawn_from_seeds_2s_and_2s_plus_1(no_progress) -
 
 def test_eval_crops_the_recorded_split_and_overrides_the_clip_count(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
-    _, _, source = load_sets(_args(data, None))
-    cropped = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "seconds": 0.05}))
+    _, _, source = _load(_args(data, None))
+    cropped = held_out_set(source, HeldOutOverrides(seconds=0.05))
     assert len(cropped) == 2 and cropped.events.shape[1] == 50
-    synthetic = argparse.Namespace(data=None, test_data=None, seconds=None, classes=3,
-                                   train_clips=6, test_clips=4, data_seed=2, no_progress=True)
-    _, _, source = load_sets(synthetic)
-    fewer = held_out_set(source, argparse.Namespace(**{**vars(_eval_args()), "test_clips": 2}))
+    _, _, source = _load(SYNTHETIC)
+    fewer = held_out_set(source, HeldOutOverrides(test_clips=2))
     assert len(fewer) == 2
 
 
 def test_data_that_is_not_a_folder_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(ValueError, match=f"^--data {missing}: not a directory$"):
-        load_sets(_args(missing, None))
+        _load(_args(missing, None))

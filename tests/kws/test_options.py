@@ -1,0 +1,45 @@
+"""The commands' typed settings: the CLI maps every option onto them (nothing below the CLI
+sees argparse), and the training defaults for each kind of data are the documented ones
+(docs/kws.md: 128 hidden, 30 epochs, 3e-3 for a WAV folder; 64, 6, 1e-2 synthetic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synnet_triton.cli import _train_run, build_parser
+from synnet_triton.kws.options import DataOptions, ModelOptions, Runtime, TrainRun
+
+
+def test_defaults_follow_the_kind_of_data_and_never_override_a_choice() -> None:
+    wav = ModelOptions().for_data(DataOptions(data=Path("words")))
+    assert (wav.hidden, wav.epochs, wav.lr) == (128, 30, 3e-3)
+    synthetic = ModelOptions().for_data(DataOptions())
+    assert (synthetic.hidden, synthetic.epochs, synthetic.lr) == (64, 6, 1e-2)
+    chosen = ModelOptions(hidden=7, epochs=0, lr=0.5).for_data(DataOptions(data=Path("w")))
+    assert (chosen.hidden, chosen.epochs, chosen.lr) == (7, 0, 0.5)
+
+
+def test_the_cli_maps_every_train_option_onto_the_settings() -> None:
+    args = build_parser().parse_args([
+        "train", "--out", "run", "--data", "words", "--test-data", "held", "--skip-unreadable",
+        "--seconds", "1.5", "--classes", "5", "--train-clips", "9", "--test-clips", "3",
+        "--data-seed", "4", "--hidden", "33", "--time-constants", "2", "--epochs", "0",
+        "--batch-size", "8", "--lr", "0.02", "--seed", "6", "--init-gain", "0.7",
+        "--target", "xylo-audio3", "--quantize", "channel", "--hardware-aware",
+        "--hardware-epochs", "2", "--hardware-lr", "0.004", "--device", "cpu",
+        "--backend", "torch", "--no-progress",
+    ])
+    assert _train_run(args) == TrainRun(
+        out=Path("run"),
+        data=DataOptions(data=Path("words"), test_data=Path("held"), skip_unreadable=True,
+                         seconds=1.5, classes=5, train_clips=9, test_clips=3, data_seed=4),
+        model=ModelOptions(hidden=33, time_constants=2, epochs=0, batch_size=8, lr=0.02,
+                           seed=6, init_gain=0.7, target="xylo-audio3", quantize="channel",
+                           hardware_aware=True, hardware_epochs=2, hardware_lr=0.004),
+        runtime=Runtime(device="cpu", backend="torch", progress=False),
+    )
+
+
+def test_the_cli_defaults_are_the_settings_defaults() -> None:
+    run = _train_run(build_parser().parse_args(["train", "--out", "run"]))
+    assert run == TrainRun(out=Path("run"))
