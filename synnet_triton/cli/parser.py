@@ -10,7 +10,15 @@ import argparse
 from pathlib import Path
 from typing import Any, NoReturn
 
-from synnet_triton.xylo.targets import DEFAULT_TARGET, TARGETS
+from synnet_triton.kws.options import (
+    DataOptions,
+    DetectRequest,
+    LongAudio,
+    ModelOptions,
+    Runtime,
+)
+from synnet_triton.ops.dispatch import BACKENDS
+from synnet_triton.xylo.targets import TARGETS
 
 DEMO_DIR = "synnet-demo"
 """Where ``synnet-triton demo`` writes unless ``--out`` says otherwise."""
@@ -86,16 +94,16 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seconds", type=POSITIVE_FLOAT, default=None,
                        help="clip length in s (1 ms steps); default: the longest clip of "
                        "--data (shorter ones zero-padded, none cut), 0.5 for the synthetic set")
-    group.add_argument("--classes", type=POSITIVE_INT, default=4,
+    group.add_argument("--classes", type=POSITIVE_INT, default=DataOptions.classes,
                        help="synthetic words (≤ 8 for Xylo)")
-    group.add_argument("--train-clips", type=POSITIVE_INT, default=256,
+    group.add_argument("--train-clips", type=POSITIVE_INT, default=DataOptions.train_clips,
                        help="synthetic training clips")
-    group.add_argument("--test-clips", type=POSITIVE_INT, default=128,
+    group.add_argument("--test-clips", type=POSITIVE_INT, default=DataOptions.test_clips,
                        help="synthetic held-out clips")
     group.add_argument(
         "--data-seed",
         type=int,
-        default=0,
+        default=DataOptions.data_seed,
         help="synthetic clips: the training set uses seed 2·s, the held-out set 2·s + 1",
     )
 
@@ -108,23 +116,24 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--time-constants",
         type=POSITIVE_INT,
-        default=4,
+        default=ModelOptions.time_constants,
         help="distinct synaptic time constants in the hidden layer (2, 4, 8, … ms)",
     )
     group.add_argument("--epochs", type=NON_NEGATIVE_INT, default=None,
                        help="passes over the data in float; default: 30 with --data, 6 for "
                        "the synthetic set (0 with --hardware-aware: train through the chip "
                        "from scratch)")
-    group.add_argument("--batch-size", type=POSITIVE_INT, default=32,
+    group.add_argument("--batch-size", type=POSITIVE_INT, default=ModelOptions.batch_size,
                        help="clips per optimiser step")
     group.add_argument("--lr", type=POSITIVE_FLOAT, default=None,
                        help="Adam's initial learning rate, decayed to 0 by a half cosine; "
                        "default: 3e-3 with --data, 1e-2 for the synthetic set")
-    group.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order")
-    group.add_argument("--init-gain", type=POSITIVE_FLOAT, default=0.4,
+    group.add_argument("--seed", type=int, default=ModelOptions.seed,
+                       help="weight initialisation and batch order")
+    group.add_argument("--init-gain", type=POSITIVE_FLOAT, default=ModelOptions.init_gain,
                        help="factor on the initial weights")
-    _add_target_argument(group, DEFAULT_TARGET)
-    group.add_argument("--quantize", choices=("global", "channel"), default="global",
+    _add_target_argument(group, ModelOptions.target)
+    group.add_argument("--quantize", choices=("global", "channel"), default=ModelOptions.quantize,
                        help="how the weights become Xylo's int8 (Rockpool's global_quantize "
                        "or channel_quantize); eval --xylo and detect --xylo use the same")
     hardware = parser.add_argument_group(
@@ -134,9 +143,10 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "holds float, post-training-quantised and hardware-exact chip accuracy side by side")
     hardware.add_argument("--hardware-aware", action="store_true",
                           help="fine-tune through the chip after the float epochs")
-    hardware.add_argument("--hardware-epochs", type=POSITIVE_INT, default=5,
+    hardware.add_argument("--hardware-epochs", type=POSITIVE_INT,
+                          default=ModelOptions.hardware_epochs,
                           help="epochs of hardware-exact training")
-    hardware.add_argument("--hardware-lr", type=POSITIVE_FLOAT, default=1e-3,
+    hardware.add_argument("--hardware-lr", type=POSITIVE_FLOAT, default=ModelOptions.hardware_lr,
                           help="Adam's initial learning rate for them, decayed by a half cosine")
 
 
@@ -151,12 +161,13 @@ def _add_target_argument(parser: Any, default: str | None) -> None:
 def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("runtime")
     group.add_argument(
-        "--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'"
+        "--device", default=Runtime.device,
+        help="'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'"
     )
     group.add_argument(
         "--backend",
-        default="auto",
-        choices=("auto", "torch", "triton"),
+        default=Runtime.backend,
+        choices=BACKENDS,
         help="LIF backend; 'auto' is Triton on CUDA, torch on CPU",
     )
     group.add_argument("--no-progress", action="store_true",
@@ -187,15 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", type=Path, default=Path(DEMO_DIR), help="output folder")
     _add_training_run_arguments(demo)
-    demo.set_defaults(xylo=True)
     long_audio = demo.add_argument_group("long audio (synthetic data only)")
     long_audio.add_argument(
         "--long-seconds",
         type=float,
-        default=10.0,
+        default=LongAudio.seconds,
         help="also score the trained network on clips this long, one word per second; 0: skip",
     )
-    long_audio.add_argument("--long-clips", type=int, default=16, help="number of long clips")
+    long_audio.add_argument("--long-clips", type=int, default=LongAudio.clips,
+                            help="number of long clips")
     long_audio.add_argument(
         "--long-xylo",
         action="store_true",
@@ -243,14 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect.add_argument("checkpoint", type=Path, help="checkpoint.pt written by train/demo")
     detect.add_argument("recording", type=Path, help="WAV/FLAC/OGG file, any length")
-    detect.add_argument("--out", type=Path, default=Path("detections"), help="output folder")
+    detect.add_argument("--out", type=Path, default=DetectRequest.out, help="output folder")
     detect.add_argument("--xylo", action="store_true",
                         help="run the Xylo-parity simulation instead of the float network")
-    detect.add_argument("--min-share", type=POSITIVE_FLOAT, default=0.5,
+    detect.add_argument("--min-share", type=POSITIVE_FLOAT, default=DetectRequest.min_share,
                         help="share of a window's readout spikes the top class needs")
-    detect.add_argument("--min-spikes", type=float, default=20.0,
+    detect.add_argument("--min-spikes", type=float, default=DetectRequest.min_spikes,
                         help="readout spikes a window needs to count at all")
-    detect.add_argument("--chunk-seconds", type=POSITIVE_FLOAT, default=60.0,
+    detect.add_argument("--chunk-seconds", type=POSITIVE_FLOAT, default=DetectRequest.chunk_seconds,
                         help="audio read and processed per step of the stream")
     _add_target_argument(detect, None)
     _add_runtime_arguments(detect)

@@ -357,15 +357,8 @@ class XyloSim(nn.Module):
         spike_trace: Tensor,
         state_trace: Tensor | None,
     ) -> dict[str, Tensor]:
-        """Run the sequence on the engine `resolved_backend` picks.
-
-        events:       (B, T, Nin) int32 clipped input event counts
-        state:        carried ``isyn`` (B, 2, P), ``vmem`` (B, P), ``spikes`` (B, P), int32
-        first_traced: first neuron of the traces; they hold neurons first_traced … P − 1
-        spike_trace:  (B, T, M) int16, filled with the spike counts of each step
-        state_trace:  (B, T, M, 3) int16, filled with vmem, isyn, isyn2 after each step, or None
-        returns the state after the last step, as ``state``
-        """
+        """Run the sequence on the engine `resolved_backend` picks; arguments and result as
+        :func:`synnet_triton.xylo.step_engine.run_steps`'s."""
         batch, steps, _ = events.shape
         if batch and steps and self.resolved_backend(events.device) == "triton":
             return self._run_layers(events, state, first_traced, spike_trace, state_trace)

@@ -53,8 +53,6 @@ def _exact_product_dtype(device: torch.device) -> torch.dtype:
     return torch.float64
 
 
-
-
 def run_steps(
     sim: XyloSim,
     events: Tensor,
