@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from synnet_triton.arrays import steps_per_chunk
-from synnet_triton.ops.scan import reverse_scan
+from synnet_triton.ops.scan import run_reverse_scan
 from synnet_triton.xylo.chip import INT16_MAX, INT16_MIN, MAX_INPUT_EVENTS
 from synnet_triton.xylo.layers import Level, spike_levels
 from synnet_triton.xylo.sim import XyloSim
@@ -105,7 +105,7 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
                   backend: str) -> tuple[Tensor, Tensor, Tensor]:
     """The sweep level by level, readout first; returns (gU, gV, gI): (L, B, P), (L, B, P),
     (L, B, 2, P). ``spike_weights`` (N, 2, P) float32; ``levels`` from `spike_levels`;
-    ``backend`` runs the scans (:func:`synnet_triton.ops.scan.reverse_scan`)."""
+    ``backend`` (resolved) runs the scans (:func:`synnet_triton.ops.scan.run_reverse_scan`)."""
     g_u = torch.empty_like(terms.oms)
     g_v = torch.empty_like(terms.oms)
     g_i = torch.empty_like(terms.through)
@@ -129,8 +129,8 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
         if g_vmem is not None:
             drive.addcmul_(oms, g_vmem)
         level_u = torch.empty_like(drive)
-        reverse_scan(coef, drive, drive[-1] + oms[-1] * carry.g_v[:, level], out=level_u,
-                     backend=backend)
+        run_reverse_scan(coef, drive, drive[-1] + oms[-1] * carry.g_v[:, level], level_u,
+                         backend)
         level_v = torch.empty_like(drive)
         torch.mul(to_v[1:], level_u[1:], out=level_v[:-1])
         level_v[-1] = carry.g_v[:, level]
@@ -142,8 +142,8 @@ def layered_sweep(terms: SegmentTerms, carry: Carry, spike_weights: Tensor,
             drive_i = drive_i + terms.g_isyn[..., level]
         drive_i = drive_i * through
         level_i = torch.empty_like(drive_i)
-        reverse_scan(through, drive_i, drive_i[-1] + through[-1] * carry.g_i[..., level],
-                     out=level_i, backend=backend)
+        run_reverse_scan(through, drive_i, drive_i[-1] + through[-1] * carry.g_i[..., level],
+                         level_i, backend)
         g_u[:, :, level], g_v[:, :, level], g_i[..., level] = level_u, level_v, level_i
     return g_u, g_v, g_i
 

@@ -59,12 +59,21 @@ def reverse_scan(coef: Tensor, drive: Tensor, last: Tensor, *, out: Tensor | Non
                              f"{tuple(shape)} (out is {tuple(out.shape)})")
     if varying and coef.shape[0] != out.shape[0]:
         raise ValueError(f"coef has {coef.shape[0]} steps but out has {out.shape[0]}")
-    if resolve_backend(backend, out.device) == "triton":
+    return run_reverse_scan(coef, drive, last, out, resolve_backend(backend, out.device))
+
+
+def run_reverse_scan(coef: Tensor, drive: Tensor, last: Tensor, out: Tensor,
+                     backend: str) -> Tensor:
+    """:func:`reverse_scan` on the resolved ``backend`` (``"torch"`` or ``"triton"``) without
+    its checks, for callers that checked their tensors and resolved the backend once (the
+    hardware-exact backward calls it per level and time segment, a few hundred times per
+    step, where the checks would cost more than a small scan)."""
+    if backend == "triton":
         from synnet_triton.kernels.reverse_scan import reverse_scan as triton_reverse_scan
 
         triton_reverse_scan(coef.expand(out.shape).contiguous(),
                             drive.expand(out.shape).contiguous(),
-                            last.expand(step_shape).contiguous(), out)
+                            last.expand(out.shape[1:]).contiguous(), out)
     else:
         reverse_scan_loop(coef, drive, last, out)
     return out
