@@ -57,6 +57,11 @@ def test_bad_input_names_the_argument(call, error, message):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error path")
 def test_triton_backend_on_cpu_without_interpreter_is_a_clear_error(monkeypatch):
+    # Triton reads TRITON_INTERPRET when it is first imported and when a kernel is decorated:
+    # both must happen before the variable goes, or every later interpreter test in this
+    # process runs compiled kernels on the CPU (it failed the SynNet tests run after it)
+    import synnet_triton.ops.lif.triton_backend  # noqa: F401
+
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
         lif(X, backend="triton")

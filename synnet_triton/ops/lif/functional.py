@@ -70,6 +70,44 @@ def lif_decays(
     ``noise`` (B, T, N) is added to the membrane as is. Everything else is as in :func:`lif`.
     """
     x = check_input(x, n_synapses)
+    n, s = x.shape[-1] // n_synapses, n_synapses
+    alpha_t = as_parameter("alpha", alpha, ((), (n,)), x.device, decay=True)
+    beta_t = as_parameter("beta", beta, _synaptic_shapes(n, s), x.device, decay=True)
+    return _lif(
+        x, alpha_t, beta_t, threshold, bias, n_synapses=n_synapses, surrogate=surrogate,
+        learning_window=learning_window, max_spikes_per_dt=max_spikes_per_dt, noise=noise,
+        w_rec=w_rec, initial_state=initial_state, output_final_state=output_final_state,
+        record=record, checkpoint_every=checkpoint_every, lengths=lengths, backend=backend,
+    )
+
+
+def _synaptic_shapes(n: int, s: int) -> tuple[tuple[int, ...], ...]:
+    """The shapes a per-synapse parameter (τ_syn or β) may take."""
+    return ((), (1, s), (n, s)) + (((n,),) if s == 1 else ())
+
+
+def _lif(
+    x: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    threshold: Tensor | float,
+    bias: Tensor | float,
+    *,
+    n_synapses: int,
+    surrogate: Surrogate | str,
+    learning_window: float,
+    max_spikes_per_dt: float,
+    noise: Tensor | None,
+    w_rec: Tensor | None,
+    initial_state: LIFState | None,
+    output_final_state: bool,
+    record: bool,
+    checkpoint_every: int | None,
+    lengths: Tensor | None,
+    backend: str,
+) -> tuple[LIFOutput, LIFState | None]:
+    """The op on ``x`` and decays that :func:`lif` or :func:`lif_decays` checked (each its own
+    arguments); everything else is checked here, once, before the custom op runs."""
     unbatched = x.ndim == 2
     if unbatched:
         x = x.unsqueeze(0)
@@ -87,11 +125,8 @@ def lif_decays(
                          f"{checkpoint_every!r}")
 
     n, s = n_neurons, n_synapses
-    alpha_t = as_parameter("alpha", alpha, ((), (n,)), device, decay=True)
-    alpha_t = alpha_t.expand(n).contiguous()
-    beta_shapes = ((), (1, s), (n, s)) + (((n,),) if s == 1 else ())
-    beta_t = as_parameter("beta", beta, beta_shapes, device, decay=True)
-    beta_t = beta_t.reshape(n, 1) if beta_t.shape == (n,) else beta_t
+    alpha_t = alpha.expand(n).contiguous()
+    beta_t = beta.reshape(n, 1) if beta.shape == (n,) else beta
     beta_t = beta_t.expand(n, s).contiguous()
     threshold_t = as_parameter("threshold", threshold, ((), (n,)), device, positive=True)
     threshold_t = threshold_t.expand(n).contiguous()
@@ -207,14 +242,13 @@ def lif(
         ``(LIFOutput(spikes, vmem, isyn), final_state)``; ``final_state`` is None unless
         ``output_final_state``. Unbatched input gives unbatched outputs.
     """
-    check_input(x, n_synapses)
+    x = check_input(x, n_synapses)
     dt = check_positive_number("dt", dt)
     noise_std = check_positive_number("noise_std", noise_std, allow_zero=True)
     n = x.shape[-1] // n_synapses
     s = n_synapses
     tau_mem_t = as_parameter("tau_mem", tau_mem, ((), (n,)), x.device, positive=True)
-    tau_syn_shapes = ((), (1, s), (n, s)) + (((n,),) if s == 1 else ())
-    tau_syn_t = as_parameter("tau_syn", tau_syn, tau_syn_shapes, x.device, positive=True)
+    tau_syn_t = as_parameter("tau_syn", tau_syn, _synaptic_shapes(n, s), x.device, positive=True)
     # Rockpool computes exp(-dt / tau) in float32 exactly this way; spikes depend on its rounding
     alpha = torch.exp(-dt / tau_mem_t)
     beta = torch.exp(-dt / tau_syn_t)
@@ -222,7 +256,8 @@ def lif(
     if noise_std > 0:
         batch = x.shape[0] if x.ndim == 3 else 1
         noise = membrane_noise(noise_std, dt, (batch, x.shape[-2], n), x.device, generator)
-    return lif_decays(
+    # exp(−dt/τ) of a finite τ > 0 lies in (0, 1]: the decays need no second check
+    return _lif(
         x, alpha, beta, threshold, bias, n_synapses=n_synapses, surrogate=surrogate,
         learning_window=learning_window, max_spikes_per_dt=max_spikes_per_dt,
         noise=noise, w_rec=w_rec,
