@@ -272,13 +272,14 @@ def compile_report(capability: int, with_asm: bool = False) -> list[dict[str, An
     :func:`loop_analysis`, ``cubin`` (the binary, bytes); with ``with_asm`` also ``ttir``,
     ``ttgir``, ``ptx`` and ``sass``.
 
-    Under ``TRITON_INTERPRET=1`` the kernels of this process are interpreter objects that
-    cannot be compiled, so the builds then run in a child process without the interpreter.
+    The builds run in a child interpreter (``python -c``), whatever calls this: their
+    parallel workers are started by "spawn", which re-runs the caller's ``__main__``, and a
+    script without a main guard, a notebook or standard input cannot be re-run (the pool
+    broke); a ``-c`` child's ``__main__`` is skipped. The child also runs without
+    ``TRITON_INTERPRET``, under which this process's kernels cannot be compiled.
     """
     if capability < 80:
         raise ValueError(f"capability must be >= 80 (sm_80 and newer), got {capability}")
-    if isinstance(lif_forward_kernel, JITFunction):
-        return _compile_rows(capability, with_asm)
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(capability), *(["--asm"] if with_asm else [])],
