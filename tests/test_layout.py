@@ -266,3 +266,16 @@ def test_only_the_command_lines_parse_arguments() -> None:
                      if "argparse" in {alias.name for node in ast.walk(ast.parse(path.read_text()))
                                        if isinstance(node, ast.Import) for alias in node.names})
     assert parsing == ["synnet_triton.bench.cli", "synnet_triton.cli", "synnet_triton.cli.parser"]
+
+
+def test_every_package_docstring_names_its_modules() -> None:
+    """A package's docstring lists its modules (``name`` in double backquotes), every one."""
+    missing = []
+    for package in sorted(PACKAGES):
+        path = MODULES[package]
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        for module in sorted(p.stem for p in path.parent.glob("*.py")
+                             if p.stem not in ("__init__", "__main__")):
+            if f"``{module}``" not in doc and f"{package}.{module}" not in doc:
+                missing.append(f"{package}: {module}")
+    assert missing == []

@@ -21,7 +21,8 @@ Peers are optional: a contender whose library is missing, or that cannot run the
 (device, synapse count), is listed with the reason and never replaced by anything else.
 
 Modules: ``workloads`` (what is measured), ``peers`` (one adapter per contender),
-``measure`` (timing, memory, roofline), ``report`` (CSV, Markdown, PNG), ``cli``.
+``answers`` (each contender's answer checked before it is timed), ``measure`` (timing,
+memory, roofline), ``report`` (CSV, Markdown, PNG), ``cli``.
 
 Run ``python -m synnet_triton.bench --help``; the rows with Norse and SpikingJelly need the
 peers venv built by ``benchmarks/setup_peers_venv.sh``.

@@ -1,9 +1,10 @@
 """The ``synnet-triton`` command line: demo, train, eval, detect, bench, kernels, info.
 
-This package only parses (:mod:`synnet_triton.cli.parser`), maps each command's options onto
-typed settings (:mod:`synnet_triton.kws.options`) and hands them to the layer that does the
-work: the keyword-spotting application (:mod:`synnet_triton.kws.commands`, which needs the
-``[kws]`` extra), the benchmark harness, the compiled-code report.
+This package only parses (``parser``; ``tools`` holds info, kernels and bench), maps each
+command's options onto typed settings (:mod:`synnet_triton.kws.options`) and hands them to
+the layer that does the work: the keyword-spotting application
+(:mod:`synnet_triton.kws.commands`, which needs the ``[kws]`` extra), the benchmark harness,
+the compiled-code report.
 """
 
 from __future__ import annotations

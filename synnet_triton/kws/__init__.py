@@ -1,8 +1,14 @@
-"""The keyword-spotting application: audio to Xylo.
+"""The keyword-spotting application: audio to Xylo (the ``[kws]`` extra).
 
 - ``audio``: the Xylo-style audio front-end (filter bank → input events);
-- ``data``: synthetic keyword sets and WAV-folder data sets;
-- ``training``: training, evaluation (float and Xylo-parity) and checkpoints;
-- ``plots``: the PNG figures of a run;
-- ``cli``: the ``synnet-triton`` command.
+- ``audio_folder``: reading audio files and class folders;
+- ``data``: synthetic keyword sets and audio-folder event sets;
+- ``training``: training, evaluation (float and on the chip's simulation), checkpoints;
+- ``detect``: streaming keyword detection in long recordings;
+- ``reports``, ``plots``: evaluation reports and the PNG figures of a run;
+- ``options``: the commands' typed settings (no extra needed: the CLI imports it);
+- ``runs``: the training and long-clip runs behind the commands, summaries;
+- ``commands``: what ``synnet-triton`` demo, train, eval and detect do.
+
+Nothing is imported here, so ``synnet_triton.kws.options`` loads without the extra.
 """

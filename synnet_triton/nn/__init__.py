@@ -4,7 +4,9 @@
 - ``linear``: :class:`Linear`, a bias-free dense layer with Rockpool ``LinearTorch``'s
   initialisation;
 - ``dropout``: :class:`TimeStepDropout`;
-- ``synnet``: :class:`SynNet`, Rockpool 3.1 ``SynNet``'s architecture.
+- ``synnet``: :class:`SynNet`, Rockpool 3.1 ``SynNet``'s architecture;
+- ``synnet_conventions``: Rockpool's SynNet conventions (time constants, state-dict keys)
+  without Rockpool.
 """
 
 from synnet_triton.nn.dropout import TimeStepDropout

@@ -2,6 +2,14 @@
 IMU), the SynNet → Xylo specification flow of Rockpool (mapper + quantisers), and the
 design-rule check of each chip.
 
+- ``chip``: the chips' integer constants; ``targets``: what each chip holds, with sources;
+- ``design``: ``check_design`` / ``check_layout``, every rule a network breaks;
+- ``spec``: the validated integer spec; ``mapping``: SynNet → spec (Rockpool's mapper);
+  ``quantize``: global and channel quantisation on torch tensors;
+- ``sim``: ``XyloSim``, built from a spec, its state and the backend it runs on;
+  ``population``: a spec as one population's buffers; ``step_engine``: one vectorised step at a
+  time; ``layers``: one Triton launch per layer; ``saturating``: int16 saturating arithmetic.
+
 The names below load their module on first use: ``import synnet_triton`` reads the chips'
 targets (``SynNet.to_xylo``'s default) without loading the simulator.
 """
