@@ -13,6 +13,7 @@ on Xylo Audio 3).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,10 @@ def check_layout(
     return DesignReport(chip, tuple(found))
 
 
+REQUIRED_KEYS = ("weights_in", "weights_out")
+"""The specification keys without a default in ``XyloSim.from_specification``."""
+
+
 def check_design(design: Any, target: str | Target = DEFAULT_TARGET) -> DesignReport:
     """Every rule of ``target`` that ``design`` breaks.
 
@@ -150,7 +155,11 @@ def check_design(design: Any, target: str | Target = DEFAULT_TARGET) -> DesignRe
         return check_specification(design.to_xylo(target=chip.name, check=False), chip, layers)
     if isinstance(design, dict):
         return check_specification(design, chip)
-    spec = {name: getattr(design, name) for name in design.__dataclass_fields__}
+    if not dataclasses.is_dataclass(design) or isinstance(design, type):
+        raise TypeError(
+            "design must be a dict of XyloSim.from_specification arguments, a XyloSpec or a "
+            f"network with to_xylo (e.g. a SynNet); got {type(design).__name__}")
+    spec = {field.name: getattr(design, field.name) for field in dataclasses.fields(design)}
     spec["dash_syn_2"] = _array(spec["dash_syn"])[:, 1]
     spec["dash_syn"] = _array(spec["dash_syn"])[:, 0]
     return check_specification(spec, chip)
@@ -163,6 +172,10 @@ def check_specification(
     """:func:`check_design` of a specification dict; ``layers`` (name, size) of the hidden
     layers in order, when known, name the neurons in the report."""
     chip = get_target(target)
+    missing = [key for key in REQUIRED_KEYS if key not in spec]
+    if missing:
+        raise ValueError(f"the specification has no {', '.join(missing)} "
+                         f"(XyloSim.from_specification needs {' and '.join(REQUIRED_KEYS)})")
     return DesignReport(chip, tuple(_spec_violations(spec, chip, list(layers or []) or None)))
 
 

@@ -45,7 +45,19 @@ def _float32(name: str, value: Any) -> np.ndarray:
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a real array; got dtype {array.dtype}")
+    _check_finite(name, array)
     return array.astype(np.float32)
+
+
+def _check_finite(name: str, array: np.ndarray) -> None:
+    """ValueError naming the non-finite values (NaN would otherwise reach the chip as the
+    integer −2^63, reported as an out-of-range weight)."""
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad):
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(
+            f"{name} holds {len(bad)} non-finite value(s), first {array[first]} at "
+            f"{list(first)}: the network's parameters are not finite (did training diverge?)")
 
 
 def _float64(name: str, value: Any, keep_graph: bool) -> Any:
@@ -55,6 +67,7 @@ def _float64(name: str, value: Any, keep_graph: bool) -> Any:
     if keep_graph and isinstance(value, Tensor):
         if value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name} must be a real array; got dtype {value.dtype}")
+        _check_finite(name, value.detach().cpu().numpy())
         return value.cpu().float().double()
     array = _float32(name, value).astype(np.float64)
     return torch.from_numpy(array) if keep_graph else array

@@ -9,6 +9,7 @@ Limits are the documented ones (synnet_triton/xylo/targets.py cites each): input
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 
 from synnet_triton.nn.synnet import SynNet
 from synnet_triton.xylo import TARGETS, DesignError, XyloSim, check_design, check_layout
+from synnet_triton.xylo.spec import XyloSpec
 
 
 def valid(n_in: int = 3, n_hidden: int = 6, n_out: int = 2, synapses: int = 1) -> dict[str, Any]:
@@ -184,3 +186,50 @@ def test_a_synnet_the_chip_cannot_hold_is_refused_by_to_xylo_and_xylosim_naming_
 def test_an_unknown_target_is_refused_listing_the_known_ones():
     with pytest.raises(ValueError, match="xylo-audio3"):
         check_design(valid(), "xylo-audio4")
+
+
+def test_a_design_of_another_type_is_named() -> None:
+    for design, name in ((42, "int"), ("spec.json", "str"), (XyloSpec, "type")):
+        with pytest.raises(TypeError, match=f"^design must be a dict of XyloSim.from_"
+                           f"specification arguments, a XyloSpec or a network with to_xylo "
+                           rf"\(e.g. a SynNet\); got {name}$"):
+            check_design(design)
+
+
+def test_a_specification_without_its_required_weights_is_named() -> None:
+    spec = {"weights_in": np.ones((2, 3), int), "weights_out": np.ones((3, 1), int)}
+    for missing in ("weights_in", "weights_out"):
+        with pytest.raises(ValueError, match=f"^the specification has no {missing} "
+                           r"\(XyloSim.from_specification needs weights_in and weights_out\)$"):
+            check_design({k: v for k, v in spec.items() if k != missing})
+
+
+def test_a_network_with_nan_parameters_is_refused_as_nan() -> None:
+    """Not as the integer −2^63 an out-of-range weight (what the cast made of it)."""
+    net = SynNet(n_classes=2, n_channels=4, size_hidden_layers=[8], time_constants_per_layer=[2])
+    with torch.no_grad():
+        net.seq[0].weight[1, 2] = float("nan")
+        net.seq[0].weight[3, 0] = float("inf")
+    for convert in (net.to_xylo, lambda: check_design(net)):
+        with pytest.raises(ValueError, match=r"^weights\[0\] holds 2 non-finite value\(s\), "
+                           r"first nan at \[1, 2\]: the network's parameters are not finite"):
+            convert()
+
+
+def test_global_quantisation_warns_when_one_outlier_erases_a_layer() -> None:
+    """One input weight of 1e6 sets the shared scale 127 / 1e6: every other weight (|w| < 1)
+    rounds to 0, i.e. 127 of the 128; channel quantisation scales each neuron alone."""
+    net = SynNet(n_classes=2, n_channels=16, size_hidden_layers=[8], time_constants_per_layer=[2])
+    with torch.no_grad():
+        assert bool((net.seq[0].weight != 0).all()) and float(net.seq[0].weight.abs().max()) < 1
+        net.seq[0].weight[0, 0] = 1e6
+    with pytest.warns(UserWarning, match=r"^global quantisation rounds 127 of 128 non-zero "
+                      r"weights_in to 0: .* \(1e\+06\) sets it; channel quantisation "
+                      r"\(quantize='channel'\) scales each neuron on its own$"):
+        net.to_xylo(quantize="global", check=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.to_xylo(quantize="channel", check=False)
+        with torch.no_grad():
+            net.seq[0].weight[0, 0] = 0.5
+        net.to_xylo(quantize="global", check=False)
