@@ -92,13 +92,16 @@ def xylo_layer_kernel(
     i_1 = tl.load(isyn_ptr + 2 * state + n_neurons + neurons, mask=valid, other=0)
     v = tl.load(vmem_ptr + state + neurons, mask=valid, other=0)
 
-    drive_row = drive_ptr + row.to(tl.int64) * n_steps * n_sources
-    out_row = row.to(tl.int64) * n_steps * n_neurons
-    for t in range(n_steps):
+    # 64-bit offsets advanced by one step each iteration: t · N in int32 wraps once a row
+    # passes 2^31 elements (an hour at 1 ms with N ≥ 600), and the interpreter's loop index
+    # is a plain int that cannot be cast
+    drive_step = drive_ptr + row.to(tl.int64) * n_steps * n_sources
+    out_step = row.to(tl.int64) * n_steps * n_neurons
+    for _ in range(n_steps):
         plain_0 = i_0
         plain_1 = i_1
         for k in range(n_sources):
-            count = tl.load(drive_row + t * n_sources + k)
+            count = tl.load(drive_step + k)
             if count != 0:
                 w_0 = tl.load(weights_ptr + (2 * k) * n_neurons + neurons, mask=valid, other=0)
                 w_1 = tl.load(weights_ptr + (2 * k + 1) * n_neurons + neurons, mask=valid,
@@ -109,7 +112,7 @@ def xylo_layer_kernel(
                     plain_0 += count * w_0
                     plain_1 += count * w_1
         if CLIPS:
-            clips_at = clips_ptr + 2 * (out_row + t * n_neurons) + neurons
+            clips_at = clips_ptr + 2 * out_step + neurons
             tl.store(clips_at, (i_0 != plain_0).to(tl.int8), mask=valid)
             tl.store(clips_at + n_neurons, (i_1 != plain_1).to(tl.int8), mask=valid)
 
@@ -133,12 +136,14 @@ def xylo_layer_kernel(
             spikes = tl.where(positive, spikes, loop_n)
             v = tl.where(positive, v, loop_v)
 
-        at = out_row + t * n_neurons + neurons
+        at = out_step + neurons
         tl.store(spikes_ptr + at, spikes.to(tl.int16), mask=valid)
         if RECORD:
             tl.store(record_ptr + 3 * at, v.to(tl.int16), mask=valid)
             tl.store(record_ptr + 3 * at + 1, i_0.to(tl.int16), mask=valid)
             tl.store(record_ptr + 3 * at + 2, i_1.to(tl.int16), mask=valid)
+        drive_step += n_sources
+        out_step += n_neurons
 
     tl.store(isyn_ptr + 2 * state + neurons, i_0, mask=valid)
     tl.store(isyn_ptr + 2 * state + n_neurons + neurons, i_1, mask=valid)
