@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -100,38 +100,73 @@ def plot_clip(
 
     running = np.cumsum(output_spikes.detach().cpu().numpy(), axis=0)
     time_axis = np.arange(1, n_steps + 1) * dt
-    for index, name in enumerate(class_names):
+    for index, (name, colour) in enumerate(zip(class_names, class_colours(len(class_names)),
+                                               strict=True)):
         style = "-" if index == label else "--"
-        output_axis.plot(time_axis, running[:, index], style, label=legend_label(name))
+        output_axis.plot(time_axis, running[:, index], style, color=colour,
+                         label=legend_label(name))
     output_axis.set_xlabel("time (s)")
     output_axis.set_ylabel("readout spikes so far")
     output_axis.set_title("readout: running spike count per class (solid: true class)")
-    output_axis.legend(loc="upper left", ncol=min(4, len(class_names)), fontsize="small")
+    output_axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                       ncol=1 + len(class_names) // 16, fontsize="small")
     figure.tight_layout()
     return _save(figure, path)
 
 
 def plot_detections(trace: Tensor, bin_seconds: float, class_names: Sequence[str],
                     detections: Sequence[Any], path: str | Path) -> Path:
-    """Readout spikes per bin over a long recording (one line per class), and each
-    detection as a shaded span in its class's colour, labelled with its word."""
+    """:func:`detections_figure` written to ``path`` as PNG."""
+    return _save(detections_figure(trace, bin_seconds, class_names, detections), path)
+
+
+def detections_figure(trace: Tensor, bin_seconds: float, class_names: Sequence[str],
+                      detections: Sequence[Any]) -> Figure:
+    """Readout spikes per bin over a long recording, one line per class in its own colour
+    (:func:`class_colours`), the legend beside the data; each detection a shaded span in its
+    class's colour, labelled with its word.
+
+    trace: (bins, classes) readout spikes per bin; detections: objects with ``word``,
+    ``start_s`` and ``end_s``.
+    """
     figure = Figure(figsize=(14, 4))
     axis = figure.subplots()
     times = np.arange(trace.shape[0]) * bin_seconds
-    colours = {}
+    colours = dict(zip(class_names, class_colours(len(class_names)), strict=True))
     for index, name in enumerate(class_names):
-        (line,) = axis.plot(times, trace[:, index].numpy(), linewidth=0.7,
-                            label=legend_label(name))
-        colours[name] = line.get_color()
+        axis.plot(times, trace[:, index].numpy(), linewidth=0.7, color=colours[name],
+                  label=legend_label(name))
     for detection in detections:
         axis.axvspan(detection.start_s, detection.end_s, color=colours[detection.word],
                      alpha=0.2)
+        axis.text((detection.start_s + detection.end_s) / 2, 0.98, detection.word,
+                  transform=axis.get_xaxis_transform(), rotation=90, ha="center", va="top",
+                  fontsize="x-small", color=colours[detection.word],
+                  bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1})
     axis.set_xlabel("time (s)")
     axis.set_ylabel(f"readout spikes per {bin_seconds:g} s")
     axis.set_title(f"readout over the recording; shaded: {len(detections)} detections")
-    axis.legend(loc="upper right", ncol=min(6, len(class_names)), fontsize="small")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                ncol=1 + len(class_names) // 16, fontsize="small")
     figure.tight_layout()
-    return _save(figure, path)
+    return figure
+
+
+PALETTES = ("tab10", "tab20b", "tab20c")
+"""Matplotlib's qualitative maps, in order: 50 distinct colours (tab10's first)."""
+
+
+def class_colours(n_classes: int) -> list[tuple[float, float, float, float]]:
+    """``n_classes`` distinct RGBA colours, tab10's ten first; ValueError past 50."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap, to_rgba
+
+    maps = [colormaps[name] for name in PALETTES]
+    colours = [to_rgba(colour) for listed in maps if isinstance(listed, ListedColormap)
+               for colour in cast(Sequence[Any], listed.colors)]
+    if n_classes > len(colours):
+        raise ValueError(f"{n_classes} classes: the plots tell at most {len(colours)} apart")
+    return colours[:n_classes]
 
 
 def legend_label(name: str) -> str:
