@@ -77,14 +77,13 @@ def _in_type_checking(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return False
 
 
-def imports_of(module: str, *, module_level_only: bool = False) -> set[str]:
+def imports_of(module: str) -> set[str]:
     """The project modules ``module`` imports: ``from pkg import submodule`` names the
     submodule, ``from pkg import name`` the package."""
     tree = ast.parse(MODULES[module].read_text())
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found: set[str] = set()
-    body = tree.body if module_level_only else list(ast.walk(tree))
-    for node in body:
+    for node in ast.walk(tree):
         if _in_type_checking(node, parents):
             continue
         if isinstance(node, ast.Import):

@@ -67,8 +67,9 @@ def _float64(name: str, value: Any, keep_graph: bool) -> Any:
     if keep_graph and isinstance(value, Tensor):
         if value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name} must be a real array; got dtype {value.dtype}")
-        _check_finite(name, value.detach().cpu().numpy())
-        return value.cpu().float().double()
+        converted = value.cpu().float().double()
+        _check_finite(name, converted.detach().numpy())
+        return converted
     array = _float32(name, value).astype(np.float64)
     return torch.from_numpy(array) if keep_graph else array
 

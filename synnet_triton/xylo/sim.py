@@ -306,13 +306,11 @@ class XyloSim(nn.Module):
         )
         keep_states = record or self.output_mode != "Spike"
         state_trace = spike_trace.new_zeros((*spike_trace.shape, 3) if keep_states else (0,))
-        self._state = self._run(
-            events,
-            self._initial_state(batch),
-            first_traced,
-            spike_trace,
-            state_trace if keep_states else None,
-        )
+        initial, traced = self._initial_state(batch), state_trace if keep_states else None
+        if batch and steps and self.resolved_backend(events.device) == "triton":
+            self._state = self._run_layers(events, initial, first_traced, spike_trace, traced)
+        else:
+            self._state = run_steps(self, events, initial, first_traced, spike_trace, traced)
         isyn, vmem, spikes = self._state["isyn"], self._state["vmem"], self._state["spikes"]
 
         hidden, output = slice(0, n_hidden), slice(n_hidden, n_all)
@@ -348,21 +346,6 @@ class XyloSim(nn.Module):
             recording = {key: value[0] for key, value in recording.items()}
             final_state = {key: value[0] for key, value in final_state.items()}
         return out, final_state, recording
-
-    def _run(
-        self,
-        events: Tensor,
-        state: dict[str, Tensor],
-        first_traced: int,
-        spike_trace: Tensor,
-        state_trace: Tensor | None,
-    ) -> dict[str, Tensor]:
-        """Run the sequence on the engine `resolved_backend` picks; arguments and result as
-        :func:`synnet_triton.xylo.step_engine.run_steps`'s."""
-        batch, steps, _ = events.shape
-        if batch and steps and self.resolved_backend(events.device) == "triton":
-            return self._run_layers(events, state, first_traced, spike_trace, state_trace)
-        return run_steps(self, events, state, first_traced, spike_trace, state_trace)
 
     def resolved_backend(self, device: torch.device) -> str:
         """The backend a call on ``device`` runs (``"torch"`` or ``"triton"``; see ``backend``).
@@ -401,7 +384,8 @@ class XyloSim(nn.Module):
         spike_trace: Tensor,
         state_trace: Tensor | None,
     ) -> dict[str, Tensor]:
-        """`_run` with one launch per layer (:func:`synnet_triton.xylo.layers.run_layers`)."""
+        """:func:`synnet_triton.xylo.step_engine.run_steps` with one launch per layer
+        (:func:`synnet_triton.xylo.layers.run_layers`)."""
         assert self._layers is not None
         spikes, records, flags, final = run_layers(
             self._layers, self.drive_weights, self.dash_syn, self.dash_mem, self.bias,
