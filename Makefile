@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy synnet_triton kernels
 
 demo: $(STAMP)
-	$(VENV)/bin/synnet-triton demo
+	$(VENV)/bin/synnet-triton demo --force
 
 # Side-by-side benchmark against the peers installed in .venv (Rockpool, snnTorch).
 bench: $(STAMP)

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from synnet_triton.cli.parser import build_parser
 from synnet_triton.kws.options import (
@@ -28,8 +29,12 @@ from synnet_triton.kws.options import (
 
 __all__ = ["main", "build_parser"]
 
-KWS_EXTRA = frozenset({"soundfile", "scipy", "matplotlib", "tqdm", "h5py"})
+KWS_EXTRA = frozenset({"soundfile", "scipy", "matplotlib", "tqdm", "h5py", "filelock"})
 """Top-level modules of the ``[kws]`` extra: a command that misses one says which extra."""
+
+
+DIVERGED = 3
+"""Exit status of a run stopped by a non-finite loss, gradient or parameter (2: a mistake)."""
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
@@ -46,7 +51,22 @@ def _train_run(args: argparse.Namespace) -> TrainRun:
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, init_gain=args.init_gain,
         target=args.target, quantize=args.quantize, hardware_aware=args.hardware_aware,
         hardware_epochs=args.hardware_epochs, hardware_lr=args.hardware_lr)
-    return TrainRun(out=args.out, data=data, model=model, runtime=_runtime(args))
+    return TrainRun(out=_run_folder(args), data=data, model=model, runtime=_runtime(args),
+                    resume=args.resume is not None, force=args.force)
+
+
+def _run_folder(args: argparse.Namespace) -> Path:
+    """``--out``, or the folder ``--resume`` names; ValueError when neither or both differ."""
+    if args.resume is None:
+        if args.out is None:
+            raise ValueError("--out: the output folder is required (or --resume DIR)")
+        return Path(args.out)
+    if args.command == "train" and args.out is not None and args.out != args.resume:
+        raise ValueError(f"--resume {args.resume} continues the run in that folder; --out "
+                         f"{args.out} names another")
+    if args.force:
+        raise ValueError("--resume continues a run and --force replaces it: give one")
+    return Path(args.resume)
 
 
 def _run_kws(args: argparse.Namespace) -> int:
@@ -97,8 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``synnet-triton`` console script; returns the exit status.
 
     A user's mistake (a bad option value, a missing file, a device or backend this machine
-    does not have, data the loader cannot read, an extra that is not installed) is one line
-    on stderr and exit status 2; ``--debug`` shows the traceback instead.
+    does not have, data the loader cannot read, an extra that is not installed) and a
+    failed write (a full disk) are one line on stderr and exit status 2; a run that
+    diverged is one line and exit status :data:`DIVERGED`; ``--debug`` shows the traceback
+    instead.
     """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -116,8 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"synnet-triton {args.command}: error: needs {error.name}, which the [kws] extra "
               "installs: pip install 'synnet-triton[kws]'", file=sys.stderr)
         return 2
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         if args.debug:
             raise
         print(f"synnet-triton {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except RuntimeError as error:
+        from synnet_triton.kws.training import TrainingDiverged
+
+        if args.debug or not isinstance(error, TrainingDiverged):
+            raise
+        print(f"synnet-triton {args.command}: error: {error}", file=sys.stderr)
+        return DIVERGED

@@ -174,6 +174,18 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
                        help="hide progress bars (the per-epoch lines stay)")
 
 
+def _add_run_folder_arguments(parser: argparse.ArgumentParser, out: Path | None) -> None:
+    group = parser.add_argument_group("run folder")
+    group.add_argument("--out", type=Path, default=out,
+                       help="output folder" + (f" (default: {out})" if out else
+                                               "; required unless --resume"))
+    group.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                       help="continue the interrupted run in DIR from its last finished epoch, "
+                       "with its own options (they win over those given here)")
+    group.add_argument("--force", action="store_true",
+                       help="replace the run the output folder holds (it is refused without)")
+
+
 def _add_training_run_arguments(parser: argparse.ArgumentParser) -> None:
     _add_data_arguments(parser)
     _add_model_arguments(parser)
@@ -196,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a SynNet on synthetic keyword audio, evaluate it in float and on the "
         "Xylo-parity simulation, write summary.json, a checkpoint and PNG plots.",
     )
-    demo.add_argument("--out", type=Path, default=Path(DEMO_DIR), help="output folder")
+    _add_run_folder_arguments(demo, Path(DEMO_DIR))
     _add_training_run_arguments(demo)
     long_audio = demo.add_argument_group("long audio (synthetic data only)")
     long_audio.add_argument(
@@ -220,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a SynNet on the synthetic set (or --data WAV folders); writes "
         "OUT/checkpoint.pt, OUT/summary.json and OUT/training_curve.png.",
     )
-    train.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_run_folder_arguments(train, None)
     _add_training_run_arguments(train)
 
     evaluate = commands.add_parser(

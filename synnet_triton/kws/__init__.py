@@ -3,11 +3,15 @@
 - ``audio``: the Xylo-style audio front-end (filter bank → input events);
 - ``audio_folder``: reading audio files and class folders;
 - ``data``: synthetic keyword sets and audio-folder event sets;
-- ``training``: training, evaluation (float and on the chip's simulation), checkpoints;
+- ``training``: training (resumable, stopped on divergence), evaluation (float and on the
+  chip's simulation);
+- ``checkpoint``: a trained network on disk, and every way a file can fail to be one;
+- ``run_folder``: the folder a run writes (locked, atomic, resumable);
 - ``detect``: streaming keyword detection in long recordings;
 - ``reports``, ``plots``: evaluation reports and the PNG figures of a run;
 - ``options``: the commands' typed settings (no extra needed: the CLI imports it);
-- ``runs``: the training and long-clip runs behind the commands, summaries;
+- ``runs``: data sets and held-out sets, the long-clip run, summaries and headlines;
+- ``training_run``: the train/demo run, saved after every epoch for ``--resume``;
 - ``commands``: what ``synnet-triton`` demo, train, eval and detect do.
 
 Nothing is imported here, so ``synnet_triton.kws.options`` loads without the extra.

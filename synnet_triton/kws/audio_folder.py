@@ -24,8 +24,8 @@ from scipy import signal
 from torch import Tensor
 from tqdm import tqdm
 
-__all__ = ["AUDIO_EXTENSIONS", "FolderSummary", "AudioFolder", "read_audio", "resample",
-           "load_wav_folder"]
+__all__ = ["AUDIO_EXTENSIONS", "FolderSummary", "AudioFolder", "check_readable", "read_audio",
+           "resample", "load_wav_folder"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 
@@ -45,6 +45,20 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{path}: cannot read audio ({reason})") from error
     return resample(data.mean(axis=1), rate, sample_rate)
+
+
+def check_readable(path: str | Path) -> None:
+    """ValueError naming ``path`` unless libsndfile can open it as audio holding samples
+    (an empty, truncated or text file is refused before any work)."""
+    import soundfile
+
+    try:
+        frames = soundfile.info(str(path)).frames
+    except Exception as error:  # libsndfile's errors differ by version; all mean unreadable
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path}: cannot read audio ({reason})") from None
+    if frames <= 0:
+        raise ValueError(f"{path}: the recording holds no samples")
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
@@ -70,15 +84,19 @@ class FolderSummary:
 
     def format(self) -> str:
         """A few readable lines for a terminal."""
-        classes = ", ".join(f"{name} ({self.files_per_class[name]})" for name in self.class_names)
+        from synnet_triton.kws.reports import printable
+
+        classes = ", ".join(f"{printable(name)} ({self.files_per_class[name]})"
+                            for name in self.class_names)
         lines = [
-            f"{self.root}: {sum(self.files_per_class.values())} clips in "
+            f"{printable(self.root)}: {sum(self.files_per_class.values())} clips in "
             f"{len(self.class_names)} classes: {classes}",
             f"clip length {self.seconds:g} s at {self.sample_rate} Hz; {self.padded} padded, "
             f"{self.cropped} cropped",
         ]
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} unreadable: " + "; ".join(self.skipped))
+            lines.append(f"skipped {len(self.skipped)} unreadable: " + "; ".join(
+                map(printable, self.skipped)))
         return "\n".join(lines)
 
 
@@ -120,7 +138,9 @@ def load_wav_folder(
     files = {d.name: _audio_files(d) for d in class_dirs}
     empty = [name for name, paths in files.items() if not paths]
     if empty:
-        raise ValueError(f"class folder(s) {', '.join(empty)} under {root} hold no "
+        from synnet_triton.kws.reports import printable
+
+        raise ValueError(f"class folder(s) {', '.join(map(printable, empty))} under {root} hold no "
                          f"{'/'.join(AUDIO_EXTENSIONS)} files")
     clips: list[np.ndarray] = []
     labels: list[int] = []

@@ -10,6 +10,7 @@ A user's mistake is a ``ValueError`` whose message names the option.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,8 @@ from typing import Any
 import torch
 
 from synnet_triton.kws.options import DetectRequest, EvalRequest, LongAudio, Runtime, TrainRun
+from synnet_triton.kws.run_folder import SUMMARY_NAME, atomic_write_text
 from synnet_triton.kws.runs import (
-    SUMMARY_NAME,
     device_name,
     hardware_headline,
     headline,
@@ -28,24 +29,34 @@ from synnet_triton.kws.runs import (
     parse_device,
     plot_first_clip,
     resolved_backend,
-    train_run,
-    write_summary,
 )
+from synnet_triton.kws.training_run import FinishedRun, commit_run, open_run, train_run
 from synnet_triton.xylo.targets import DEFAULT_TARGET
 
 __all__ = ["command_demo", "command_detect", "command_eval", "command_train"]
 
 
+def _print_written(finished: FinishedRun) -> None:
+    summary = finished.summary
+    print("wrote " + ", ".join([str(finished.run.out / SUMMARY_NAME), summary["checkpoint"],
+                                *summary["plots"]]))
+
+
 def command_train(run: TrainRun) -> int:
-    """Train into ``run.out``: checkpoint, summary and curve; prints the headline."""
-    result = train_run(run)
-    summary = result["summary"]
-    write_summary(summary, run.out / SUMMARY_NAME)
+    """Train into ``run.out``: checkpoint, summary and curve; prints the headline.
+
+    The folder is locked and checked before any data is read; after every epoch the run's
+    state is saved there for ``--resume``; the finished run's files replace the previous
+    ones all at once."""
+    folder, run, state = open_run(run)
+    with folder:
+        finished = train_run(run, folder, state)
+        commit_run(finished)
+    summary = finished.summary
     print(headline(summary))
     if hardware_headline(summary):
         print(hardware_headline(summary))
-    print("wrote " + ", ".join([str(run.out / SUMMARY_NAME), summary["checkpoint"],
-                                *summary["plots"]]))
+    _print_written(finished)
     return 0
 
 
@@ -55,23 +66,25 @@ def command_demo(run: TrainRun, long: LongAudio) -> int:
     from synnet_triton.kws.training import evaluate_xylo
 
     start = time.perf_counter()
-    run = replace(run, must_fit_chip=True)
-    result = train_run(run)
-    summary, net, test_set = result["summary"], result["net"], result["test_set"]
-    model = run.model
-    xylo = evaluate_xylo(net, test_set, progress=run.runtime.progress, target=model.target,
-                         quantize=model.quantize)
-    summary["xylo_accuracy"] = xylo.accuracy
-    summary["xylo_clips_per_second"] = xylo.clips_per_second
-    summary["float_xylo_agreement"] = (
-        (xylo.predictions == result["float"].predictions).double().mean().item()
-    )
-    summary["plots"].append(str(plot_first_clip(net, test_set, run.out / "clip.png")))
-    if long.seconds > 0 and run.data.data is None:
-        summary["long_audio"] = long_audio_run(net, long, run)
-        summary["plots"].append(summary["long_audio"]["plot"])
-    summary["total_seconds"] = time.perf_counter() - start
-    write_summary(summary, run.out / SUMMARY_NAME)
+    folder, run, state = open_run(replace(run, must_fit_chip=True))
+    with folder:
+        finished = train_run(run, folder, state)
+        summary, net, test_set = finished.summary, finished.net, finished.test_set
+        model = run.model
+        xylo = evaluate_xylo(net, test_set, progress=run.runtime.progress, target=model.target,
+                             quantize=model.quantize)
+        summary["xylo_accuracy"] = xylo.accuracy
+        summary["xylo_clips_per_second"] = xylo.clips_per_second
+        summary["float_xylo_agreement"] = (
+            (xylo.predictions == finished.float.predictions).double().mean().item()
+        )
+        clip = plot_first_clip(net, test_set, finished.staged / "clip.png")
+        summary["plots"].append(str(run.out / clip.name))
+        if long.seconds > 0 and run.data.data is None:
+            summary["long_audio"] = long_audio_run(net, long, run, finished.staged)
+            summary["plots"].append(summary["long_audio"]["plot"])
+        summary["total_seconds"] = time.perf_counter() - start
+        commit_run(finished)
     print(headline(summary))
     if hardware_headline(summary):
         print(hardware_headline(summary))
@@ -81,9 +94,7 @@ def command_demo(run: TrainRun, long: LongAudio) -> int:
             f"long audio ({long_audio['clips']} clips of {long_audio['seconds']} s): "
             + headline(long_audio)
         )
-    print(
-        f"wrote {run.out / SUMMARY_NAME}, {summary['checkpoint']}, " + ", ".join(summary["plots"])
-    )
+    _print_written(finished)
     return 0
 
 
@@ -91,17 +102,32 @@ def _checkpoint_for(checkpoint: Path, runtime: Runtime, target: str | None, xylo
                     ) -> tuple[torch.device, str, Any, Any, dict, str]:
     """(device, backend, net, its NetworkConfig, extra, target) of ``checkpoint`` on the asked
     device; ``target`` is the checkpoint's chip unless given. With ``xylo``, a DesignError
-    listing every rule of that chip the network breaks."""
-    from synnet_triton.kws.training import load_checkpoint
+    listing every rule of that chip the network breaks. A summary beside the checkpoint that
+    names another checkpoint is reported on stderr."""
+    from synnet_triton.kws.checkpoint import load_checkpoint
 
     device = parse_device(runtime.device)
     backend = resolved_backend(runtime.backend, device)
     net, network, extra = load_checkpoint(checkpoint, backend=backend, device=device)
+    _check_summary_beside(checkpoint)
     if target is None:
         target = extra.get("xylo_target", DEFAULT_TARGET)
     if xylo:
         network.design_report(target).enforce()
     return device, backend, net, network, extra, target
+
+
+def _check_summary_beside(checkpoint: Path) -> None:
+    from synnet_triton.kws.checkpoint import file_sha256
+
+    summary_path = checkpoint.resolve().parent / SUMMARY_NAME
+    try:
+        recorded = json.loads(summary_path.read_text()).get("checkpoint_sha256")
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(recorded, str) and recorded != file_sha256(checkpoint):
+        print(f"warning: {summary_path} describes another checkpoint than {checkpoint} "
+              "(their SHA-256 differ): the two are from different runs", file=sys.stderr)
 
 
 def command_eval(request: EvalRequest) -> int:
@@ -112,9 +138,12 @@ def command_eval(request: EvalRequest) -> int:
     device, backend, net, _, extra, target = _checkpoint_for(
         request.checkpoint, request.runtime, request.target, request.xylo)
     progress = request.runtime.progress
-    test_set = held_out_set(extra["source"], request.held_out)
-    names = extra.get("class_names", test_set.class_names)
+    names = extra.get("class_names") or [f"word{k}" for k in range(net.n_classes)]
+    test_set = held_out_set(extra.get("source"), request.held_out, names)
     floating = evaluate(net, test_set, progress=progress)
+    if not bool(torch.isfinite(floating.counts).all()):
+        raise ValueError(f"checkpoint {request.checkpoint}: its readout is not finite; the "
+                         "network is not scored")
     quantize = extra.get("xylo_quantize", "global")
     result = evaluate_xylo(net, test_set, progress=progress, target=target,
                            quantize=quantize) if request.xylo else floating
@@ -142,19 +171,22 @@ def command_eval(request: EvalRequest) -> int:
     other = ("float", floating.predictions) if request.xylo else None
     print(format_evaluation(title, names, test_set.labels, result.predictions, other))
     if request.json is not None:
-        request.json.write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write_text(request.json, json.dumps(report, indent=2) + "\n")
         print(f"wrote {request.json}")
     return 0
 
 
 def command_detect(request: DetectRequest) -> int:
     """Stream a recording through a checkpoint and report the keywords found."""
+    from synnet_triton.kws.audio_folder import check_readable
     from synnet_triton.kws.detect import DetectorConfig, detect_keywords
+    from synnet_triton.kws.reports import printable
 
     _, _, net, network, extra, target = _checkpoint_for(
         request.checkpoint, request.runtime, request.target, request.xylo)
     if not request.recording.is_file():
         raise ValueError(f"{request.recording}: no such file")
+    check_readable(request.recording)
     if request.min_share > 1:
         raise ValueError(f"--min-share {request.min_share}: expected a share in (0, 1]")
     window = float(extra.get("source", {}).get("seconds") or 1.0)
@@ -164,11 +196,10 @@ def command_detect(request: DetectRequest) -> int:
     run = detect_keywords(net, request.recording, names, config, xylo=request.xylo,
                           target=target, quantize=extra.get("xylo_quantize", "global"))
     for found in run.detections:
-        print(f"{found.start_s:10.2f} s  {found.end_s:10.2f} s  {found.word:12s}  "
+        print(f"{found.start_s:10.2f} s  {found.end_s:10.2f} s  {printable(found.word):12s}  "
               f"confidence {found.confidence:.2f}")
     print(f"{len(run.detections)} detections in {run.seconds:.1f} s of audio "
           f"({run.mode}); {run.compute_seconds:.1f} s of compute, "
           f"{run.real_time_factor:.0f}x real time")
     print("wrote " + ", ".join(str(p) for p in run.write(request.out)))
     return 0
-

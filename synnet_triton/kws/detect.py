@@ -26,6 +26,7 @@ per class, so an hour is 36 000 × classes floats.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -101,6 +102,7 @@ class DetectionRun:
     def write(self, out: Path) -> list[Path]:
         """detections.json, detections.csv and readout.png in ``out``; the paths written."""
         from synnet_triton.kws.plots import plot_detections
+        from synnet_triton.kws.run_folder import atomic_write_text
 
         out.mkdir(parents=True, exist_ok=True)
         rows = [asdict(d) for d in self.detections]
@@ -109,11 +111,12 @@ class DetectionRun:
                    "real_time_factor": self.real_time_factor, "class_names": self.class_names,
                    "detections": rows}  # fmt: skip
         paths = [out / "detections.json", out / "detections.csv", out / "readout.png"]
-        paths[0].write_text(json.dumps(summary, indent=2) + "\n")
-        with open(paths[1], "w", newline="") as handle:
-            writer = csv.DictWriter(handle, ("word", "start_s", "end_s", "confidence"))
-            writer.writeheader()
-            writer.writerows(rows)
+        atomic_write_text(paths[0], json.dumps(summary, indent=2) + "\n")
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, ("word", "start_s", "end_s", "confidence"))
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(paths[1], table.getvalue())
         plot_detections(self.trace, TRACE_SECONDS, self.class_names, self.detections, paths[2])
         return paths
 

@@ -99,13 +99,20 @@ class LongAudio:
 @dataclass(frozen=True)
 class TrainRun:
     """A training run into the folder ``out``; ``must_fit_chip`` refuses, before training, a
-    network the target cannot hold (the demo ends on the chip)."""
+    network the target cannot hold (the demo ends on the chip).
+
+    resume: continue the unfinished run in ``out`` with its recorded data and model options
+            (those given here are not used)
+    force:  replace the run ``out`` holds (without it such a folder is refused)
+    """
 
     out: Path
     data: DataOptions = field(default_factory=DataOptions)
     model: ModelOptions = field(default_factory=ModelOptions)
     runtime: Runtime = field(default_factory=Runtime)
     must_fit_chip: bool = False
+    resume: bool = False
+    force: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ and the readout over a long recording with its detections."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -176,7 +177,12 @@ def legend_label(name: str) -> str:
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
+    """``figure`` written to ``path`` atomically, in the format its suffix names."""
+    from synnet_triton.kws.run_folder import atomic_write_bytes
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=100)
+    atomic_write_bytes(path, buffer.getvalue())
     return path

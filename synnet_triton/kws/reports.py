@@ -8,7 +8,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["confusion_matrix", "format_evaluation"]
+__all__ = ["confusion_matrix", "format_evaluation", "printable"]
+
+
+def printable(name: str) -> str:
+    """``name`` safe to print: control and other unprintable characters (an ANSI escape in a
+    folder's name) as Python escapes, so a name cannot move the cursor or recolour a
+    terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in name)
 
 
 def confusion_matrix(labels: Tensor, predictions: Tensor, n_classes: int) -> Tensor:
@@ -30,6 +38,7 @@ def format_evaluation(
     """Accuracy, per-class accuracy and the confusion matrix of ``predictions`` (N,) against
     ``labels`` (N,); with ``other = (name, predictions)``, how often the two agree."""
     matrix = confusion_matrix(labels, predictions, len(class_names))
+    class_names = [printable(name) for name in class_names]
     correct = int(matrix.diagonal().sum())
     total = int(matrix.sum())
     lines = [f"{title}: accuracy {correct / max(total, 1):.3f} ({correct}/{total} clips)"]

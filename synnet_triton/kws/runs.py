@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
-import time
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,17 +16,13 @@ from synnet_triton.kws.options import (
     DataOptions,
     HeldOutOverrides,
     LongAudio,
-    ModelOptions,
     TrainRun,
 )
-from synnet_triton.xylo.design import DesignError
+from synnet_triton.kws.run_folder import atomic_write_text
 
 if TYPE_CHECKING:
-    from synnet_triton.kws.training import TrainConfig
     from synnet_triton.nn.synnet import SynNet, SynNetResult
 
-CHECKPOINT_NAME = "checkpoint.pt"
-SUMMARY_NAME = "summary.json"
 SYNTHETIC_SECONDS = 0.5
 """Clip length of the synthetic set unless ``--seconds`` says otherwise."""
 SILENT_SPIKES_PER_CLIP = 1.0
@@ -123,156 +116,68 @@ def load_sets(options: DataOptions, progress: bool = True,
     return train, test, source
 
 
-def held_out_set(source: dict[str, Any], overrides: HeldOutOverrides) -> EventSet:
-    """The held-out set of a checkpoint's data ``source``, with the overrides given to eval."""
-    seconds = overrides.seconds if overrides.seconds is not None else source["seconds"]
+MAX_HELD_OUT_CLIPS = 100_000
+MAX_CLIP_SECONDS = 3600.0
+"""Bounds on what a checkpoint may ask ``eval`` to synthesise: a file is data, and a
+recorded clip count of 10^9 would run until killed."""
+
+
+def _by_name(data: EventSet, class_names: list[str], where: str) -> EventSet:
+    """``data`` with its labels mapped by class name onto ``class_names`` (the checkpoint's
+    readout order); ValueError naming both lists when ``data`` has a class the readout lacks."""
+    from synnet_triton.kws.reports import printable
+
+    foreign = [name for name in data.class_names if name not in class_names]
+    if foreign:
+        raise ValueError(
+            f"{where}: classes {[printable(n) for n in foreign]} are not the checkpoint's "
+            f"{[printable(n) for n in class_names]}")
+    order = torch.tensor([class_names.index(name) for name in data.class_names])
+    return EventSet(data.events, order[data.labels], list(class_names), data.source)
+
+
+def _number(source: dict[str, Any], key: str, kind: type, low: float, high: float) -> Any:
+    value: Any = source.get(key)
+    number = not isinstance(value, bool) and isinstance(value, (kind, int))
+    if not number or not low <= float(value) <= high:
+        raise ValueError(f"the checkpoint's data source has {key} = {value!r}; expected a "
+                         f"number in [{low:g}, {high:g}]: give --data or the data options")
+    return value
+
+
+def held_out_set(source: Any, overrides: HeldOutOverrides, class_names: list[str],
+                 ) -> EventSet:
+    """The held-out set of a checkpoint's data ``source``, with the overrides given to eval;
+    its labels follow ``class_names`` (a folder's classes mapped by name, never by index).
+
+    Every value read from the checkpoint is checked first: a missing folder, a clip count
+    or length out of bounds are ValueErrors naming them.
+    """
+    seconds = overrides.seconds
     if overrides.data is not None:
-        return wav_event_set(overrides.data, seconds)
+        return _by_name(wav_event_set(overrides.data, seconds), class_names,
+                        f"--data {overrides.data}")
+    if not isinstance(source, dict) or source.get("kind") not in ("wav", "synthetic"):
+        raise ValueError("the checkpoint records no data source it can remake: give --data")
+    if seconds is None:
+        seconds = _number(source, "seconds", float, 1e-3, MAX_CLIP_SECONDS)
     if source["kind"] == "wav":
-        if source["test_data"] is not None:
-            return wav_event_set(source["test_data"], seconds)
-        return split_every_fifth(wav_event_set(source["data"], seconds))[1]
-    config = KeywordSetConfig(n_classes=source["classes"], seconds=seconds)
-    clips = overrides.test_clips if overrides.test_clips is not None else source["test_clips"]
-    seed = overrides.data_seed if overrides.data_seed is not None else source["data_seed"]
-    return synthetic_event_set(clips, 2 * seed + 1, config)
-
-
-def train_run(run: TrainRun) -> dict[str, Any]:
-    """Shared by demo and train: data, training, float evaluation, checkpoint, curve plot."""
-    from synnet_triton.kws.plots import plot_training_curve
-    from synnet_triton.kws.training import (
-        NetworkConfig,
-        TrainConfig,
-        build_network,
-        evaluate,
-        save_checkpoint,
-        train,
-    )
-
-    device = parse_device(run.runtime.device)
-    backend = resolved_backend(run.runtime.backend, device)
-    progress = run.runtime.progress
-    model = run.model.for_data(run.data)
-    assert model.hidden is not None and model.epochs is not None and model.lr is not None
-    if model.epochs == 0 and not model.hardware_aware:
-        raise ValueError("--epochs 0 trains nothing: add --hardware-aware to train through "
-                         "the chip from scratch")
-    start = time.perf_counter()
-    train_set, test_set, source = load_sets(run.data, progress)
-    data_seconds = time.perf_counter() - start
-    network = NetworkConfig(
-        n_classes=len(train_set.class_names),
-        n_channels=train_set.events.shape[-1],
-        hidden=(model.hidden,),
-        time_constants=(model.time_constants,),
-    )
-    design = network.design_report(model.target)
-    if not design.fits and (run.must_fit_chip or model.hardware_aware):
-        raise DesignError(design)
-    if design.violations:
-        print(f"note: {design}" + ("" if design.fits else
-              "\n  (trained in float only; eval --xylo will refuse it)"), file=sys.stderr)
-    settings = TrainConfig(
-        epochs=model.epochs,
-        batch_size=model.batch_size,
-        lr=model.lr,
-        seed=model.seed,
-        init_gain=model.init_gain,
-    )
-    net = build_network(network, backend=backend, seed=model.seed, init_gain=model.init_gain)
-    net = net.to(device)
-    start = time.perf_counter()
-    history = train(net, train_set, test_set, settings, progress=progress, log_epochs=True)
-    train_seconds = time.perf_counter() - start
-    hardware = None
-    if model.hardware_aware:
-        hardware = hardware_aware_run(net, train_set, test_set, settings, model, progress)
-    result = evaluate(net, test_set, progress=progress)
-    readout = result.counts.sum(dim=1).mean().item()
-    per_neuron_step = readout / (test_set.events.shape[1] * len(train_set.class_names))
-    if per_neuron_step > SATURATED_SPIKES_PER_STEP:
-        print(f"warning: the readout saturates ({per_neuron_step:.1f} spikes per neuron and "
-              "step; Xylo emits at most 1): lower --init-gain or --lr", file=sys.stderr)
-    if readout < SILENT_SPIKES_PER_CLIP:
-        print(f"warning: the readout is silent ({readout:.2f} spikes per held-out clip): the "
-              "network cannot tell the classes apart; lower --lr or raise --init-gain",
-              file=sys.stderr)
-    run.out.mkdir(parents=True, exist_ok=True)
-    checkpoint = run.out / CHECKPOINT_NAME
-    quantize = model.quantize
-    extra = {"source": source, "class_names": train_set.class_names,
-             "float_accuracy": result.accuracy, "xylo_target": model.target,
-             "xylo_quantize": quantize}
-    if hardware is not None:
-        extra["xylo_accuracy"] = hardware["xylo_accuracy"]
-    save_checkpoint(checkpoint, net, network, extra)
-    curve = plot_training_curve(history, run.out / "training_curve.png")
-    summary = {
-        "float_accuracy": result.accuracy,
-        "float_predictions": result.predictions.tolist(),
-        "float_readout_spikes_per_clip": result.counts.sum(dim=1).mean().item(),
-        "backend": backend,
-        "device": device_name(device),
-        "train_seconds": train_seconds,
-        "data_seconds": data_seconds,
-        "clips_per_second": result.clips_per_second,
-        "train_clips": len(train_set),
-        "test_clips": len(test_set),
-        "time_steps": train_set.events.shape[1],
-        "network": asdict(network),
-        "xylo_target": model.target,
-        "xylo_quantize": quantize,
-        "xylo_design": [str(violation) for violation in design.violations],
-        "training": asdict(settings),
-        "data": source,
-        "history": [asdict(record) for record in history],
-        "checkpoint": str(checkpoint),
-        "plots": [str(curve)],
-    }
-    if hardware is not None:
-        summary["hardware_aware"] = hardware
-        summary["float_accuracy_before_hardware_aware"] = hardware["float_before"]
-        summary["ptq_xylo_accuracy"] = hardware["ptq_xylo_accuracy"]
-        summary["xylo_accuracy"] = hardware["xylo_accuracy"]
-    return {"summary": summary, "net": net, "test_set": test_set, "float": result}
-
-
-def hardware_aware_run(
-    net: SynNet, train_set: EventSet, test_set: EventSet, settings: TrainConfig,
-    model: ModelOptions, progress: bool = True,
-) -> dict[str, Any]:
-    """Fine-tune ``net`` in place through the chip's integer arithmetic (``--hardware-aware``)
-    after measuring it in float and post-training quantised on the chip; returns the summary
-    of the three accuracies side by side."""
-    from synnet_triton.hardware import HardwareSynNet
-    from synnet_triton.kws.training import evaluate, evaluate_xylo, train
-
-    float_before = evaluate(net, test_set, progress=progress).accuracy
-    ptq = evaluate_xylo(net, test_set, progress=progress, target=model.target,
-                        quantize=model.quantize).accuracy
-    print(f"before hardware-exact training: float {float_before:.3f}  "
-          f"post-training quantised on {model.target} {ptq:.3f}")
-    hardware = HardwareSynNet(net, quantize=model.quantize, target=model.target)
-    fine_tuning = replace(settings, epochs=model.hardware_epochs, lr=model.hardware_lr)
-    start = time.perf_counter()
-    history = train(net, train_set, test_set, fine_tuning, progress=progress,
-                    log_epochs=True, hardware=hardware)
-    seconds = time.perf_counter() - start
-    chip = evaluate_xylo(net, test_set, progress=progress, target=model.target,
-                         quantize=model.quantize)
-    summary = {
-        "float_before": float_before,
-        "ptq_xylo_accuracy": ptq,
-        "xylo_accuracy": chip.accuracy,
-        "xylo_predictions": chip.predictions.tolist(),
-        "quantize": model.quantize,
-        "target": model.target,
-        "training": asdict(fine_tuning),
-        "train_seconds": seconds,
-        "history": [asdict(record) for record in history],
-    }
-    return summary
+        folder = source.get("test_data") or source.get("data")
+        if not isinstance(folder, str) or not Path(folder).is_dir():
+            raise ValueError(f"the checkpoint's data folder {folder!r} no longer exists: give "
+                             "the held-out clips with --data")
+        data = wav_event_set(folder, seconds)
+        if source.get("test_data") is None:
+            data = split_every_fifth(data)[1]
+        return _by_name(data, class_names, f"the checkpoint's data folder {folder}")
+    classes = _number(source, "classes", int, 2, len(class_names))
+    clips = overrides.test_clips if overrides.test_clips is not None else _number(
+        source, "test_clips", int, 1, MAX_HELD_OUT_CLIPS)
+    seed = overrides.data_seed if overrides.data_seed is not None else _number(
+        source, "data_seed", int, 0, 2**62)
+    config = KeywordSetConfig(n_classes=classes, seconds=seconds)
+    return _by_name(synthetic_event_set(clips, 2 * seed + 1, config), class_names,
+                    "the synthetic set")
 
 
 def device_name(device: torch.device) -> str:
@@ -282,7 +187,8 @@ def device_name(device: torch.device) -> str:
 
 
 def write_summary(summary: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+    """``summary`` as indented JSON at ``path``, atomically."""
+    atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -326,8 +232,10 @@ def plot_first_clip(net: SynNet, data: EventSet, path: Path) -> Path:
     )
 
 
-def long_audio_run(net: SynNet, long: LongAudio, run: TrainRun) -> dict[str, Any]:
-    """Evaluate the trained network on long synthetic clips (one word per second)."""
+def long_audio_run(net: SynNet, long: LongAudio, run: TrainRun, folder: Path,
+                   ) -> dict[str, Any]:
+    """Evaluate the trained network on long synthetic clips (one word per second); the plot
+    of the first goes into ``folder``."""
     from synnet_triton.kws.training import evaluate, evaluate_xylo
 
     config = KeywordSetConfig(n_classes=run.data.classes, seconds=long.seconds)
@@ -336,7 +244,7 @@ def long_audio_run(net: SynNet, long: LongAudio, run: TrainRun) -> dict[str, Any
         long.clips, 2 * run.data.data_seed + 1, config, progress=progress
     )
     float_result = evaluate(net, long_set, batch_size=long.clips, progress=progress)
-    plot = plot_first_clip(net, long_set, run.out / "long_clip.png")
+    plot = plot_first_clip(net, long_set, folder / "long_clip.png")
     model = run.model
     report: dict[str, Any] = {
         "seconds": long.seconds,
@@ -344,7 +252,7 @@ def long_audio_run(net: SynNet, long: LongAudio, run: TrainRun) -> dict[str, Any
         "clips": len(long_set),
         "float_accuracy": float_result.accuracy,
         "float_clips_per_second": float_result.clips_per_second,
-        "plot": str(plot),
+        "plot": str(run.out / plot.name),
     }
     if long.xylo:
         xylo_result = evaluate_xylo(net, long_set, batch_size=long.clips, progress=progress,

@@ -10,12 +10,11 @@ the one-step delay Xylo adds on each hidden→readout link barely moves a count.
 
 from __future__ import annotations
 
-import json
+import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -39,8 +38,10 @@ __all__ = [
     "train",
     "evaluate",
     "evaluate_xylo",
-    "save_checkpoint",
-    "load_checkpoint",
+    "TrainingDiverged",
+    "TrainingProgress",
+    "global_rng_states",
+    "restore_global_rng_states",
 ]
 
 XYLO_INPUTS = 16
@@ -102,6 +103,9 @@ class TrainConfig:
     schedule: str = "cosine"
 
     def __post_init__(self) -> None:
+        for name in ("lr", "init_gain", "logit_scale"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)}")
         if self.init_gain <= 0:
             raise ValueError(f"init_gain must be positive, got {self.init_gain}")
         if self.epochs < 0:
@@ -251,6 +255,79 @@ def evaluate_xylo(
     return _evaluation(torch.cat(counts), data.labels, seconds)
 
 
+class TrainingDiverged(RuntimeError):
+    """Training met a non-finite loss, gradient or parameter; ``net`` is not to be trusted
+    past the last finished epoch (``epoch`` and ``batch`` count from 1)."""
+
+    def __init__(self, epoch: int, batch: int, what: str, advice: str = "") -> None:
+        super().__init__(f"training diverged at epoch {epoch}, batch {batch}: {what}"
+                         + (f"; {advice}" if advice else ""))
+        self.epoch, self.batch, self.what = epoch, batch, what
+
+
+@dataclass
+class TrainingProgress:
+    """Where :func:`train` stands after a finished epoch: with the network's parameters of
+    that moment, enough to continue bitwise as if never stopped.
+
+    epochs:    epochs finished.
+    history:   their records.
+    optimiser, scheduler: the optimiser's and the schedule's ``state_dict``.
+    order:     state of the generator that shuffles the batches.
+    rng:       the global torch generators' states (CPU, then the network's CUDA device if
+               any): time-step dropout draws from them.
+    best:      (validation score, state_dict) of the best epoch so far, or None.
+    seconds:   training time so far.
+    """
+
+    epochs: int
+    history: list[EpochRecord]
+    optimiser: dict[str, Any]
+    scheduler: dict[str, Any]
+    order: Tensor
+    rng: list[Tensor]
+    best: tuple[float, dict[str, Tensor]] | None
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain containers of tensors and numbers (``torch.load(weights_only=True)`` reads
+        them back)."""
+        return {"epochs": self.epochs, "history": [asdict(r) for r in self.history],
+                "optimiser": self.optimiser, "scheduler": self.scheduler, "order": self.order,
+                "rng": self.rng, "best": None if self.best is None else list(self.best),
+                "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> TrainingProgress:
+        best = state["best"]
+        return cls(epochs=int(state["epochs"]),
+                   history=[EpochRecord(**record) for record in state["history"]],
+                   optimiser=state["optimiser"], scheduler=state["scheduler"],
+                   order=state["order"], rng=list(state["rng"]),
+                   best=None if best is None else (float(best[0]), best[1]),
+                   seconds=float(state["seconds"]))
+
+
+def global_rng_states(device: torch.device) -> list[Tensor]:
+    """The global torch generators' states: the CPU's, then ``device``'s if it is CUDA."""
+    states = [torch.get_rng_state()]
+    if device.type == "cuda":
+        states.append(torch.cuda.get_rng_state(device))
+    return states
+
+
+def restore_global_rng_states(states: list[Tensor], device: torch.device) -> None:
+    """Undo what happened to the generators since :func:`global_rng_states` gave ``states``."""
+    torch.set_rng_state(states[0])
+    if device.type == "cuda" and len(states) > 1:
+        torch.cuda.set_rng_state(states[1], device)
+
+
+def _all_finite(tensors: Sequence[Tensor]) -> bool:
+    """One device-to-host read for the lot."""
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
 def train(
     net: SynNet,
     train_set: EventSet,
@@ -260,6 +337,8 @@ def train(
     log_epochs: bool = False,
     validation: EventSet | None = None,
     hardware: HardwareSynNet | None = None,
+    resume: TrainingProgress | None = None,
+    on_epoch: Callable[[TrainingProgress], None] | None = None,
 ) -> list[EpochRecord]:
     """Train ``net`` in place with Adam on the spike-count cross-entropy.
 
@@ -276,11 +355,20 @@ def train(
     (:func:`evaluate_xylo` with the same quantisation and target), and after training
     ``evaluate_xylo`` gives exactly what the last epoch reported. It runs on ``net``'s
     device (on CUDA the chip simulation is one Triton launch per layer).
+
+    Interruption: ``on_epoch`` receives a :class:`TrainingProgress` after every epoch; given
+    back as ``resume`` (with ``net`` holding the parameters of that moment) training goes on
+    from the next epoch and ends bitwise where an uninterrupted run ends.
+
+    Raises:
+        TrainingDiverged: a batch's loss, a gradient or a parameter after the step is NaN or
+            infinite (naming the epoch and batch); ``net`` then holds the broken step.
     """
     if hardware is not None and hardware.synnet is not net:
         raise ValueError("hardware must wrap net itself (HardwareSynNet(net, ...))")
     model = net if hardware is None else hardware
     device = _network_device(net)
+    parameters = list(net.parameters())
 
     def accuracy(data: EventSet) -> float:
         size = max(config.batch_size, 64)
@@ -289,7 +377,7 @@ def train(
         return evaluate_xylo(net, data, batch_size=size, target=hardware.target,
                              quantize=hardware.quantize).accuracy
 
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+    optimiser = torch.optim.Adam(parameters, lr=config.lr)
     steps = max(1, config.epochs * -(-len(train_set) // config.batch_size))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser,
@@ -298,23 +386,42 @@ def train(
     )
     best: tuple[float, dict[str, Tensor]] | None = None
     order = torch.Generator().manual_seed(config.seed)
-    history = []
-    start = time.perf_counter()
-    for epoch in range(config.epochs):
+    history: list[EpochRecord] = []
+    earlier_seconds = 0.0
+    if resume is not None:
+        optimiser.load_state_dict(resume.optimiser)
+        scheduler.load_state_dict(resume.scheduler)
+        order.set_state(resume.order)
+        restore_global_rng_states(resume.rng, device)
+        history, best, earlier_seconds = list(resume.history), resume.best, resume.seconds
+    start = time.perf_counter() - earlier_seconds
+    for epoch in range(len(history), config.epochs):
         net.train()
         total_loss, correct = 0.0, 0
         description = f"epoch {epoch + 1}/{config.epochs}"
-        for events, labels in _progress_batches(
+        for batch, (events, labels) in enumerate(_progress_batches(
             train_set, config.batch_size, description, progress, order
-        ):
+        ), start=1):
             events, labels = events.to(device), labels.to(device)
             logits = spike_count_logits(model(events), config.logit_scale)
             loss = torch.nn.functional.cross_entropy(logits, labels)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(epoch + 1, batch, f"the loss is {value}")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            optimiser.step()
+            if not _all_finite([p.grad for p in parameters if p.grad is not None]):
+                raise TrainingDiverged(epoch + 1, batch, "a gradient is NaN or infinite")
+            try:
+                optimiser.step()
+            except RuntimeError as error:  # Adam's step size past float32's range
+                raise TrainingDiverged(epoch + 1, batch, f"the optimiser step failed ({error})"
+                                       ) from None
             scheduler.step()
-            total_loss += loss.item() * len(labels)
+            if not _all_finite(parameters):
+                raise TrainingDiverged(epoch + 1, batch,
+                                       "a parameter is NaN or infinite after the step")
+            total_loss += value * len(labels)
             correct += int((logits.argmax(dim=1) == labels).sum())
         test_accuracy = accuracy(test_set)
         chosen = ""
@@ -341,42 +448,12 @@ def train(
                 f"train {history[-1].train_accuracy:.3f}  held-out "
                 f"{'on the chip ' if hardware is not None else ''}{test_accuracy:.3f}{chosen}"
             )
+        if on_epoch is not None:
+            on_epoch(TrainingProgress(
+                epochs=epoch + 1, history=list(history),
+                optimiser=copy.deepcopy(optimiser.state_dict()),
+                scheduler=scheduler.state_dict(), order=order.get_state(),
+                rng=global_rng_states(device), best=best, seconds=time.perf_counter() - start))
     if best is not None:
         net.load_state_dict(best[1])
     return history
-
-
-def save_checkpoint(
-    path: str | Path,
-    net: SynNet,
-    network: NetworkConfig,
-    extra: dict[str, Any],
-) -> None:
-    """Write the network's weights, its architecture and ``extra`` (JSON-able) to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "network": asdict(network),
-            "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
-            "extra": json.loads(json.dumps(extra)),
-        },
-        path,
-    )
-
-
-def load_checkpoint(
-    path: str | Path, backend: str = "auto", device: str | torch.device = "cpu"
-) -> tuple[SynNet, NetworkConfig, dict[str, Any]]:
-    """Rebuild the network saved by :func:`save_checkpoint`: (net, its config, ``extra``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {path} does not exist")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    stored = dict(payload["network"])
-    stored["hidden"] = tuple(stored["hidden"])
-    stored["time_constants"] = tuple(stored["time_constants"])
-    network = NetworkConfig(**stored)
-    net = build_network(network, backend=backend)
-    net.load_state_dict(payload["state_dict"])
-    return net.to(device), network, payload["extra"]

@@ -86,17 +86,23 @@ def from_nir(
         ``nn.Sequential`` for a foreign chain.
 
     Raises:
-        ValueError: the graph is not a chain from ``input`` to ``output``, or ``dt`` is missing.
+        ValueError: the file cannot be read as NIR (naming it); the graph is not a chain from
+            ``input`` to ``output``; ``dt`` is missing; a node holds NaN or infinite values or
+            a ``v_reset`` other than 0 (naming the node and the field).
         TypeError: a node type with no counterpart here, named.
     """
     if not isinstance(graph, nir.NIRGraph):
-        graph = nir.read(graph)
+        graph = _read(graph)
     names = _chain_order(graph)
     layers: list[tuple[str, nn.Module, str]] = []
     for name in names:
         node = graph.nodes[name]
+        _check_finite(name, node)
         if is_lif_node(node):
-            layer, source = lif_from_node(node, dt=dt, backend=backend)
+            try:
+                layer, source = lif_from_node(node, dt=dt, backend=backend)
+            except ValueError as error:
+                raise ValueError(f"NIR node {name!r}: {error}") from None
             layers.append((name, layer, source))
         elif isinstance(node, (nir.Linear, nir.Affine)):
             layers.append((name, linear_from_node(node), "linear"))
@@ -109,6 +115,34 @@ def from_nir(
     if len(layers) == 1:
         return _as_exported(layers[0][1], layers[0][2])
     return nn.Sequential(*[_as_exported(layer, source) for _, layer, source in layers])
+
+
+def _read(path: str | os.PathLike[str]) -> nir.NIRGraph:
+    """``nir.read``, its failures on a damaged or foreign file (h5py's OSError, a KeyError
+    for a missing field, an AssertionError for an unknown node type) as one ValueError."""
+    try:
+        return nir.read(path)
+    except (OSError, KeyError, AssertionError, ValueError, TypeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(f"{os.fspath(path)}: not a readable NIR graph "
+                         f"({type(error).__name__}{': ' + reason if reason else ''})") from None
+
+
+def _check_finite(name: str, node: nir.NIRNode) -> None:
+    """ValueError naming the node and the field that holds NaN or an infinity."""
+    if isinstance(node, nir.NIRGraph):
+        for inner, child in node.nodes.items():
+            _check_finite(f"{name}.{inner}", child)
+        return
+    for field, value in vars(node).items():
+        if field in ("input_type", "output_type", "metadata"):
+            continue
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if not np.isfinite(array).all():
+            raise ValueError(f"NIR node {name!r}: {field} holds NaN or infinite values")
 
 
 def _kind(module: nn.Module) -> str:

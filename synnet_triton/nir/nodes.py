@@ -180,6 +180,11 @@ def lif_from_node(
         gains = {"r": (membrane.r, tau_mem)}
     n_neurons = int(np.asarray(threshold).size)
     if metadata is None:
+        v_reset = np.asarray(getattr(node, "v_reset", 0.0))
+        if np.any(v_reset != 0):
+            raise ValueError(
+                f"NIR node field v_reset: {v_reset.ravel()[:4].tolist()}: a reset to a value "
+                "other than 0 has no counterpart here (the LIF subtracts the threshold)")
         if dt is None:
             raise ValueError(
                 "dt: this NIR node has no synnet_triton metadata, so its time step is unknown; "

@@ -82,11 +82,11 @@ def _eval_args() -> HeldOutOverrides:
 def test_eval_remakes_the_held_out_set_from_the_recorded_source(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
     _, test, source = _load(_args(data, None))
-    again = held_out_set(source, _eval_args())
+    again = held_out_set(source, _eval_args(), ["a", "b"])
     assert torch.equal(again.events, test.events) and torch.equal(again.labels, test.labels)
     _, test, source = _load(SYNTHETIC)
     assert source["kind"] == "synthetic" and source["seconds"] == 0.5
-    again = held_out_set(source, _eval_args())
+    again = held_out_set(source, _eval_args(), test.class_names)
     assert torch.equal(again.events, test.events) and torch.equal(again.labels, test.labels)
 
 
@@ -94,12 +94,12 @@ def test_eval_overrides_replace_what_the_source_recorded(tmp_path: Path) -> None
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
     other = _folder(tmp_path / "other", 3, {"a": 400.0, "b": 3000.0})
     _, _, source = _load(_args(data, other))
-    assert len(held_out_set(source, _eval_args())) == 6  # the recorded --test-data
+    assert len(held_out_set(source, _eval_args(), ["a", "b"])) == 6  # the recorded --test-data
     override = HeldOutOverrides(data=data, seconds=0.05)
-    replaced = held_out_set(source, override)
+    replaced = held_out_set(source, override, ["a", "b"])
     assert len(replaced) == 10 and replaced.events.shape[1] == 50
     _, test, source = _load(SYNTHETIC)
-    reseeded = held_out_set(source, HeldOutOverrides(data_seed=5))
+    reseeded = held_out_set(source, HeldOutOverrides(data_seed=5), test.class_names)
     assert not torch.equal(reseeded.events, test.events)
 
 
@@ -112,7 +112,7 @@ def test_eval_cuts_a_test_folder_of_longer_clips_to_the_training_length(tmp_path
         soundfile.write(str(held / name / "long.wav"), tone, RATE, subtype="FLOAT")
     train, test, source = _load(DataOptions(data=data, test_data=held))
     assert test.events.shape[1] == train.events.shape[1] == 100
-    again = held_out_set(source, _eval_args())
+    again = held_out_set(source, _eval_args(), ["a", "b"])
     assert torch.equal(again.events, test.events)
 
 
@@ -164,10 +164,11 @@ def test_the_synthetic_sets_are_drawn_from_seeds_2s_and_2s_plus_1(no_progress) -
 def test_eval_crops_the_recorded_split_and_overrides_the_clip_count(tmp_path: Path) -> None:
     data = _folder(tmp_path / "words", 5, {"a": 400.0, "b": 3000.0})
     _, _, source = _load(_args(data, None))
-    cropped = held_out_set(source, HeldOutOverrides(seconds=0.05))
+    cropped = held_out_set(source, HeldOutOverrides(seconds=0.05), ["a", "b"])
     assert len(cropped) == 2 and cropped.events.shape[1] == 50
     _, _, source = _load(SYNTHETIC)
-    fewer = held_out_set(source, HeldOutOverrides(test_clips=2))
+    fewer = held_out_set(source, HeldOutOverrides(test_clips=2),
+                         [f"word{k}" for k in range(SYNTHETIC.classes)])
     assert len(fewer) == 2
 
 

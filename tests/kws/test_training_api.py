@@ -2,7 +2,7 @@
 per-epoch bookkeeping against the losses and logits the loop itself produced (recorded by
 wrapping ``cross_entropy``), the validation choice against parameter snapshots, the network
 ``build_network`` builds against its config, ``evaluate``'s fields against the network's
-own output, checkpoints against the saved network. (Written for the mutants of training.py
+own output. (Written for the mutants of training.py
 that survived ``make mutation``, 2026-12-07.)"""
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from synnet_triton.kws.training import (
     NetworkConfig,
     build_network,
     evaluate,
-    load_checkpoint,
-    save_checkpoint,
     train,
 )
 from synnet_triton.nn.linear import Linear
@@ -160,23 +158,6 @@ def test_evaluate_reports_the_networks_own_counts_and_its_rate(task) -> None:
     assert result.clips_per_second == pytest.approx(len(test_set) / result.seconds)
 
 
-def test_a_checkpoint_restores_the_network_its_config_and_extra(tmp_path, task) -> None:
-    config = NetworkConfig(n_classes=4, hidden=(9, 5), time_constants=(2, 2))
-    net = build_network(config, backend="torch", seed=3)
-    path = tmp_path / "runs" / "deep" / "checkpoint.pt"  # folders made as needed
-    extra = {"classes": ["a", "b"], "accuracy": 0.5, "nested": {"x": [1, 2]}}
-    save_checkpoint(path.with_name("first.pt"), net, config, {})
-    save_checkpoint(path, net, config, extra)  # into a folder that now exists
-    loaded, loaded_config, loaded_extra = load_checkpoint(path)  # default backend
-    assert loaded_config == config and loaded_extra == extra
-    for (name, a), (_, b) in zip(net.state_dict().items(), loaded.state_dict().items(),
-                                 strict=True):
-        assert torch.equal(a, b), name
-    assert next(loaded.parameters()).device.type == "cpu"
-    with pytest.raises(ValueError, match="does not exist"):
-        load_checkpoint(tmp_path / "missing.pt")
-
-
 def test_the_design_report_is_the_named_chips() -> None:
     fits = NetworkConfig(n_classes=4, hidden=(64,)).design_report("xylo-audio2")
     assert fits.fits and not fits.violations
@@ -241,12 +222,3 @@ def test_training_through_the_chip_uses_its_forward_and_measures_its_chip(task, 
     monkeypatch.setattr(training, "evaluate_xylo", original_evaluate_xylo)
     assert history[0].test_accuracy == training.evaluate_xylo(
         net, test_set, quantize="channel", target="xylo-audio3").accuracy
-
-
-def test_a_checkpoint_carrying_pickled_code_is_refused(tmp_path) -> None:
-    """Checkpoints load with ``weights_only``: a file that would run code on loading (any
-    pickled object beyond tensors and plain containers) is an error, never executed."""
-    path = tmp_path / "evil.pt"
-    torch.save({"network": {}, "state_dict": {}, "extra": {}, "hook": print}, path)
-    with pytest.raises(Exception, match="[Ww]eights only"):
-        load_checkpoint(path)
