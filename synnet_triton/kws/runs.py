@@ -136,6 +136,21 @@ def _by_name(data: EventSet, class_names: list[str], where: str) -> EventSet:
     return EventSet(data.events, order[data.labels], list(class_names), data.source)
 
 
+def _check_class_folders(folder: Path, class_names: list[str], where: str) -> None:
+    """Refuse a folder with a class the readout lacks before reading any audio (a recorded
+    path of /etc would otherwise be read class by class)."""
+    from synnet_triton.kws.reports import printable
+
+    if not folder.is_dir():
+        raise ValueError(f"{where}: not a directory")
+    foreign = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in class_names)
+    if foreign:
+        shown = [printable(n) for n in foreign[:5]]
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise ValueError(f"{where}: classes {shown}{more} are not the checkpoint's "
+                         f"{[printable(n) for n in class_names]}")
+
+
 def _number(source: dict[str, Any], key: str, kind: type, low: float, high: float) -> Any:
     value: Any = source.get(key)
     number = not isinstance(value, bool) and isinstance(value, (kind, int))
@@ -155,6 +170,7 @@ def held_out_set(source: Any, overrides: HeldOutOverrides, class_names: list[str
     """
     seconds = overrides.seconds
     if overrides.data is not None:
+        _check_class_folders(overrides.data, class_names, f"--data {overrides.data}")
         return _by_name(wav_event_set(overrides.data, seconds), class_names,
                         f"--data {overrides.data}")
     if not isinstance(source, dict) or source.get("kind") not in ("wav", "synthetic"):
@@ -166,6 +182,7 @@ def held_out_set(source: Any, overrides: HeldOutOverrides, class_names: list[str
         if not isinstance(folder, str) or not Path(folder).is_dir():
             raise ValueError(f"the checkpoint's data folder {folder!r} no longer exists: give "
                              "the held-out clips with --data")
+        _check_class_folders(Path(folder), class_names, f"the checkpoint's data folder {folder}")
         data = wav_event_set(folder, seconds)
         if source.get("test_data") is None:
             data = split_every_fifth(data)[1]

@@ -134,6 +134,17 @@ def test_eval_checks_what_the_checkpoint_asks_it_to_remake(trained: Path, source
     _one_line(_cli("eval", path.name, "--no-progress", cwd=trained), "eval", words)
 
 
+def test_a_recorded_folder_of_other_classes_is_refused_before_reading_it(trained: Path,
+                                                                         ) -> None:
+    """A checkpoint whose recorded data folder is /etc: refused naming a few of its folders,
+    not read class by class."""
+    source = {"kind": "wav", "data": "/etc", "test_data": None, "seconds": 0.1}
+    path = _variant(trained, "etc", lambda p: p["extra"].update(source=source))
+    line = _one_line(_cli("eval", path.name, "--no-progress", cwd=trained), "eval",
+                     "the checkpoint's data folder /etc: classes", "are not the checkpoint's")
+    assert "more" in line or line.count("'") <= 2 * (5 + 3)
+
+
 def test_eval_data_with_another_class_is_refused_naming_both_lists(trained: Path) -> None:
     other = _tones(trained / "other", ["one", "two"])
     (other / "two").rename(other / "three")
