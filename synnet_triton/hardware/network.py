@@ -106,43 +106,59 @@ class HardwareSynNet(nn.Module):
             raise ValueError(f"checkpoint_every must be a positive integer or None; got "
                              f"{checkpoint_every!r}")
         self.checkpoint_every = checkpoint_every
+        self._simulation: dict[str, XyloSim] = {}
+        """The simulator forward refreshes (a plain dict: not a submodule, not in the state)."""
 
-    def integer_values(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        """The quantised network: (values, spec).
-
-        values: ``INTEGER_KEYS`` → integer-valued float64 CPU tensors carrying the autograd
-                graph to the SynNet's parameters
-        spec:   the integer spec (numpy), equal to ``net.to_xylo(quantize, target)``
-        """
+    def _quantised(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """(values, float spec): ``VALUE_KEYS`` → integer-valued float64 tensors on the
+        parameters' device carrying the autograd graph, and the mapped float spec (dashes
+        unrounded)."""
         float_spec = synnet_float_specification(
             **self.synnet.xylo_layers(), dt=self.synnet.dt, target=self.target, keep_graph=True
         )
         values = QUANTIZERS[self.quantize](
             {key: float_spec[key] for key in VALUE_KEYS}, straight_through_round
         )
-        spec = {
-            **float_spec,
-            **{key: value.detach().numpy().astype(int) for key, value in values.items()},
-            **rounded_dashes(float_spec),
-        }
-        return values, spec
+        return values, float_spec
+
+    def integer_values(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """The quantised network: (values, spec).
+
+        values: ``INTEGER_KEYS`` → integer-valued float64 tensors on the parameters' device,
+                carrying the autograd graph to the SynNet's parameters
+        spec:   the integer spec (numpy, on the host), equal to ``net.to_xylo(quantize, target)``
+        """
+        values, float_spec = self._quantised()
+        return values, _host_spec(values, float_spec)
 
     def simulator(self) -> XyloSim:
-        """The bit-exact simulator of the network's current integer spec (CPU)."""
+        """A new bit-exact simulator of the network's current integer spec (CPU)."""
         return XyloSim.from_specification(
             **self.integer_values()[1], target=self.target, verify_config=False,
             output_mode=self.output_mode,
         )
 
+    def _simulator_of(self, values: dict[str, Tensor], float_spec: dict[str, Any],
+                      device: torch.device) -> XyloSim:
+        """The simulator of ``values`` on ``device``: built (and checked) the first time,
+        refreshed in place after (the network's sizes, dashes and output mode do not change
+        while it trains)."""
+        integers = {key: values[key].detach() for key in INTEGER_KEYS}
+        sim = self._simulation.get("sim")
+        if sim is None or sim.threshold.device != device:
+            sim = XyloSim.from_specification(
+                **_host_spec(values, float_spec), target=self.target, verify_config=False,
+                output_mode=self.output_mode, backend=self.backend).to(device)
+            self._simulation["sim"] = sim
+            return sim
+        return sim.refresh(sim.spec.with_values(**integers))
+
     def forward(self, x: Tensor) -> Tensor:
         """Xylo's output for event counts ``x``; see the class docstring."""
         device = next(self.synnet.parameters()).device
         events = _event_counts(x, self.synnet.n_channels).to(device)
-        values, spec = self.integer_values()
-        sim = XyloSim.from_specification(
-            **spec, target=self.target, verify_config=False, output_mode=self.output_mode,
-            backend=self.backend,
-        ).to(device)
+        values, float_spec = self._quantised()
+        sim = self._simulator_of(values, float_spec, device)
         out = xylo_dynamics(events, sim, {key: values[key] for key in INTEGER_KEYS}, self.window,
                             self.checkpoint_every)
         return out.to(x.device)
@@ -161,6 +177,16 @@ def to_hardware(
 ) -> HardwareSynNet:
     """``HardwareSynNet(net, quantize, target)``: the chip's computation of ``net``, trainable."""
     return HardwareSynNet(net, quantize, target)
+
+
+def _host_spec(values: dict[str, Tensor], float_spec: dict[str, Any]) -> dict[str, Any]:
+    """The integer spec of quantised ``values`` as numpy arrays on the host (``to_xylo``'s)."""
+    return {
+        **{key: (value.detach().cpu().numpy() if isinstance(value, Tensor) else value)
+           for key, value in float_spec.items()},
+        **{key: value.detach().cpu().numpy().astype(int) for key, value in values.items()},
+        **rounded_dashes(float_spec),
+    }
 
 
 def _event_counts(x: Tensor, n_channels: int) -> Tensor:

@@ -62,13 +62,14 @@ def _check_finite(name: str, array: np.ndarray) -> None:
 
 def _float64(name: str, value: Any, keep_graph: bool) -> Any:
     """``value`` rounded to float32 (Rockpool's graph holds float32 arrays), then as float64:
-    a numpy array, or with ``keep_graph`` a torch tensor on the CPU keeping ``value``'s
-    autograd graph."""
+    a numpy array, or with ``keep_graph`` a torch tensor on ``value``'s device keeping its
+    autograd graph (copied to the host only to name a non-finite value)."""
     if keep_graph and isinstance(value, Tensor):
         if value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name} must be a real array; got dtype {value.dtype}")
-        converted = value.cpu().float().double()
-        _check_finite(name, converted.detach().numpy())
+        converted = value.float().double()
+        if not bool(torch.isfinite(converted).all()):
+            _check_finite(name, converted.detach().cpu().numpy())
         return converted
     array = _float32(name, value).astype(np.float64)
     return torch.from_numpy(array) if keep_graph else array
@@ -116,9 +117,9 @@ def synnet_float_specification(
         layer's neurons, weights_out (N_last, Nout) comes only from the last hidden layer's,
         and weights carry the synapse axis always. No size limit is applied here
         (:func:`synnet_triton.xylo.design.check_design` does that).
-        With ``keep_graph`` the weights, thresholds and biases are float64 CPU torch tensors
-        that keep the autograd graph of the given tensors (for hardware-exact training); the
-        values are the same.
+        With ``keep_graph`` the weights, thresholds and biases are float64 torch tensors on
+        the given tensors' device that keep their autograd graph (for hardware-exact
+        training); the values are the same.
 
     Raises:
         ValueError: inconsistent layer shapes, fewer than two layers, a readout with two
@@ -176,8 +177,11 @@ def synnet_float_specification(
     n_syn = max(layer["dash_syn"].shape[1] for layer in hidden)
     n_in = hidden[0]["weights"].shape[0]
 
+    device = hidden[0]["weights"].device if keep_graph else None
+
     def zeros(*shape: int) -> Any:
-        return torch.zeros(shape, dtype=torch.float64) if keep_graph else np.zeros(shape)
+        return torch.zeros(shape, dtype=torch.float64, device=device) if keep_graph \
+            else np.zeros(shape)
 
     weights_in = zeros(n_in, n_hidden, n_syn)
     weights_rec = zeros(n_hidden, n_hidden, n_syn)

@@ -24,7 +24,7 @@ EXACT_FLOAT32_SUMS = 2**24
 
 @dataclass(frozen=True)
 class Population:
-    """A spec's buffers (CPU tensors, named as the simulator registers them) and what its
+    """A spec's buffers (on the spec's device, named as the simulator registers them) and what its
     step loop needs to know of them.
 
     buffers:        ``input_shift`` (1,), ``spike_shift`` (2P,) 2^shift per current;
@@ -63,24 +63,25 @@ def _per_neuron(hidden: Tensor, output: Tensor) -> Tensor:
 
 
 def population(spec: XyloSpec) -> Population:
-    """``spec`` as one population's buffers."""
+    """``spec`` as one population's buffers, on the device of ``spec``'s tensors."""
     n_in, n_hidden, n_out = spec.n_inputs, spec.n_hidden, spec.n_outputs
     n_all = n_hidden + n_out
+    device = spec.weights_in.device
 
     # Currents of the whole population are held synapse-major, (B, 2, P), so that each
     # synapse's currents are contiguous; weights map onto them flattened to 2P columns,
     # column s·P + j for synapse s of neuron j.
-    input_weights = torch.zeros((n_in, 2, n_all), dtype=torch.int64)
+    input_weights = torch.zeros((n_in, 2, n_all), dtype=torch.int64, device=device)
     input_weights[:, :, :n_hidden] = spec.weights_in.permute(0, 2, 1)
-    spike_weights = torch.zeros((n_hidden, 2, n_all), dtype=torch.int64)
+    spike_weights = torch.zeros((n_hidden, 2, n_all), dtype=torch.int64, device=device)
     spike_weights[:, :, :n_hidden] = spec.weights_rec.permute(0, 2, 1)
     spike_weights[n_hidden - spec.n_readout_sources :, 0, n_hidden:] = spec.weights_out
     spike_shifts = torch.tensor(
-        ([spec.weight_shift_rec] * n_hidden + [spec.weight_shift_out] * n_out) * 2
-    )
+        ([spec.weight_shift_rec] * n_hidden + [spec.weight_shift_out] * n_out) * 2,
+        device=device)
     in_effective = shifted_weights(
-        input_weights.reshape(n_in, 2 * n_all), torch.full((2 * n_all,), spec.weight_shift_in)
-    )
+        input_weights.reshape(n_in, 2 * n_all),
+        torch.full((2 * n_all,), spec.weight_shift_in, device=device))
     spike_effective = shifted_weights(spike_weights.reshape(n_hidden, 2 * n_all), spike_shifts)
     # Per step, float products of the input events (B, Nin) and of the previous hidden spikes
     # with the weights give the sum of the events onto every current. In float32 they are
@@ -112,8 +113,8 @@ def population(spec: XyloSpec) -> Population:
         "dash_mem": _per_neuron(spec.dash_mem, spec.dash_mem_out),
         "bias": _per_neuron(spec.bias, spec.bias_out),
         "threshold": threshold,
-        "spike_cap": _per_neuron(torch.full((n_hidden,), MAX_HIDDEN_SPIKES),
-                                 torch.full((n_out,), MAX_OUTPUT_SPIKES)),
+        "spike_cap": _per_neuron(torch.full((n_hidden,), MAX_HIDDEN_SPIKES, device=device),
+                                 torch.full((n_out,), MAX_OUTPUT_SPIKES, device=device)),
         # Divisor for the closed-form spike count, in float32 where floor(v / θ) is exact for
         # int16 v and 0 < θ ≤ 32767; neurons with θ ≤ 0 take xylosim's loop instead, in which
         # the membrane can wrap around int16.
@@ -133,5 +134,6 @@ def population(spec: XyloSpec) -> Population:
     for source, copy in sorted(forward):
         depth[copy] = max(depth[copy], depth[source] + 1)
     for name, edges in (("alias_forward", forward), ("alias_late", late)):
-        buffers[name] = torch.tensor(edges, dtype=torch.int64).reshape(-1, 2).T.contiguous()
+        buffers[name] = torch.tensor(edges, dtype=torch.int64, device=device
+                                     ).reshape(-1, 2).T.contiguous()
     return Population(buffers, bool(largest_sum >= EXACT_FLOAT32_SUMS), max(depth, default=0))

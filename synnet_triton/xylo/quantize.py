@@ -104,9 +104,10 @@ def global_quantize_tensors(
 
     if fuzzy_scaling:
         # numpy's mean and std, on the detached values, as Rockpool computes them
-        hidden = np.concatenate([w_in.detach().numpy().ravel(), w_rec.detach().numpy().ravel()])
+        hidden = np.concatenate([w_in.detach().cpu().numpy().ravel(),
+                                 w_rec.detach().cpu().numpy().ravel()])
         hidden = hidden[hidden != 0]
-        readout = w_out.detach().numpy().ravel()
+        readout = w_out.detach().cpu().numpy().ravel()
         readout = readout[readout != 0]
         max_w = float(np.abs(hidden.mean()) + 2 * hidden.std())
         max_w_out = float(np.abs(readout.mean()) + 2 * readout.std())

@@ -23,6 +23,7 @@ and picks the engine.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,8 @@ from synnet_triton.ops.dispatch import BACKENDS, resolve_backend
 from synnet_triton.xylo.chip import MAX_INPUT_EVENTS
 from synnet_triton.xylo.design import check_specification
 from synnet_triton.xylo.layers import layer_slices, run_layers
-from synnet_triton.xylo.population import population
-from synnet_triton.xylo.spec import XyloSpec
+from synnet_triton.xylo.population import Population, population
+from synnet_triton.xylo.spec import TENSOR_FIELDS, XyloSpec
 from synnet_triton.xylo.step_engine import run_steps
 from synnet_triton.xylo.targets import DEFAULT_TARGET, get_target
 
@@ -104,18 +105,12 @@ class XyloSim(nn.Module):
         self.target = get_target(target)
         self.output_mode = spec.output_mode
         self.dt = spec.dt
-        n_in, n_hidden = spec.n_inputs, spec.n_hidden
         layout = population(spec)
         for name, value in layout.buffers.items():
             self.register_buffer(name, value)
         self.register_buffer("input_projection", torch.empty(0))
         self.register_buffer("spike_projection", torch.empty(0))
-        self._use_product(scaled=layout.scaled_product)
-        self._has_bias = bool(self.bias.any())
-        self._has_dash_mem_zero = bool((self.dash_mem == 0).any())
-        self._has_nonpositive_threshold = bool(self.nonpositive_neurons.numel())
-        self._alias_depth = layout.alias_depth
-        self._has_aliases = bool(self.alias_forward.numel() or self.alias_late.numel())
+        self._derive(layout)
         self._state: dict[str, Tensor] | None = None
         self.backend = backend
         """``"torch"``: one vectorised step of the whole population at a time
@@ -124,11 +119,6 @@ class XyloSim(nn.Module):
         only go forward from layer to layer, no aliases); ``"auto"`` (default): Triton on CUDA
         where the spec allows it (otherwise steps, with a warning once), torch elsewhere. Both
         compute the same integers; the rule is the package's (:mod:`synnet_triton.ops.dispatch`)."""
-        self._layers = None if self._has_aliases else layer_slices(
-            self.drive_weights[n_in:], n_hidden)
-        # read from the spec once here, not from device tensors at every launch
-        self._layer_nonpositive = [bool((self.threshold[layer] <= 0).any())
-                                   for layer in self._layers or []]
         self._warned_steps = False
         self.clip_log: list[tuple[int, Tensor, Tensor]] | None = None
         """None, or a list to which each call appends ``(step, rows, cols)`` for every step on
@@ -136,6 +126,54 @@ class XyloSim(nn.Module):
         current columns ``s·P + j`` (synapse s of population neuron j, P = N + Nout) where the
         step's saturating sum differs from the plain sum of its events. Hardware-exact training
         reads it to zero the gradient through those deliveries."""
+
+    def _derive(self, layout: Population) -> None:
+        """What the engines read besides the buffers, read from the spec's values once here
+        (not from device tensors at every launch)."""
+        n_in, n_hidden = self.spec.n_inputs, self.spec.n_hidden
+        self._use_product(scaled=layout.scaled_product)
+        self._has_bias = bool(self.bias.any())
+        self._has_dash_mem_zero = bool((self.dash_mem == 0).any())
+        self._has_nonpositive_threshold = bool(self.nonpositive_neurons.numel())
+        self._alias_depth = layout.alias_depth
+        self._has_aliases = bool(self.alias_forward.numel() or self.alias_late.numel())
+        self._layers = None if self._has_aliases else layer_slices(
+            self.drive_weights[n_in:], n_hidden)
+        self._layer_nonpositive = [bool((self.threshold[layer] <= 0).any())
+                                   for layer in self._layers or []]
+        self._runs = None
+
+    def refresh(self, spec: XyloSpec) -> XyloSim:
+        """Simulate ``spec`` from now on: its values written into this simulator's buffers in
+        place, without the checks of `from_specification` (``spec`` must come from this
+        simulator's own ``spec.with_values(...)``: the same sizes, dashes and aliases, values
+        in Xylo's ranges). The state is reset. Hardware-exact training refreshes one
+        simulator every step instead of building one, on the parameters' device."""
+        if not isinstance(spec, XyloSpec):
+            raise TypeError(f"spec must be a XyloSpec; got {type(spec).__name__}")
+        mine = self.spec
+        same = (spec.weights_in.shape == mine.weights_in.shape
+                and spec.weights_rec.shape == mine.weights_rec.shape
+                and spec.weights_out.shape == mine.weights_out.shape
+                and spec.aliases == mine.aliases and spec.output_mode == mine.output_mode
+                and (spec.weight_shift_in, spec.weight_shift_rec, spec.weight_shift_out)
+                == (mine.weight_shift_in, mine.weight_shift_rec, mine.weight_shift_out))
+        if not same:
+            raise ValueError("refresh needs a spec of the simulator's own sizes, shifts, aliases "
+                             "and output mode (spec.with_values(...)); build a new XyloSim "
+                             "otherwise")
+        device = self.threshold.device
+        layout = population(replace(spec, **{
+            name: getattr(spec, name).to(device) for name in TENSOR_FIELDS}))
+        for name, value in layout.buffers.items():
+            buffer = getattr(self, name)
+            if buffer.shape == value.shape and buffer.dtype == value.dtype:
+                buffer.copy_(value)
+            else:
+                setattr(self, name, value)
+        self.spec = spec
+        self._derive(layout)
+        return self.reset_state()
 
     def _use_product(self, scaled: bool) -> None:
         """Build the step's products from `drive_weights`: on the effective weights, or on the

@@ -11,7 +11,7 @@ in one fixed layout: hidden neurons always have two synaptic states, like the ch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,15 @@ from torch import Tensor
 from synnet_triton.xylo.chip import INT8_RANGE, INT16_RANGE, SHIFT_RANGE
 
 OUTPUT_MODES = ("Spike", "Vmem", "Isyn")
+TENSOR_FIELDS = ("weights_in", "weights_rec", "weights_out", "dash_mem", "dash_syn", "threshold",
+                 "bias", "dash_mem_out", "dash_syn_out", "threshold_out", "bias_out")
+"""The `XyloSpec` fields that are tensors."""
 
 
 @dataclass(frozen=True)
 class XyloSpec:
-    """A complete, range-checked Xylo Audio 2 configuration (all tensors int64 on the CPU).
+    """A complete, range-checked Xylo Audio 2 configuration (all tensors int64, on the CPU
+    from ``from_arguments``; ``with_values`` keeps the device of its values).
 
     Shapes, with Nin inputs, N hidden neurons, Noen hidden neurons feeding the readout (the last
     Noen hidden neurons) and Nout output neurons:
@@ -203,6 +207,37 @@ class XyloSpec:
             output_mode=_output_mode(output_mode),
         )
         return spec
+
+
+    def with_values(self, weights_in: Tensor, weights_rec: Tensor, weights_out: Tensor,
+                    threshold: Tensor, threshold_out: Tensor, bias: Tensor, bias_out: Tensor,
+                    ) -> XyloSpec:
+        """This spec with new integer values of the same sizes (any device, any integer-valued
+        dtype), laid out as ``from_arguments`` lays them out; dashes, shifts, aliases kept.
+
+        Unchecked: for values a quantiser has just produced in Xylo's ranges (hardware-exact
+        training refreshes its simulator so every step, on the parameters' device). weights_in
+        (Nin, N_in, S) reaches the first N_in hidden neurons, weights_rec is (N, N, S); S ≤ 2.
+        """
+        n_hidden = self.n_hidden
+        device = weights_in.device
+
+        def full(weights: Tensor, rows: int) -> Tensor:
+            weights = weights if weights.ndim == 3 else weights[:, :, None]
+            laid = torch.zeros((rows, n_hidden, 2), dtype=torch.int64, device=device)
+            laid[:, : weights.shape[1], : weights.shape[2]] = weights.to(torch.int64)
+            return laid
+
+        def on_device(value: Tensor) -> Tensor:
+            return value.to(device=device, dtype=torch.int64)
+
+        return replace(
+            self, weights_in=full(weights_in, self.n_inputs),
+            weights_rec=full(weights_rec, n_hidden), weights_out=on_device(weights_out),
+            threshold=on_device(threshold), threshold_out=on_device(threshold_out),
+            bias=on_device(bias), bias_out=on_device(bias_out),
+            dash_mem=on_device(self.dash_mem), dash_syn=on_device(self.dash_syn),
+            dash_mem_out=on_device(self.dash_mem_out), dash_syn_out=on_device(self.dash_syn_out))
 
 
 def _integer_array(name: str, value: Any, bounds: tuple[int, int]) -> Tensor:
