@@ -40,6 +40,7 @@ from torch import Tensor
 
 from synnet_triton.kws.audio import FrontEndConfig, audio_to_events
 from synnet_triton.kws.audio_folder import resample
+from synnet_triton.kws.options import DetectorConfig
 from synnet_triton.nn.synnet import SynNet
 from synnet_triton.xylo.targets import DEFAULT_TARGET
 
@@ -49,27 +50,6 @@ CONTEXT_SECONDS = 0.25
 TRACE_SECONDS = 0.1
 SEGMENT_SECONDS = 1.0
 WARMUP_SECONDS = 0.3
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """How windows become detections (see the module docstring)."""
-
-    window: float = 1.0
-    hop: float = 0.05
-    min_spikes: float = 20.0
-    min_share: float = 0.6
-    merge_gap: float = 0.1
-    chunk_seconds: float = 60.0
-
-    def __post_init__(self) -> None:
-        for name in ("window", "hop", "chunk_seconds"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0 < self.min_share <= 1:
-            raise ValueError(f"min_share must be in (0, 1], got {self.min_share}")
-        if self.min_spikes < 0 or self.merge_gap < 0:
-            raise ValueError("min_spikes and merge_gap must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,31 @@ class EvalRequest:
 
 
 @dataclass(frozen=True)
+class DetectorConfig:
+    """How windows become detections (:mod:`synnet_triton.kws.detect`'s docstring): windows
+    of ``window`` s every ``hop`` s; active when they hold ``min_spikes`` readout spikes of
+    which the top keyword has at least ``min_share``; active windows of one class closer than
+    ``merge_gap`` s are one detection; audio read ``chunk_seconds`` at a time. The CLI's
+    ``detect`` defaults are these."""
+
+    window: float = 1.0
+    hop: float = 0.05
+    min_spikes: float = 20.0
+    min_share: float = 0.5
+    merge_gap: float = 0.1
+    chunk_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("window", "hop", "chunk_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 < self.min_share <= 1:
+            raise ValueError(f"min_share must be in (0, 1], got {self.min_share}")
+        if self.min_spikes < 0 or self.merge_gap < 0:
+            raise ValueError("min_spikes and merge_gap must be >= 0")
+
+
+@dataclass(frozen=True)
 class DetectRequest:
     """Find the keywords in ``recording`` with ``checkpoint``, writing into ``out``.
 
@@ -151,8 +176,8 @@ class DetectRequest:
     recording: Path
     out: Path = Path("detections")
     xylo: bool = False
-    min_share: float = 0.5
-    min_spikes: float = 20.0
-    chunk_seconds: float = 60.0
+    min_share: float = DetectorConfig.min_share
+    min_spikes: float = DetectorConfig.min_spikes
+    chunk_seconds: float = DetectorConfig.chunk_seconds
     target: str | None = None
     runtime: Runtime = field(default_factory=Runtime)
