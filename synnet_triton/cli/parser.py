@@ -132,7 +132,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help="weight initialisation and batch order")
     group.add_argument("--init-gain", type=POSITIVE_FLOAT, default=ModelOptions.init_gain,
                        help="factor on the initial weights")
-    _add_target_argument(group, ModelOptions.target)
+    _add_target_argument(group, "default: the smallest Xylo Audio chip that holds the network "
+                         "(Audio 2 up to 8 classes, Audio 3 up to 32), recorded in the checkpoint")
     group.add_argument("--quantize", choices=("global", "channel"), default=ModelOptions.quantize,
                        help="how the weights become Xylo's int8 (Rockpool's global_quantize "
                        "or channel_quantize); eval --xylo and detect --xylo use the same")
@@ -150,11 +151,10 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                           help="Adam's initial learning rate for them, decayed by a half cosine")
 
 
-def _add_target_argument(parser: Any, default: str | None) -> None:
+def _add_target_argument(parser: Any, default: str) -> None:
     parser.add_argument(
-        "--target", choices=sorted(TARGETS), default=default,
-        help="the Xylo chip its design is checked against and --xylo simulates"
-        + ("" if default else "; default: the one the checkpoint was trained for"),
+        "--target", choices=sorted(TARGETS), default=None,
+        help=f"the Xylo chip its design is checked against and --xylo simulates; {default}",
     )
 
 
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-seed", type=int, default=None, help="synthetic data seed")
     evaluate.add_argument("--json", type=Path, default=None,
                           help="also write the details (predictions, labels, settings) here")
-    _add_target_argument(evaluate, None)
+    _add_target_argument(evaluate, "default: the one the checkpoint was trained for")
     _add_runtime_arguments(evaluate)
 
     detect = commands.add_parser(
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="readout spikes a window needs to count at all")
     detect.add_argument("--chunk-seconds", type=POSITIVE_FLOAT, default=DetectRequest.chunk_seconds,
                         help="audio read and processed per step of the stream")
-    _add_target_argument(detect, None)
+    _add_target_argument(detect, "default: the one the checkpoint was trained for")
     _add_runtime_arguments(detect)
 
     commands.add_parser(

@@ -70,7 +70,9 @@ def command_demo(run: TrainRun, long: LongAudio) -> int:
     with folder:
         finished = train_run(run, folder, state)
         summary, net, test_set = finished.summary, finished.net, finished.test_set
+        run = finished.run
         model = run.model
+        assert model.target is not None  # train_run chose it
         xylo = evaluate_xylo(net, test_set, progress=run.runtime.progress, target=model.target,
                              quantize=model.quantize)
         summary["xylo_accuracy"] = xylo.accuracy

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from synnet_triton.xylo.targets import DEFAULT_TARGET
-
 TRAINING_DEFAULTS = {
     # measured on 5 espeak-ng words × 50 noisy 1 s clips (docs/kws.md, "Train on your own WAV
     # folder"): at lr 1e-2 the readout falls silent there; 3e-3, 128 neurons, 30 epochs learn
@@ -50,6 +48,8 @@ class ModelOptions:
 
     hidden, epochs, lr: None takes :data:`TRAINING_DEFAULTS` for the kind of data
     (`for_data`); epochs 0 with ``hardware_aware`` trains through the chip from scratch.
+    target: the Xylo chip; None: the smallest of the audio family that holds the network
+    (:func:`synnet_triton.xylo.design.smallest_target`), chosen once the classes are known.
     """
 
     hidden: int | None = None
@@ -59,7 +59,7 @@ class ModelOptions:
     lr: float | None = None
     seed: int = 0
     init_gain: float = 0.4
-    target: str = DEFAULT_TARGET
+    target: str | None = None
     quantize: str = "global"
     hardware_aware: bool = False
     hardware_epochs: int = 5

@@ -252,7 +252,7 @@ def plot_first_clip(net: SynNet, data: EventSet, path: Path) -> Path:
 def long_audio_run(net: SynNet, long: LongAudio, run: TrainRun, folder: Path,
                    ) -> dict[str, Any]:
     """Evaluate the trained network on long synthetic clips (one word per second); the plot
-    of the first goes into ``folder``."""
+    of the first goes into ``folder``. ``run`` is the finished run (its target chosen)."""
     from synnet_triton.kws.training import evaluate, evaluate_xylo
 
     config = KeywordSetConfig(n_classes=run.data.classes, seconds=long.seconds)
@@ -272,6 +272,7 @@ def long_audio_run(net: SynNet, long: LongAudio, run: TrainRun, folder: Path,
         "plot": str(run.out / plot.name),
     }
     if long.xylo:
+        assert model.target is not None
         xylo_result = evaluate_xylo(net, long_set, batch_size=long.clips, progress=progress,
                                     target=model.target, quantize=model.quantize)
         report["xylo_accuracy"] = xylo_result.accuracy

@@ -50,10 +50,12 @@ if TYPE_CHECKING:
     from synnet_triton.kws.training import (
         EpochRecord,
         Evaluation,
+        NetworkConfig,
         TrainConfig,
         TrainingProgress,
     )
     from synnet_triton.nn.synnet import SynNet
+    from synnet_triton.xylo.design import DesignReport
 
 __all__ = ["FinishedRun", "open_run", "train_run", "commit_run"]
 
@@ -175,9 +177,13 @@ def train_run(run: TrainRun, folder: RunFolder, state: dict[str, Any] | None) ->
         hidden=(model.hidden,),
         time_constants=(model.time_constants,),
     )
+    model, choice = _with_target(model, network)
+    assert model.target is not None and model.epochs is not None and model.lr is not None
     design = network.design_report(model.target)
     if not design.fits and (run.must_fit_chip or model.hardware_aware):
         raise DesignError(design)
+    if choice and state is None:
+        print(choice)
     if design.violations and state is None:
         print(f"note: {design}" + ("" if design.fits else
               "\n  (trained in float only; eval --xylo will refuse it)"), file=sys.stderr)
@@ -253,7 +259,8 @@ def train_run(run: TrainRun, folder: RunFolder, state: dict[str, Any] | None) ->
         summary["float_accuracy_before_hardware_aware"] = hardware["float_before"]
         summary["ptq_xylo_accuracy"] = hardware["ptq_xylo_accuracy"]
         summary["xylo_accuracy"] = hardware["xylo_accuracy"]
-    return FinishedRun(run, summary, net, test_set, result, folder, staged)
+    return FinishedRun(replace(run, model=model), summary, net, test_set, result, folder,
+                       staged)
 
 
 @contextmanager
@@ -269,6 +276,34 @@ def _advice_on_divergence(run: TrainRun, option: str, lr: float) -> Iterator[Non
             f"the run in force in {run.out} and its last finished epoch are kept; lower "
             f"{option} (now {lr:g}) or --init-gain (now {run.model.init_gain:g}) and train "
             "again with --force") from None
+
+
+def _with_target(model: ModelOptions, network: NetworkConfig) -> tuple[ModelOptions, str]:
+    """``model`` with its target: the given one, or the smallest of the audio family that
+    holds ``network`` (else the smallest, whose report then says what breaks); and the line
+    that says which and why ("" when given)."""
+    from synnet_triton.xylo.design import smallest_target
+    from synnet_triton.xylo.targets import AUDIO_FAMILY, TARGETS
+
+    if model.target is not None:
+        return model, ""
+    sizes = (network.n_channels, list(network.hidden), network.n_classes)
+    chosen, reports = smallest_target(*sizes)
+    shape = f"{network.n_channels} → {' → '.join(map(str, network.hidden))} → {network.n_classes}"
+    if chosen is None:
+        return replace(model, target=AUDIO_FAMILY[0]), (
+            f"target: no Xylo Audio chip holds {shape} ("
+            + "; ".join(f"{TARGETS[name].chip}: {_broken(report)}"
+                        for name, report in reports.items()) + ")")
+    why = "; ".join(f"{TARGETS[name].chip} cannot: {_broken(reports[name])}"
+                    for name in AUDIO_FAMILY[:AUDIO_FAMILY.index(chosen)])
+    return replace(model, target=chosen), (
+        f"target: {chosen}, the smallest Xylo Audio chip that holds {shape}"
+        + (f" ({why})" if why else ""))
+
+
+def _broken(report: DesignReport) -> str:
+    return ", ".join(f"{v.rule} {v.found} > {v.limit}" for v in report.errors)
 
 
 def _records(rows: list[dict[str, Any]]) -> list[EpochRecord]:
@@ -307,6 +342,7 @@ def _hardware_phase(
     )
 
     device = next(net.parameters()).device
+    assert model.target is not None  # chosen by train_run
     if "hardware_before" not in state:
         float_before = evaluate(net, test_set, progress=progress).accuracy
         ptq = evaluate_xylo(net, test_set, progress=progress, target=model.target,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from synnet_triton.xylo.chip import INT16_RANGE, SHIFT_RANGE
-from synnet_triton.xylo.targets import DEFAULT_TARGET, Target, get_target
+from synnet_triton.xylo.targets import AUDIO_FAMILY, DEFAULT_TARGET, Target, get_target
 
 INT8 = (-128, 127)
 _STORAGE = "the register widths xylosim.v2 stores them in (int8 weights, int16 thresholds and " \
@@ -133,6 +133,19 @@ def check_layout(
         total = sum(a * b for a, b in zip(hidden_layers, hidden_layers[1:], strict=False))
         _total(found, chip, total * n_synapses, "hidden → hidden weights of the dense layers")
     return DesignReport(chip, tuple(found))
+
+
+def smallest_target(
+    n_inputs: int, hidden_layers: Sequence[int], n_outputs: int,
+    candidates: Sequence[str] = AUDIO_FAMILY,
+) -> tuple[str | None, dict[str, DesignReport]]:
+    """The first of ``candidates`` (smallest first) that holds a feed-forward SynNet of these
+    sizes, or None; and every candidate's :func:`check_layout` report (why the smaller ones
+    do not hold it, or what breaks on each)."""
+    reports = {name: check_layout(n_inputs, hidden_layers, n_outputs, name)
+               for name in candidates}
+    chosen = next((name for name in candidates if reports[name].fits), None)
+    return chosen, reports
 
 
 REQUIRED_KEYS = ("weights_in", "weights_out")

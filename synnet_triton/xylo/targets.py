@@ -108,6 +108,10 @@ TARGETS: dict[str, Target] = {
 
 DEFAULT_TARGET = "xylo-audio2"
 
+AUDIO_FAMILY = ("xylo-audio2", "xylo-audio3")
+"""The chips with an audio front-end, smallest first (8 outputs, then 32): where a keyword
+spotter without ``--target`` goes (:func:`synnet_triton.xylo.design.smallest_target`)."""
+
 
 def get_target(target: str | Target) -> Target:
     """The :class:`Target` named ``target`` (a Target passes through).

@@ -74,7 +74,7 @@ def test_eval_xylo_of_a_network_that_does_not_fit_the_chip_shows_the_design_repo
         tmp_path) -> None:
     trained = _cli("train", "--out", "run", "--classes", "9", "--hidden", "4", "--epochs", "1",
                    "--train-clips", "18", "--test-clips", "9", "--seconds", "0.5",
-                   "--no-progress", cwd=tmp_path)
+                   "--target", "xylo-audio2", "--no-progress", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "output_neurons: the readout: found 9, limit 8" in trained.stderr
     assert "eval --xylo will refuse it" in trained.stderr
