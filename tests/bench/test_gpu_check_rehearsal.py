@@ -4,9 +4,10 @@ fail on mechanics.
 Like the GPU server: a fresh virtual environment that has torch, triton, numpy and pytest but
 not this package, only ``python3`` on PATH (no ``python``), a copy of the repository, the
 script run from its root. The rehearsal runs the same steps as on the GPU (the compiled-code
-checks for real, the benchmark's dry run in place of CUDA timings) and must write every
-output file, leave the copy of the repository, $HOME and $TMPDIR untouched, and import the
-package from the checkout.
+checks for real, the benchmark's dry run in place of CUDA timings) and must leave exactly the
+seven files the device call brings back (it brings back 8 at most) with every step's output
+in results.tar.gz, leave the copy of the repository, $HOME and $TMPDIR untouched, and import
+the package from the checkout.
 """
 
 from __future__ import annotations
@@ -14,17 +15,22 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ("env", "import", "compile-report", "kernel-structure", "cuda-tests", "benchmark",
-         "kernel-configs", "hardware")
+STEPS = ("env", "import", "benchmark", "hardware", "cuda-tests", "kernel-configs",
+         "compile-report", "kernel-structure")
+"""In the order they run: the figures that matter most first."""
+BROUGHT_BACK = {"summary.txt", "results.tar.gz", "gpu_bench.json", "gpu_bench.png",
+                "gpu_hardware.json", "kernel_configs.json", "cuda-tests.txt"}
 OUTPUTS = (
     "env.txt", "import.txt", "compile-report.txt", "kernel-structure.txt",
     "kernel-structure.xml", "cuda-tests.txt", "cuda-tests.xml", "gpu_bench.txt",
@@ -32,6 +38,7 @@ OUTPUTS = (
     "kernel_configs.json", "kernel_configs.csv", "kernel_configs.png", "winners.json",
     "gpu_hardware.txt", "gpu_hardware.json", "summary.txt",
 )
+"""Every step's output, in results.tar.gz."""
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -97,14 +104,22 @@ def test_rehearsal_runs_every_step_like_the_gpu_server(tmp_path: Path) -> None:
     for step in STEPS:
         line = next(line for line in summary.splitlines() if line.split()[0] == step)
         assert line.split()[1] == "ok", line
+    assert {p.name for p in out.iterdir()} == BROUGHT_BACK and all(
+        p.is_file() for p in out.iterdir())
+    results = tmp_path / "results"
+    with tarfile.open(out / "results.tar.gz") as archive:
+        archive.extractall(results, filter="data")
     for name in OUTPUTS:
-        assert (out / name).stat().st_size > 0, name
-    imported = (out / "import.txt").read_text()
-    assert f"synnet_triton from {out}/.shim/synnet_triton/__init__.py" in imported
-    assert "mode rehearsal" in (out / "env.txt").read_text()
-    assert "triton fwd+bwd B=2 T=20 N=40" in (out / "headline.txt").read_text()
-    assert (out / "headline.txt").read_text() in summary
-    assert "lif_backward" in (out / "compile-report.txt").read_text()
+        assert (results / name).stat().st_size > 0, name
+    for name in BROUGHT_BACK - {"results.tar.gz"}:
+        assert (out / name).read_bytes() == (results / name).read_bytes(), name
+    imported = (results / "import.txt").read_text()
+    assert re.search(rf"synnet_triton from {re.escape(env['TMPDIR'])}/gpu_check\.\w+/shim/"
+                     r"synnet_triton/__init__\.py", imported), imported
+    assert "mode rehearsal" in (results / "env.txt").read_text()
+    assert "triton fwd+bwd B=2 T=20 N=40" in (results / "headline.txt").read_text()
+    assert (results / "headline.txt").read_text() in summary
+    assert "lif_backward" in (results / "compile-report.txt").read_text()
     _assert_benchmark_rows(json.loads((out / "gpu_bench.json").read_text()))
     _assert_configuration_rows(json.loads((out / "kernel_configs.json").read_text()))
     hardware = json.loads((out / "gpu_hardware.json").read_text())
@@ -113,7 +128,6 @@ def test_rehearsal_runs_every_step_like_the_gpu_server(tmp_path: Path) -> None:
     assert all(row.get("bitwise_cpu", row.get("bitwise_cpu_outputs")) for row in hardware["rows"])
     assert all(row.get("speedup", row.get("hardware_over_float_on_device", 0)) > 0
                for row in hardware["rows"])
-    assert not (out / ".shim").exists()
     assert _tree(repo) == before
     assert list(Path(env["HOME"]).iterdir()) == []
     assert list(Path(env["TMPDIR"]).iterdir()) == []
@@ -160,6 +174,8 @@ def test_summary_names_the_first_failed_step_when_python_is_missing(tmp_path: Pa
     summary = (out / "summary.txt").read_text()
     assert "first failure: env: failed (exit 127)" in summary
     assert [line.split()[0] for line in summary.splitlines()[2:2 + len(STEPS)]] == list(STEPS)
+    assert {p.name for p in out.iterdir()} == BROUGHT_BACK
+    assert (out / "gpu_bench.json").read_text().startswith("not written")
 
 
 def test_rehearse_without_an_output_folder_is_a_usage_error(tmp_path: Path) -> None:
