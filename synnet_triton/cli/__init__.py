@@ -43,7 +43,8 @@ def _runtime(args: argparse.Namespace) -> Runtime:
 
 def _train_run(args: argparse.Namespace) -> TrainRun:
     data = DataOptions(
-        data=args.data, test_data=args.test_data, skip_unreadable=args.skip_unreadable,
+        data=args.data, words=args.words, test_data=args.test_data,
+        skip_unreadable=args.skip_unreadable,
         seconds=args.seconds, classes=args.classes, train_clips=args.train_clips,
         test_clips=args.test_clips, data_seed=args.data_seed)
     model = ModelOptions(

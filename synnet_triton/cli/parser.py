@@ -67,6 +67,14 @@ def _positive(kind: type[int] | type[float], name: str) -> Any:
     return parse
 
 
+def _word_list(text: str) -> tuple[str, ...]:
+    """``--words yes,no,up``: the words, comma-separated, none empty."""
+    words = tuple(word.strip() for word in text.split(","))
+    if not all(words):
+        raise argparse.ArgumentTypeError(f"expected words separated by commas, got {text!r}")
+    return words
+
+
 POSITIVE_INT = _positive(int, "positive integer")
 NON_NEGATIVE_INT = _non_negative_int()
 POSITIVE_FLOAT = _positive(float, "positive number")
@@ -88,6 +96,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="held-out WAV folder (with --data); default: every 5th file of --data",
     )
+    group.add_argument("--words", type=_word_list, default=None, metavar="W1,W2,...",
+                       help="with a Speech Commands tree as --data: the words to spot (the "
+                       "others become _unknown_, the background noise _silence_); default: "
+                       "every word folder")
     group.add_argument("--skip-unreadable", action="store_true",
                        help="skip audio files that cannot be read (with a warning) instead of "
                        "stopping at the first")

@@ -3,6 +3,8 @@
 - ``audio``: the Xylo-style audio front-end (filter bank → input events);
 - ``audio_folder``: reading audio files and class folders;
 - ``data``: synthetic keyword sets and audio-folder event sets;
+- ``speech_commands``: Google Speech Commands trees (official split, ``_unknown_``,
+  ``_silence_``);
 - ``training``: training (resumable, stopped on divergence), evaluation (float and on the
   chip's simulation);
 - ``checkpoint``: a trained network on disk, and every way a file can fail to be one;

@@ -24,7 +24,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from synnet_triton.kws.audio import FrontEndConfig, audio_to_events
-from synnet_triton.kws.audio_folder import FolderSummary, load_wav_folder
+from synnet_triton.kws.audio_folder import AudioFolder, FolderSummary, load_wav_folder
 
 __all__ = [
     "KeywordSetConfig",
@@ -35,6 +35,7 @@ __all__ = [
     "synthetic_event_set",
     "load_wav_folder",
     "wav_event_set",
+    "audio_event_set",
 ]
 
 # The vocabulary is drawn from its own fixed generator, so every seed and every split of the
@@ -287,5 +288,12 @@ def wav_event_set(
     front_end = front_end or FrontEndConfig()
     folder = load_wav_folder(root, seconds, front_end.sample_rate,
                              skip_unreadable=skip_unreadable, progress=progress)
+    return audio_event_set(folder, front_end)
+
+
+def audio_event_set(folder: AudioFolder, front_end: FrontEndConfig | None = None) -> EventSet:
+    """Loaded clips (any :class:`~synnet_triton.kws.audio_folder.AudioFolder`) through the
+    audio front-end."""
+    front_end = front_end or FrontEndConfig()
     return EventSet(_events_in_chunks(folder.audio, front_end), folder.labels,
                     folder.class_names, folder.summary)

@@ -23,8 +23,10 @@ TRAINING_DEFAULTS = {
 class DataOptions:
     """Where the clips come from.
 
-    data:            a folder with one subfolder of audio files per class; None: the synthetic
-                     keyword set
+    data:            a folder with one subfolder of audio files per class, or a Google Speech
+                     Commands tree (:mod:`synnet_triton.kws.speech_commands`); None: the
+                     synthetic keyword set
+    words:           (Speech Commands) the words to spot; the others become ``_unknown_``
     test_data:       a held-out folder (with ``data``); None: every fifth file of ``data``
     skip_unreadable: skip audio files that cannot be read (with a warning) instead of stopping
     seconds:         clip length in s; None: the longest clip of ``data``, 0.5 s synthetic
@@ -33,6 +35,7 @@ class DataOptions:
     """
 
     data: Path | None = None
+    words: tuple[str, ...] | None = None
     test_data: Path | None = None
     skip_unreadable: bool = False
     seconds: float | None = None

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 
 from synnet_triton.kws.audio import FrontEndConfig
-from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set, wav_event_set
+from synnet_triton.kws.data import (
+    EventSet,
+    KeywordSetConfig,
+    audio_event_set,
+    synthetic_event_set,
+    wav_event_set,
+)
 from synnet_triton.kws.options import (
     DataOptions,
     HeldOutOverrides,
@@ -19,6 +25,7 @@ from synnet_triton.kws.options import (
     TrainRun,
 )
 from synnet_triton.kws.run_folder import atomic_write_text
+from synnet_triton.kws.speech_commands import is_speech_commands
 
 if TYPE_CHECKING:
     from synnet_triton.nn.synnet import SynNet, SynNetResult
@@ -73,6 +80,11 @@ def load_sets(options: DataOptions, progress: bool = True,
     if options.data is not None:
         if not options.data.is_dir():
             raise ValueError(f"--data {options.data}: not a directory")
+        if is_speech_commands(options.data):
+            return _speech_commands_sets(options, front_end)
+        if options.words is not None:
+            raise ValueError(f"--words: --data {options.data} is not a Speech Commands tree "
+                             "(it has no _background_noise_/ or testing_list.txt)")
         skip = options.skip_unreadable
         everything = wav_event_set(options.data, options.seconds, front_end, progress=progress,
                                    skip_unreadable=skip)
@@ -136,6 +148,24 @@ def _by_name(data: EventSet, class_names: list[str], where: str) -> EventSet:
     return EventSet(data.events, order[data.labels], list(class_names), data.source)
 
 
+def _speech_commands_held_out(source: dict[str, Any], seconds: float,
+                              class_names: list[str]) -> EventSet:
+    from synnet_triton.kws.speech_commands import load_speech_commands
+
+    folder, words = source.get("data"), source.get("words")
+    if not isinstance(folder, str) or not Path(folder).is_dir():
+        raise ValueError(f"the checkpoint's data folder {folder!r} no longer exists: give "
+                         "the held-out clips with --data")
+    if words is not None and not (isinstance(words, list)
+                                  and all(isinstance(w, str) for w in words)):
+        raise ValueError(f"the checkpoint's data source has words = {words!r}: expected a "
+                         "list of words")
+    seed = _number(source, "data_seed", int, 0, 2**62)
+    held_out = load_speech_commands(folder, "test", words, seconds, seed=seed)
+    return _by_name(audio_event_set(held_out), class_names,
+                    f"the checkpoint's Speech Commands tree {folder}")
+
+
 def _check_class_folders(folder: Path, class_names: list[str], where: str) -> None:
     """Refuse a folder with a class the readout lacks before reading any audio (a recorded
     path of /etc would otherwise be read class by class)."""
@@ -160,6 +190,27 @@ def _number(source: dict[str, Any], key: str, kind: type, low: float, high: floa
     return value
 
 
+def _speech_commands_sets(options: DataOptions, front_end: FrontEndConfig,
+                          ) -> tuple[EventSet, EventSet, dict[str, Any]]:
+    from synnet_triton.kws.speech_commands import load_speech_commands
+
+    assert options.data is not None
+    if options.test_data is not None:
+        raise ValueError(f"--test-data: the Speech Commands tree {options.data} names its own "
+                         "held-out clips (testing_list.txt, or every fifth)")
+    words = None if options.words is None else list(options.words)
+    seconds = options.seconds or 1.0
+    source = {"kind": "speech_commands", "data": str(options.data), "words": words,
+              "seconds": seconds, "data_seed": options.data_seed}
+    sets = []
+    for split in ("train", "test"):
+        folder = load_speech_commands(options.data, split, words, seconds,
+                                      front_end.sample_rate, options.data_seed)
+        print(f"{split}: {folder.summary.format()}")
+        sets.append(audio_event_set(folder, front_end))
+    return sets[0], sets[1], source
+
+
 def held_out_set(source: Any, overrides: HeldOutOverrides, class_names: list[str],
                  ) -> EventSet:
     """The held-out set of a checkpoint's data ``source``, with the overrides given to eval;
@@ -173,10 +224,13 @@ def held_out_set(source: Any, overrides: HeldOutOverrides, class_names: list[str
         _check_class_folders(overrides.data, class_names, f"--data {overrides.data}")
         return _by_name(wav_event_set(overrides.data, seconds), class_names,
                         f"--data {overrides.data}")
-    if not isinstance(source, dict) or source.get("kind") not in ("wav", "synthetic"):
+    if not isinstance(source, dict) or source.get("kind") not in (
+            "wav", "synthetic", "speech_commands"):
         raise ValueError("the checkpoint records no data source it can remake: give --data")
     if seconds is None:
         seconds = _number(source, "seconds", float, 1e-3, MAX_CLIP_SECONDS)
+    if source["kind"] == "speech_commands":
+        return _speech_commands_held_out(source, seconds, class_names)
     if source["kind"] == "wav":
         folder = source.get("test_data") or source.get("data")
         if not isinstance(folder, str) or not Path(folder).is_dir():
