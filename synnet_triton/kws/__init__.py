@@ -5,6 +5,7 @@
 - ``data``: synthetic keyword sets and audio-folder event sets;
 - ``speech_commands``: Google Speech Commands trees (official split, ``_unknown_``,
   ``_silence_``);
+- ``spike_files``: SHD/SSC HDF5 spike files, binned into events;
 - ``training``: training (resumable, stopped on divergence), evaluation (float and on the
   chip's simulation);
 - ``checkpoint``: a trained network on disk, and every way a file can fail to be one;

@@ -26,6 +26,7 @@ from synnet_triton.kws.options import (
 )
 from synnet_triton.kws.run_folder import atomic_write_text
 from synnet_triton.kws.speech_commands import is_speech_commands
+from synnet_triton.kws.spike_files import is_spike_file
 
 if TYPE_CHECKING:
     from synnet_triton.nn.synnet import SynNet, SynNetResult
@@ -77,9 +78,11 @@ def load_sets(options: DataOptions, progress: bool = True,
               ) -> tuple[EventSet, EventSet, dict[str, Any]]:
     """Training and held-out event sets, and a JSON-able description of how to remake them."""
     front_end = FrontEndConfig()
+    if options.data is not None and is_spike_file(options.data):
+        return _spike_sets(options)
     if options.data is not None:
         if not options.data.is_dir():
-            raise ValueError(f"--data {options.data}: not a directory")
+            raise ValueError(f"--data {options.data}: not a directory (nor an .h5 spike file)")
         if is_speech_commands(options.data):
             return _speech_commands_sets(options, front_end)
         if options.words is not None:
@@ -166,6 +169,20 @@ def _speech_commands_held_out(source: dict[str, Any], seconds: float,
                     f"the checkpoint's Speech Commands tree {folder}")
 
 
+def _spikes_held_out(source: dict[str, Any], seconds: float, class_names: list[str],
+                     ) -> EventSet:
+    from synnet_triton.kws.spike_files import load_spike_file
+
+    path = source.get("test_data") or source.get("data")
+    if not isinstance(path, str) or not Path(path).is_file():
+        raise ValueError(f"the checkpoint's spike file {path!r} no longer exists: give the "
+                         "held-out samples with --data")
+    data = load_spike_file(path, seconds)
+    if source.get("test_data") is None:
+        data = split_every_fifth(data)[1]
+    return _by_name(data, class_names, f"the checkpoint's spike file {path}")
+
+
 def _check_class_folders(folder: Path, class_names: list[str], where: str) -> None:
     """Refuse a folder with a class the readout lacks before reading any audio (a recorded
     path of /etc would otherwise be read class by class)."""
@@ -188,6 +205,30 @@ def _number(source: dict[str, Any], key: str, kind: type, low: float, high: floa
         raise ValueError(f"the checkpoint's data source has {key} = {value!r}; expected a "
                          f"number in [{low:g}, {high:g}]: give --data or the data options")
     return value
+
+
+def _spike_sets(options: DataOptions) -> tuple[EventSet, EventSet, dict[str, Any]]:
+    """An SHD/SSC file (and its held-out file, or every fifth sample)."""
+    from synnet_triton.kws.spike_files import load_spike_file
+
+    assert options.data is not None
+    everything = load_spike_file(options.data, options.seconds)
+    assert everything.source is not None
+    print(everything.source.format())
+    seconds = everything.source.seconds
+    if options.test_data is not None:
+        test = load_spike_file(options.test_data, seconds)
+        if test.class_names != everything.class_names or (
+                test.events.shape[2] != everything.events.shape[2]):
+            raise ValueError(f"--test-data {options.test_data}: other classes or channels than "
+                             f"--data {options.data}")
+        train = everything
+    else:
+        train, test = split_every_fifth(everything)
+    source = {"kind": "spikes", "data": str(options.data),
+              "test_data": None if options.test_data is None else str(options.test_data),
+              "seconds": seconds}
+    return train, test, source
 
 
 def _speech_commands_sets(options: DataOptions, front_end: FrontEndConfig,
@@ -220,17 +261,25 @@ def held_out_set(source: Any, overrides: HeldOutOverrides, class_names: list[str
     or length out of bounds are ValueErrors naming them.
     """
     seconds = overrides.seconds
+    if overrides.data is not None and is_spike_file(overrides.data):
+        from synnet_triton.kws.spike_files import load_spike_file
+
+        recorded = source.get("seconds") if isinstance(source, dict) else None
+        return _by_name(load_spike_file(overrides.data, seconds or recorded), class_names,
+                        f"--data {overrides.data}")
     if overrides.data is not None:
         _check_class_folders(overrides.data, class_names, f"--data {overrides.data}")
         return _by_name(wav_event_set(overrides.data, seconds), class_names,
                         f"--data {overrides.data}")
     if not isinstance(source, dict) or source.get("kind") not in (
-            "wav", "synthetic", "speech_commands"):
+            "wav", "synthetic", "speech_commands", "spikes"):
         raise ValueError("the checkpoint records no data source it can remake: give --data")
     if seconds is None:
         seconds = _number(source, "seconds", float, 1e-3, MAX_CLIP_SECONDS)
     if source["kind"] == "speech_commands":
         return _speech_commands_held_out(source, seconds, class_names)
+    if source["kind"] == "spikes":
+        return _spikes_held_out(source, seconds, class_names)
     if source["kind"] == "wav":
         folder = source.get("test_data") or source.get("data")
         if not isinstance(folder, str) or not Path(folder).is_dir():
