@@ -110,6 +110,8 @@ class RunFolder:
         """
         if root.exists() and not root.is_dir():
             raise RunFolderError(f"--out {root}: is a file, not a folder")
+        if resume and not root.is_dir():
+            raise RunFolderError(f"--resume {root}: no such folder")
         try:
             root.mkdir(parents=True, exist_ok=True)
             lock = FileLock(root / LOCK_NAME, timeout=0)

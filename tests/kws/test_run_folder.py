@@ -88,6 +88,10 @@ def test_a_commit_swaps_every_file_at_once_and_drops_the_old_generation(
 
 def test_resume_needs_an_unfinished_run(tmp_path: Path) -> None:
     out = tmp_path / "out"
+    with pytest.raises(RunFolderError, match="no such folder"):
+        RunFolder.open(out, resume=True)
+    assert not out.exists()
+    out.mkdir()
     with pytest.raises(RunFolderError, match="no unfinished run"):
         RunFolder.open(out, resume=True)
     with RunFolder.open(out, force=True) as folder:
