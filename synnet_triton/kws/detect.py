@@ -12,7 +12,8 @@ length, every ``hop`` seconds:
    chunk itself go to the network (float or the Xylo-parity simulation) as a batch of
    1 s segments, each with the 0.3 s before it as warm-up (see ``_Readout``);
 3. readout spikes are counted over the last ``window`` seconds at every hop; a window is
-   *active* for the top class when it holds at least ``min_spikes`` readout spikes and the
+   *active* for the top class when it holds at least ``min_spikes`` readout spikes (and at
+   least one, whatever ``min_spikes``; the first class on a tie) and the
    top class has at least ``min_share`` of them and is a keyword (not a class whose name
    starts with ``_``, such as ``_noise``: what "no keyword" sounds like); consecutive active
    windows of one class (gaps up to ``merge_gap`` seconds) are one detection, from the
@@ -221,8 +222,9 @@ def detect_keywords(
         counts = running[last] - running[last - window]  # (windows, classes)
         total = counts.sum(1)
         top_count, top = counts.max(1)
-        active = ((total >= config.min_spikes) & (top_count >= config.min_share * total)
-                  & keywords[top])
+        # a silent window is never a keyword, whatever min_spikes allows
+        active = ((total >= config.min_spikes) & (total > 0)
+                  & (top_count >= config.min_share * total) & keywords[top])
         share = top_count / total.clamp_min(1e-9)
         windows += [(int(e), int(c), float(v)) for e, c, v in
                     zip(ends[chosen][active], top[active], share[active], strict=True)]
