@@ -89,7 +89,8 @@ def _run_kws(args: argparse.Namespace) -> int:
     return commands.command_detect(DetectRequest(
         checkpoint=args.checkpoint, recording=args.recording, out=args.out, xylo=args.xylo,
         min_share=args.min_share, min_spikes=args.min_spikes,
-        chunk_seconds=args.chunk_seconds, target=args.target, runtime=_runtime(args)))
+        chunk_seconds=args.chunk_seconds, truth=args.truth, target=args.target,
+        runtime=_runtime(args)))
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -285,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of a window's readout spikes the top class needs")
     detect.add_argument("--min-spikes", type=float, default=DetectRequest.min_spikes,
                         help="readout spikes a window needs to count at all")
+    detect.add_argument("--truth", type=Path, default=None, metavar="CSV",
+                        help="the recording's words (word,start_s,end_s): also report recall "
+                        "and false alarms per hour, and write det.csv and det.png")
     detect.add_argument("--chunk-seconds", type=POSITIVE_FLOAT, default=DetectRequest.chunk_seconds,
                         help="audio read and processed per step of the stream")
     _add_target_argument(detect, "default: the one the checkpoint was trained for")

@@ -11,6 +11,8 @@
 - ``checkpoint``: a trained network on disk, and every way a file can fail to be one;
 - ``run_folder``: the folder a run writes (locked, atomic, resumable);
 - ``detect``: streaming keyword detection in long recordings;
+- ``detection_scores``: detections against a recording's known words (recall, false alarms
+  per hour, the DET curve);
 - ``reports``, ``plots``: evaluation reports and the PNG figures of a run;
 - ``options``: the commands' typed settings (no extra needed: the CLI imports it);
 - ``runs``: data sets and held-out sets, the long-clip run, summaries and headlines;

@@ -182,6 +182,12 @@ def command_detect(request: DetectRequest) -> int:
     """Stream a recording through a checkpoint and report the keywords found."""
     from synnet_triton.kws.audio_folder import check_readable
     from synnet_triton.kws.detect import DetectorConfig, detect_keywords
+    from synnet_triton.kws.detection_scores import (
+        det_curve,
+        read_truth,
+        score_detections,
+        write_det,
+    )
     from synnet_triton.kws.reports import printable
 
     _, _, net, network, extra, target = _checkpoint_for(
@@ -189,6 +195,7 @@ def command_detect(request: DetectRequest) -> int:
     if not request.recording.is_file():
         raise ValueError(f"{request.recording}: no such file")
     check_readable(request.recording)
+    truth = None if request.truth is None else read_truth(request.truth)
     if request.min_share > 1:
         raise ValueError(f"--min-share {request.min_share}: expected a share in (0, 1]")
     window = float(extra.get("source", {}).get("seconds") or 1.0)
@@ -203,5 +210,13 @@ def command_detect(request: DetectRequest) -> int:
     print(f"{len(run.detections)} detections in {run.seconds:.1f} s of audio "
           f"({run.mode}); {run.compute_seconds:.1f} s of compute, "
           f"{run.real_time_factor:.0f}x real time")
-    print("wrote " + ", ".join(str(p) for p in run.write(request.out)))
+    written = run.write(request.out)
+    if truth is not None:
+        scores = score_detections(run.detections, truth, run.seconds)
+        print(f"against {request.truth}: recall {scores['recall']:.3f} ({scores['found']}/"
+              f"{scores['words']} words), {scores['false_alarms']} false alarms "
+              f"({scores['false_alarms_per_hour']:.1f} per hour) at min_share "
+              f"{request.min_share:g}")
+        written += write_det(det_curve(run, truth), request.out)
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0

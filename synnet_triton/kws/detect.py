@@ -45,7 +45,7 @@ from synnet_triton.kws.options import DetectorConfig
 from synnet_triton.nn.synnet import SynNet
 from synnet_triton.xylo.targets import DEFAULT_TARGET
 
-__all__ = ["Detection", "DetectionRun", "DetectorConfig", "detect_keywords", "score_detections"]
+__all__ = ["Detection", "DetectionRun", "DetectorConfig", "detect_keywords"]
 
 CONTEXT_SECONDS = 0.25
 TRACE_SECONDS = 0.1
@@ -74,6 +74,17 @@ class DetectionRun:
     compute_seconds: float
     mode: str
     trace: Tensor = field(repr=False)
+    candidates: list[tuple[int, int, float, float]] = field(default_factory=list, repr=False)
+    """(end step, top class, its spikes, all spikes) of every window with enough spikes for
+    a keyword, before ``min_share``: the detections at any threshold (:meth:`detections_at`)."""
+    config: DetectorConfig = field(default_factory=DetectorConfig, repr=False)
+    dt: float = 1e-3
+
+    def detections_at(self, min_share: float) -> list[Detection]:
+        """The detections with ``min_share`` (the run's own gives ``detections``)."""
+        active = [(end, top, count / total) for end, top, count, total in self.candidates
+                  if count >= min_share * total]
+        return _merge(active, self.config, self.dt, self.class_names)
 
     @property
     def real_time_factor(self) -> float:
@@ -195,7 +206,8 @@ def detect_keywords(
     history = torch.zeros(0, len(class_names))  # the last `window` steps of readout spikes
     trace: list[Tensor] = []
     pending = torch.zeros(0, len(class_names))  # readout steps not yet in a full trace bin
-    windows: list[tuple[int, int, float]] = []  # (end step, class, share) of active windows
+    # (end step, class, its count, all counts) of the windows min_share may make active
+    windows: list[tuple[int, int, float, float]] = []
     steps_done = 0
     start = time.perf_counter()
     for block in _chunks(path, front_end.sample_rate, config.chunk_seconds):
@@ -223,20 +235,20 @@ def detect_keywords(
         total = counts.sum(1)
         top_count, top = counts.max(1)
         # a silent window is never a keyword, whatever min_spikes allows
-        active = ((total >= config.min_spikes) & (total > 0)
-                  & (top_count >= config.min_share * total) & keywords[top])
-        share = top_count / total.clamp_min(1e-9)
-        windows += [(int(e), int(c), float(v)) for e, c, v in
-                    zip(ends[chosen][active], top[active], share[active], strict=True)]
+        candidate = (total >= config.min_spikes) & (total > 0) & keywords[top]
+        windows += [(int(e), int(c), float(n), float(m)) for e, c, n, m in
+                    zip(ends[chosen][candidate], top[candidate], top_count[candidate],
+                        total[candidate], strict=True)]
         steps_done += len(spikes)
         history = joined[-window:]
     if len(pending):
         trace.append(pending.sum(0, keepdim=True))
     compute = time.perf_counter() - start
-    detections = _merge(windows, config, dt, class_names)
-    return DetectionRun(detections, class_names, steps_done * dt, compute,
-                        "xylo" if xylo else "float",
-                        torch.cat(trace) if trace else torch.zeros(0, len(class_names)))
+    run = DetectionRun([], class_names, steps_done * dt, compute, "xylo" if xylo else "float",
+                       torch.cat(trace) if trace else torch.zeros(0, len(class_names)),
+                       windows, config, dt)
+    run.detections = run.detections_at(config.min_share)
+    return run
 
 
 def _merge(windows: list[tuple[int, int, float]], config: DetectorConfig, dt: float,
@@ -262,18 +274,3 @@ def _merge(windows: list[tuple[int, int, float]], config: DetectorConfig, dt: fl
         current.append(entry)
     close()
     return detections
-
-
-def score_detections(detections: list[Detection], truth: list[tuple[str, float, float]]
-                     ) -> dict[str, float]:
-    """Precision and recall against known words ``(word, start_s, end_s)``: a detection is
-    right when its interval overlaps a true word of its class; a true word is found when a
-    right detection overlaps it."""
-    def overlaps(d: Detection, word: str, start: float, end: float) -> bool:
-        return d.word == word and d.start_s < end and start < d.end_s
-
-    right = sum(any(overlaps(d, *t) for t in truth) for d in detections)
-    found = sum(any(overlaps(d, *t) for d in detections) for t in truth)
-    return {"detections": len(detections), "words": len(truth),
-            "precision": right / len(detections) if detections else float("nan"),
-            "recall": found / len(truth) if truth else float("nan")}

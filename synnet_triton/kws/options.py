@@ -173,6 +173,8 @@ class DetectRequest:
     min_share:     share of a window's readout spikes the top class needs, in (0, 1]
     min_spikes:    readout spikes a window needs to count at all
     chunk_seconds: audio read and processed per step of the stream
+    truth:         a CSV of the recording's words (word,start_s,end_s): also score recall,
+                   false alarms per hour and the DET curve
     """
 
     checkpoint: Path
@@ -182,5 +184,6 @@ class DetectRequest:
     min_share: float = DetectorConfig.min_share
     min_spikes: float = DetectorConfig.min_spikes
     chunk_seconds: float = DetectorConfig.chunk_seconds
+    truth: Path | None = None
     target: str | None = None
     runtime: Runtime = field(default_factory=Runtime)

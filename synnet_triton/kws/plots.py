@@ -153,6 +153,26 @@ def detections_figure(trace: Tensor, bin_seconds: float, class_names: Sequence[s
     return figure
 
 
+def plot_det(points: Sequence[Any], path: str | Path) -> Path:
+    """The DET curve: miss rate against false alarms per hour, one point per ``min_share``
+    threshold (``points``: :class:`~synnet_triton.kws.detection_scores.DetPoint`)."""
+    figure = Figure(figsize=(6, 4.5))
+    axes = figure.subplots()
+    alarms = [p.false_alarms_per_hour for p in points]
+    misses = [p.miss_rate for p in points]
+    axes.plot(alarms, misses, marker="o", color=class_colours(1)[0])
+    for point in points[:: max(1, len(points) // 5)]:
+        axes.annotate(f"{point.min_share:g}", (point.false_alarms_per_hour, point.miss_rate),
+                      textcoords="offset points", xytext=(4, 4), fontsize="small")
+    axes.set_xlabel("false alarms per hour")
+    axes.set_ylabel("miss rate")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_title("detection error trade-off (labels: min_share)")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
 PALETTES = ("tab10", "tab20b", "tab20c")
 """Matplotlib's qualitative maps, in order: 50 distinct colours (tab10's first)."""
 

@@ -22,7 +22,8 @@ import torch
 
 from synnet_triton.kws.audio import audio_to_events
 from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthesize_clip, synthetic_event_set
-from synnet_triton.kws.detect import DetectorConfig, detect_keywords, score_detections
+from synnet_triton.kws.detect import DetectorConfig, detect_keywords
+from synnet_triton.kws.detection_scores import score_detections
 from synnet_triton.kws.training import NetworkConfig, TrainConfig, build_network, train
 
 WORDS = KeywordSetConfig(n_classes=4, seconds=0.5)

@@ -109,6 +109,7 @@ def test_streamed_detections_are_the_rule_applied_at_once(
     assert run.seconds == pytest.approx(steps * front_end.dt)
     assert [(d.word, d.start_s, d.end_s) for d in run.detections] == \
         [(d.word, d.start_s, d.end_s) for d in expected]
+    assert run.detections_at(min_share) == run.detections
     for ours, theirs in zip(run.detections, expected, strict=True):
         assert ours.confidence == pytest.approx(theirs.confidence, abs=2e-4)
         assert not ours.word.startswith("_") and ours.confidence >= min_share - 1e-4
