@@ -36,6 +36,7 @@ from synnet_triton.ops.lif.backend import LIFInputs
 from synnet_triton.ops.lif.op import lif_forward_op, resolve_backend
 from synnet_triton.ops.lif.types import LIFOutput, LIFState, Surrogate
 from synnet_triton.ops.lif.validation import (
+    ValueChecks,
     as_parameter,
     check_input,
     check_max_spikes,
@@ -71,10 +72,11 @@ def lif_decays(
     """
     x = check_input(x, n_synapses)
     n, s = x.shape[-1] // n_synapses, n_synapses
-    alpha_t = as_parameter("alpha", alpha, ((), (n,)), x.device, decay=True)
-    beta_t = as_parameter("beta", beta, _synaptic_shapes(n, s), x.device, decay=True)
+    checks = ValueChecks()
+    alpha_t = as_parameter("alpha", alpha, ((), (n,)), x.device, checks, decay=True)
+    beta_t = as_parameter("beta", beta, _synaptic_shapes(n, s), x.device, checks, decay=True)
     return _lif(
-        x, alpha_t, beta_t, threshold, bias, n_synapses=n_synapses, surrogate=surrogate,
+        x, alpha_t, beta_t, threshold, bias, checks, n_synapses=n_synapses, surrogate=surrogate,
         learning_window=learning_window, max_spikes_per_dt=max_spikes_per_dt, noise=noise,
         w_rec=w_rec, initial_state=initial_state, output_final_state=output_final_state,
         record=record, checkpoint_every=checkpoint_every, lengths=lengths, backend=backend,
@@ -92,6 +94,7 @@ def _lif(
     beta: Tensor,
     threshold: Tensor | float,
     bias: Tensor | float,
+    checks: ValueChecks,
     *,
     n_synapses: int,
     surrogate: Surrogate | str,
@@ -107,7 +110,8 @@ def _lif(
     backend: str,
 ) -> tuple[LIFOutput, LIFState | None]:
     """The op on ``x`` and decays that :func:`lif` or :func:`lif_decays` checked (each its own
-    arguments); everything else is checked here, once, before the custom op runs."""
+    arguments, their values gathered in ``checks``); everything else is checked here, and
+    ``checks`` run (one host read for all parameter values), before the custom op runs."""
     unbatched = x.ndim == 2
     if unbatched:
         x = x.unsqueeze(0)
@@ -128,15 +132,16 @@ def _lif(
     alpha_t = alpha.expand(n).contiguous()
     beta_t = beta.reshape(n, 1) if beta.shape == (n,) else beta
     beta_t = beta_t.expand(n, s).contiguous()
-    threshold_t = as_parameter("threshold", threshold, ((), (n,)), device, positive=True)
+    threshold_t = as_parameter("threshold", threshold, ((), (n,)), device, checks, positive=True)
     threshold_t = threshold_t.expand(n).contiguous()
-    bias_t = as_parameter("bias", bias, ((), (n,)), device).expand(n).contiguous()
+    bias_t = as_parameter("bias", bias, ((), (n,)), device, checks).expand(n).contiguous()
     if w_rec is not None:
         w_rec = _check_tensor("w_rec", w_rec, (n, n * s), device).float()
     if noise is not None:
         noise = _check_tensor("noise", noise, (batch, steps, n), device).float()
     v0, i0, s0 = _initial_state(initial_state, batch, n, s, device)
     resolved = resolve_backend(backend, device, recurrent=w_rec is not None)
+    checks.run()
 
     lengths_t = None if lengths is None else _check_lengths(lengths, batch, steps, device)
     run_x, run_noise = x, noise
@@ -247,8 +252,10 @@ def lif(
     noise_std = check_positive_number("noise_std", noise_std, allow_zero=True)
     n = x.shape[-1] // n_synapses
     s = n_synapses
-    tau_mem_t = as_parameter("tau_mem", tau_mem, ((), (n,)), x.device, positive=True)
-    tau_syn_t = as_parameter("tau_syn", tau_syn, _synaptic_shapes(n, s), x.device, positive=True)
+    checks = ValueChecks()
+    tau_mem_t = as_parameter("tau_mem", tau_mem, ((), (n,)), x.device, checks, positive=True)
+    tau_syn_t = as_parameter("tau_syn", tau_syn, _synaptic_shapes(n, s), x.device, checks,
+                             positive=True)
     # Rockpool computes exp(-dt / tau) in float32 exactly this way; spikes depend on its rounding
     alpha = torch.exp(-dt / tau_mem_t)
     beta = torch.exp(-dt / tau_syn_t)
@@ -258,7 +265,7 @@ def lif(
         noise = membrane_noise(noise_std, dt, (batch, x.shape[-2], n), x.device, generator)
     # exp(−dt/τ) of a finite τ > 0 lies in (0, 1]: the decays need no second check
     return _lif(
-        x, alpha, beta, threshold, bias, n_synapses=n_synapses, surrogate=surrogate,
+        x, alpha, beta, threshold, bias, checks, n_synapses=n_synapses, surrogate=surrogate,
         learning_window=learning_window, max_spikes_per_dt=max_spikes_per_dt,
         noise=noise, w_rec=w_rec,
         initial_state=initial_state, output_final_state=output_final_state, record=record,

@@ -58,20 +58,80 @@ def check_max_spikes(value: object, name: str = "max_spikes_per_dt") -> float:
     return float(value)
 
 
+class ValueChecks:
+    """The op's parameter value checks, gathered and read back to the host once per call.
+
+    Each check is finite (and > 0 with ``positive``, in [0, 1] with ``decay``: 0 is the decay
+    of a zero time constant, which Rockpool accepts), so that bad parameters fail before the
+    op runs, loudly, rather than turning into NaN or exploding membranes. :meth:`run` reads
+    one boolean vector back (one device synchronisation for all parameters, not two or three
+    each); while a CUDA graph is being captured, where a host read is not allowed, it asserts
+    on the device instead (``torch._assert_async``: a failure then stops the CUDA context with
+    a device-side assert rather than a ValueError); under ``torch.compile`` it checks nothing
+    (a host read would break the graph).
+    """
+
+    def __init__(self) -> None:
+        self._checks: list[tuple[str, Tensor, bool, bool]] = []
+
+    def add(self, name: str, tensor: Tensor, *, positive: bool = False,
+            decay: bool = False) -> None:
+        self._checks.append((name, tensor.detach(), positive, decay))
+
+    @staticmethod
+    def _holds(tensor: Tensor, positive: bool, decay: bool) -> Tensor:
+        ok = torch.isfinite(tensor).all()
+        if positive:
+            ok = ok & (tensor > 0).all()
+        if decay:
+            ok = ok & ((tensor >= 0) & (tensor <= 1)).all()
+        return ok
+
+    def run(self) -> None:
+        """ValueError naming the first parameter whose values break its rule."""
+        checks, self._checks = self._checks, []
+        if not checks or torch.compiler.is_compiling():
+            return
+        holds = torch.stack([self._holds(t, positive, decay) for _, t, positive, decay in checks])
+        if _capturing(holds.device):
+            torch._assert_async(holds.all(), "a LIF parameter is non-finite or out of range")
+            return
+        for (name, tensor, positive, decay), ok in zip(checks, holds.tolist(), strict=True):
+            if not ok:
+                _raise_for(name, tensor, positive, decay)
+
+
+def _capturing(device: torch.device) -> bool:
+    """Whether a CUDA graph is being captured on ``device``'s current stream."""
+    return device.type == "cuda" and torch.cuda.is_current_stream_capturing()
+
+
+def _raise_for(name: str, tensor: Tensor, positive: bool, decay: bool) -> None:
+    """The error of a parameter that failed its check (the failing path reads freely)."""
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} must be finite, got a non-finite value")
+    if positive:
+        raise ValueError(f"{name} must be > 0 everywhere, got min {tensor.min().item()}")
+    raise ValueError(
+        f"{name} is a decay factor and must lie in [0, 1] everywhere, got values in "
+        f"[{tensor.min().item()}, {tensor.max().item()}]"
+    )
+
+
 def as_parameter(
     name: str,
     value: Tensor | float,
     allowed: tuple[tuple[int, ...], ...],
     device: torch.device,
+    checks: ValueChecks,
     *,
     positive: bool = False,
     decay: bool = False,
 ) -> Tensor:
     """A float32 tensor of one of the ``allowed`` shapes on ``device``; gradients flow through.
 
-    Checks the value is finite (> 0 with ``positive``, in [0, 1] with ``decay``: 0 is the decay
-    of a zero time constant, which Rockpool accepts) so that bad parameters fail here, loudly,
-    rather than turning into NaN or exploding membranes.
+    Type, device and shape are checked here; the values (finite, > 0 with ``positive``, in
+    [0, 1] with ``decay``) are added to ``checks``, which the entry point runs once.
     """
     if isinstance(value, Tensor):
         if not value.is_floating_point():
@@ -88,19 +148,7 @@ def as_parameter(
     if tuple(tensor.shape) not in allowed:
         shapes = " or ".join(str(s) for s in allowed)
         raise ValueError(f"{name} must have shape {shapes}, got {tuple(tensor.shape)}")
-    if torch.compiler.is_compiling():
-        # value checks read data back to the host, a graph break under torch.compile
-        return tensor.float()
-    detached = tensor.detach()
-    if not bool(torch.isfinite(detached).all()):
-        raise ValueError(f"{name} must be finite, got a non-finite value")
-    if positive and not bool((detached > 0).all()):
-        raise ValueError(f"{name} must be > 0 everywhere, got min {detached.min().item()}")
-    if decay and not bool(((detached >= 0) & (detached <= 1)).all()):
-        raise ValueError(
-            f"{name} is a decay factor and must lie in [0, 1] everywhere, got values in "
-            f"[{detached.min().item()}, {detached.max().item()}]"
-        )
+    checks.add(name, tensor, positive=positive, decay=decay)
     return tensor.float()
 
 
