@@ -174,5 +174,6 @@ def test_eval_crops_the_recorded_split_and_overrides_the_clip_count(tmp_path: Pa
 
 def test_data_that_is_not_a_folder_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    with pytest.raises(ValueError, match=f"^--data {missing}: not a directory$"):
+    with pytest.raises(ValueError, match=rf"^--data {missing}: not a directory \(nor an "
+                                         r"\.h5 spike file\)$"):
         _load(_args(missing, None))
