@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synnet_triton.kws.audio import FrontEndConfig, audio_to_events, band_centres
 
@@ -78,3 +80,26 @@ def test_rejects_bad_arguments() -> None:
         FrontEndConfig(dt=1.5e-5)
     with pytest.raises(ValueError, match="Nyquist"):
         FrontEndConfig(f_max=7_900.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(frequency=st.floats(150.0, 7_000.0), amplitude=st.floats(0.01, 0.15))
+def test_every_channel_responds_to_any_tone_as_its_band_pass_says(
+        frequency: float, amplitude: float) -> None:
+    """For a tone anywhere in the bank's range, each channel's event rate is the rectified
+    mean of the tone through that channel's Butterworth band-pass, 2·A·|H(f)| / (π · event
+    threshold) per step, with |H| from scipy's own response of the same filter (the oracle);
+    so the loudest channel is the band that holds the tone and far bands stay near silent."""
+    from scipy import signal as scipy_signal
+
+    events = audio_to_events(_tone(frequency, amplitude, seconds=1.0))
+    measured = events[50:].double().mean(dim=0)  # past the filters' ring-up
+    ratio = CONFIG.band_edge_ratio
+    gains = []
+    for centre in band_centres(CONFIG):
+        sos = scipy_signal.butter(CONFIG.filter_order, [centre / ratio, centre * ratio],
+                                  btype="band", fs=CONFIG.sample_rate, output="sos")
+        gains.append(abs(scipy_signal.sosfreqz(sos, worN=[frequency],
+                                                fs=CONFIG.sample_rate)[1][0]))
+    expected = torch.tensor(gains) * 2 * amplitude / (math.pi * CONFIG.event_threshold)
+    torch.testing.assert_close(measured, expected.double(), rtol=0.05, atol=0.02)
