@@ -32,7 +32,7 @@ import torch
 
 from synnet_triton.hardware import HardwareSynNet
 from synnet_triton.kws.data import EventSet, KeywordSetConfig, synthetic_event_set, wav_event_set
-from synnet_triton.kws.runs import split_every_fifth
+from synnet_triton.kws.data_sources import split_every_fifth
 from synnet_triton.kws.training import (
     NetworkConfig,
     TrainConfig,

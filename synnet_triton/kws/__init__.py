@@ -15,7 +15,8 @@
   per hour, the DET curve);
 - ``reports``, ``plots``: evaluation reports and the PNG figures of a run;
 - ``options``: the commands' typed settings (no extra needed: the CLI imports it);
-- ``runs``: data sets and held-out sets, the long-clip run, summaries and headlines;
+- ``data_sources``: where a run's clips come from, and the held-out set ``eval`` remakes;
+- ``runs``: device and backend, summaries and headlines, the long-clip run;
 - ``training_run``: the train/demo run, saved after every epoch for ``--resume``;
 - ``commands``: what ``synnet-triton`` demo, train, eval and detect do.
 

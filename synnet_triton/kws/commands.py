@@ -18,13 +18,13 @@ from typing import Any
 
 import torch
 
+from synnet_triton.kws.data_sources import held_out_set
 from synnet_triton.kws.options import DetectRequest, EvalRequest, LongAudio, Runtime, TrainRun
 from synnet_triton.kws.run_folder import SUMMARY_NAME, atomic_write_text
 from synnet_triton.kws.runs import (
     device_name,
     hardware_headline,
     headline,
-    held_out_set,
     long_audio_run,
     parse_device,
     plot_first_clip,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from synnet_triton.kws.data import EventSet
+from synnet_triton.kws.data_sources import load_sets
 from synnet_triton.kws.options import DataOptions, ModelOptions, TrainRun
 from synnet_triton.kws.run_folder import (
     CHECKPOINT_NAME,
@@ -39,7 +40,6 @@ from synnet_triton.kws.runs import (
     SATURATED_SPIKES_PER_STEP,
     SILENT_SPIKES_PER_CLIP,
     device_name,
-    load_sets,
     parse_device,
     resolved_backend,
     write_summary,

@@ -13,8 +13,8 @@ import soundfile
 import torch
 
 from synnet_triton.kws.data import EventSet
+from synnet_triton.kws.data_sources import held_out_set, load_sets, split_every_fifth
 from synnet_triton.kws.options import DataOptions, HeldOutOverrides
-from synnet_triton.kws.runs import held_out_set, load_sets, split_every_fifth
 
 RATE = 16_000
 
