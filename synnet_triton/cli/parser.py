@@ -25,10 +25,13 @@ DEMO_DIR = "synnet-demo"
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (``prog: error: ...``, exit 2) and defaults in --help."""
+    """argparse with one-line errors (``prog: error: ...``, exit 2), defaults in --help, and
+    no abbreviated options (``--epoch`` was taken for ``--epochs``; a typo must be an
+    error, not a guess)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:

@@ -42,6 +42,7 @@ MISTAKES = [
     (("train", "--out", "run", "--lr", "-1"), "--lr"),
     (("train", "--out", "run", "--hidden", "many"), "--hidden"),
     (("train", "--out", "run", "--data", "no/such/folder"), "--data"),
+    (("train", "--out", "run", "--epoch", "1"), "--epoch"),  # no abbreviations
     (("kernels", "--capability", "75"), "--capability 75"),
     (("kernels", "--capability", "80", "--predict"), "--predict"),
 ]
