@@ -101,16 +101,23 @@ MAX_CLIP_SECONDS = 3600.0
 recorded clip count of 10^9 would run until killed."""
 
 
+def _refuse_foreign(names: list[str], class_names: list[str], where: str) -> None:
+    """ValueError naming both lists (the first five foreign names) when ``names`` has a class
+    the readout ``class_names`` lacks."""
+    from synnet_triton.kws.reports import printable
+
+    foreign = [name for name in names if name not in class_names]
+    if foreign:
+        shown = [printable(n) for n in foreign[:5]]
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise ValueError(f"{where}: classes {shown}{more} are not the checkpoint's "
+                         f"{[printable(n) for n in class_names]}")
+
+
 def _by_name(data: EventSet, class_names: list[str], where: str) -> EventSet:
     """``data`` with its labels mapped by class name onto ``class_names`` (the checkpoint's
     readout order); ValueError naming both lists when ``data`` has a class the readout lacks."""
-    from synnet_triton.kws.reports import printable
-
-    foreign = [name for name in data.class_names if name not in class_names]
-    if foreign:
-        raise ValueError(
-            f"{where}: classes {[printable(n) for n in foreign]} are not the checkpoint's "
-            f"{[printable(n) for n in class_names]}")
+    _refuse_foreign(data.class_names, class_names, where)
     order = torch.tensor([class_names.index(name) for name in data.class_names])
     return EventSet(data.events, order[data.labels], list(class_names), data.source)
 
@@ -150,16 +157,9 @@ def _spikes_held_out(source: dict[str, Any], seconds: float, class_names: list[s
 def _check_class_folders(folder: Path, class_names: list[str], where: str) -> None:
     """Refuse a folder with a class the readout lacks before reading any audio (a recorded
     path of /etc would otherwise be read class by class)."""
-    from synnet_triton.kws.reports import printable
-
     if not folder.is_dir():
         raise ValueError(f"{where}: not a directory")
-    foreign = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in class_names)
-    if foreign:
-        shown = [printable(n) for n in foreign[:5]]
-        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
-        raise ValueError(f"{where}: classes {shown}{more} are not the checkpoint's "
-                         f"{[printable(n) for n in class_names]}")
+    _refuse_foreign(sorted(p.name for p in folder.iterdir() if p.is_dir()), class_names, where)
 
 
 def _number(source: dict[str, Any], key: str, kind: type, low: float, high: float) -> Any:

@@ -117,7 +117,6 @@ def data_fingerprint(*sets: EventSet) -> str:
 def open_run(run: TrainRun) -> tuple[RunFolder, TrainRun, dict[str, Any] | None]:
     """Check the runtime, then create, check and lock ``run.out`` before any data is read;
     with ``run.resume`` the unfinished run's state and its recorded options."""
-    parse_device(run.runtime.device)
     resolved_backend(run.runtime.backend, parse_device(run.runtime.device))
     needs = 0 if run.resume else _needs_bytes(run.model.for_data(run.data))
     folder = RunFolder.open(run.out, resume=run.resume, force=run.force, needs_bytes=needs)
