@@ -60,7 +60,7 @@ def _version(distribution: str) -> str | None:
 
 def info() -> dict[str, Any]:
     """Versions, compute device and LIF backends available, as a JSON-able dict."""
-    from synnet_triton.ops.lif import resolve_backend, triton_available
+    from synnet_triton.ops.lif import numba_available, resolve_backend, triton_available
 
     cuda = torch.cuda.is_available()
     devices = [
@@ -71,7 +71,8 @@ def info() -> dict[str, Any]:
         }
         for k in range(torch.cuda.device_count())
     ]
-    backends = ["torch"] + (["triton"] if triton_available() and cuda else [])
+    backends = (["torch"] + (["numba"] if numba_available() else [])
+                + (["triton"] if triton_available() and cuda else []))
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -87,6 +88,7 @@ def info() -> dict[str, Any]:
                 "scipy",
                 "rockpool",
                 "xylosim",
+                "numba",
             )
         },
         "cuda_available": cuda,

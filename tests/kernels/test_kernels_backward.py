@@ -14,7 +14,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kernels_oracle import all_gradients, assert_gradient_close, literal_lif, make_case
+from kernels_oracle import (
+    all_gradients,
+    assert_gradient_close,
+    incoming_gradients,
+    literal_gradients,
+    make_case,
+)
 
 from synnet_triton.ops.lif import torch_backend as lif_torch
 from synnet_triton.ops.lif import triton_backend as lif_triton
@@ -48,43 +54,6 @@ def case_of(shape: dict):
         shape["seed"], shape["batch"], shape["steps"], shape["n_neurons"], shape["n_synapses"],
         max_spikes=shape["max_spikes"], noise=shape["noise"], initial_state=shape["initial_state"],
     )  # fmt: skip
-
-
-def incoming_gradients(case, record: bool, seed: int):
-    """Random gradients on spikes, records (when recorded) and the final state."""
-    g = torch.Generator().manual_seed(seed)
-    batch, steps, _ = case.x.shape
-    n_neurons, n_synapses = case.beta.shape
-
-    def randn(*shape):
-        return torch.randn(shape, generator=g)
-
-    return (
-        randn(batch, steps, n_neurons),
-        randn(batch, steps, n_neurons) if record else None,
-        randn(batch, steps, n_neurons, n_synapses) if record else None,
-        randn(batch, n_neurons),
-        randn(batch, n_neurons, n_synapses),
-        randn(batch, n_neurons),
-    )
-
-
-def literal_gradients(case, grads, surrogate, window, needs: NeedsGrad):
-    """Autograd through the literal loop: {name: gradient} for every input ``needs`` asks."""
-    leaves = {
-        "x": case.x, "alpha": case.alpha, "beta": case.beta, "threshold": case.threshold,
-        "bias": case.bias, "v0": case.v0, "i0": case.i0,
-    }  # fmt: skip
-    leaves = {k: v.detach().clone().requires_grad_(getattr(needs, k)) for k, v in leaves.items()}
-    outputs = literal_lif(
-        leaves["x"], leaves["alpha"], leaves["beta"], leaves["threshold"], leaves["bias"],
-        case.noise, leaves["v0"], leaves["i0"],
-        max_spikes=case.max_spikes, surrogate=surrogate, window=window,
-    )  # fmt: skip
-    loss = sum((out * g).sum() for out, g in zip(outputs, grads, strict=True) if g is not None)
-    wanted = [k for k, v in leaves.items() if v.requires_grad]
-    values = torch.autograd.grad(loss, [leaves[k] for k in wanted])
-    return dict(zip(wanted, values, strict=True))
 
 
 def run_backward(module, case, grads, *, surrogate, window, every, needs, record=True):

@@ -27,8 +27,14 @@ import torch
 from bits import bits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kernels_oracle import assert_gradient_close, literal_lif, make_case
-from test_kernels_backward import incoming_gradients, literal_gradients, run_backward
+from kernels_oracle import (
+    assert_gradient_close,
+    incoming_gradients,
+    literal_gradients,
+    literal_lif,
+    make_case,
+)
+from test_kernels_backward import run_backward
 
 from synnet_triton.ops.lif import torch_backend as lif_torch
 from synnet_triton.ops.lif import triton_backend as lif_triton

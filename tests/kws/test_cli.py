@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -51,7 +52,9 @@ def test_info_reports_versions_and_backends() -> None:
     assert report["versions"]["torch"] == torch.__version__
     assert "torch" in report["backends_available"]
     assert report["cuda_available"] == torch.cuda.is_available()
-    assert report["backend_auto"] == ("triton" if torch.cuda.is_available() else "torch")
+    cpu_backend = "numba" if importlib.util.find_spec("numba") else "torch"
+    assert report["backend_auto"] == ("triton" if torch.cuda.is_available() else cpu_backend)
+    assert ("numba" in report["backends_available"]) == (cpu_backend == "numba")
 
 
 def test_train_checkpoint_reloads_in_eval_with_the_same_accuracy(tmp_path: Path) -> None:

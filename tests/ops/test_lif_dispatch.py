@@ -1,4 +1,4 @@
-"""Backend dispatch: which backend a call runs on, and the recurrent fallback's one warning."""
+"""Backend dispatch: which backend a call runs on, and each fallback's one warning."""
 
 from __future__ import annotations
 
@@ -15,17 +15,57 @@ from synnet_triton.ops.lif.op import resolve_backend
 CPU = torch.device("cpu")
 
 
-def test_auto_picks_the_torch_reference_on_cpu_and_rejects_unknown_backends():
-    assert resolve_backend("auto", CPU, recurrent=False) == "torch"
+def test_auto_picks_the_numba_loops_on_cpu_and_rejects_unknown_backends():
+    pytest.importorskip("numba")
+    assert resolve_backend("auto", CPU, recurrent=False) == "numba"
+    assert resolve_backend("numba", CPU, recurrent=False) == "numba"
+    assert resolve_backend("auto", CPU, recurrent=True) == "torch"  # no warning: auto's rule
     assert resolve_backend("torch", CPU, recurrent=True) == "torch"
     with pytest.raises(ValueError, match="backend must be one of"):
         resolve_backend("cuda", CPU, recurrent=False)
+    with pytest.raises(RuntimeError, match="runs on the CPU"):
+        resolve_backend("numba", torch.device("meta"), recurrent=False)
+
+
+def test_without_numba_auto_runs_the_reference_and_says_so_once(monkeypatch):
+    """The [cpu] extra missing: the same spikes from the torch reference, and one warning
+    naming the extra (not one per call)."""
+    monkeypatch.setattr(op, "numba_available", lambda: False)
+    monkeypatch.setattr(op, "_warned", set())
+    x = torch.randn(2, 20, 3, generator=torch.Generator().manual_seed(1)) * 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, _ = lif(x)
+        lif(x)
+    said = [w for w in caught if "numba is not installed" in str(w.message)]
+    assert len(said) == 1 and "synnet-triton[cpu]" in str(said[0].message)
+    assert said[0].filename == __file__
+    reference, _ = lif(x, backend="torch")
+    assert torch.equal(first.spikes.view(torch.int32), reference.spikes.view(torch.int32))
+    with pytest.raises(RuntimeError, match=r"pip install 'synnet-triton\[cpu\]'"):
+        lif(x, backend="numba")
+
+
+def test_recurrent_numba_calls_fall_back_to_torch_with_one_warning(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(op, "_warned", set())
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 12, 3, generator=g) * 2
+    w_rec = torch.randn(3, 3, generator=g) * 0.3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, _ = lif(x, w_rec=w_rec, backend="numba")
+        lif(x, w_rec=w_rec, backend="numba")
+    fallback = [w for w in caught if "does not fuse recurrent weights" in str(w.message)]
+    assert len(fallback) == 1 and fallback[0].filename == __file__
+    reference, _ = lif(x, w_rec=w_rec, backend="torch")
+    assert torch.equal(first.spikes, reference.spikes)
 
 
 @pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1",
                     reason="the Triton backend on CPU runs under the interpreter")
 def test_recurrent_triton_calls_fall_back_to_torch_with_one_warning(monkeypatch):
-    monkeypatch.setattr(op, "_warned_recurrent_fallback", False)
+    monkeypatch.setattr(op, "_warned", set())
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 12, 3, generator=g) * 2
     w_rec = torch.randn(3, 3, generator=g) * 0.3
@@ -35,7 +75,7 @@ def test_recurrent_triton_calls_fall_back_to_torch_with_one_warning(monkeypatch)
         first, _ = lif(x, tau, w_rec=w_rec, backend="triton")
         second, _ = lif(x, tau, w_rec=w_rec, backend="triton")
         lif(x, tau, backend="triton")  # not recurrent: no fallback, no warning
-    fallback = [w for w in caught if "do not fuse recurrent weights" in str(w.message)]
+    fallback = [w for w in caught if "does not fuse recurrent weights" in str(w.message)]
     assert len(fallback) == 1
     assert fallback[0].filename == __file__  # points at the caller's line
     reference, _ = lif(x, tau, w_rec=w_rec, backend="torch")

@@ -2,9 +2,10 @@
 
 ``synnet_triton::lif_forward`` and ``synnet_triton::lif_backward`` take the raw tensors of the
 backend contract (:mod:`synnet_triton.ops.lif.backend`) and run the backend named by
-``backend`` (``"torch"`` or ``"triton"``, see :func:`resolve_backend`). Registering them (custom
-op + fake + autograd) lets ``torch.compile(fullgraph=True)`` trace through the op. Argument
-checking, broadcasting and ``lengths`` live in :mod:`synnet_triton.ops.lif.functional`.
+``backend`` (``"torch"``, ``"triton"`` or ``"numba"``, see :func:`resolve_backend`).
+Registering them (custom op + fake + autograd) lets ``torch.compile(fullgraph=True)`` trace
+through the op. Argument checking, broadcasting and ``lengths`` live in
+:mod:`synnet_triton.ops.lif.functional`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from synnet_triton.ops.lif import torch_backend
 from synnet_triton.ops.lif.backend import LIFInputs, NeedsGrad, OutputGrads
 from synnet_triton.ops.lif.types import Surrogate
 
-_warned_recurrent_fallback = False
+# the op's backends: the package's, and the compiled CPU loops of the [cpu] extra
+LIF_BACKENDS = (*dispatch.BACKENDS, "numba")
+# what this process has already been warned of (each fallback is said once)
+_warned: set[str] = set()
 
 
 def _stacklevel_of_caller() -> int:
@@ -37,24 +41,62 @@ def _stacklevel_of_caller() -> int:
     return level
 
 
+def numba_available() -> bool:
+    """True when ``numba`` imports (the ``[cpu]`` extra): the LIF op's compiled CPU loops."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
-    """The concrete backend (``"torch"`` or ``"triton"``) for a call: the package's rule
-    (:func:`synnet_triton.ops.dispatch.resolve_backend`), except that the kernels have no
-    recurrence: with ``w_rec`` the Triton backend falls back to the torch reference, with a
-    warning the first time.
+    """The concrete backend (``"torch"``, ``"triton"`` or ``"numba"``) for a call.
+
+    The package's rule (:func:`synnet_triton.ops.dispatch.resolve_backend`) with the LIF op's
+    CPU loop: ``"auto"`` on CPU runs the compiled loops of the numba backend when numba is
+    installed (the ``[cpu]`` extra) and says once, in one warning, that it falls back to the
+    torch reference when it is not. ``"numba"`` asks for them explicitly. Neither compiled
+    backend has recurrence: with ``w_rec`` an explicit ``"triton"`` or ``"numba"`` falls
+    back to the torch reference, with a warning the first time.
+
+    Raises:
+        ValueError: ``backend`` is not one of :data:`LIF_BACKENDS`.
+        RuntimeError: a backend that cannot run here (``"numba"`` without numba or off the
+            CPU; ``"triton"`` as in the package's rule).
     """
-    global _warned_recurrent_fallback
-    backend = dispatch.resolve_backend(backend, device)
-    if backend == "triton" and recurrent:
-        if not _warned_recurrent_fallback:
-            warnings.warn(
-                "the Triton kernels do not fuse recurrent weights (w_rec); this call and "
-                "later recurrent ones run on the torch reference backend",
-                stacklevel=_stacklevel_of_caller(),
-            )
-            _warned_recurrent_fallback = True
+    if backend not in LIF_BACKENDS:
+        raise ValueError(f"backend must be one of {LIF_BACKENDS}, got {backend!r}")
+    if backend == "numba":
+        if not numba_available():
+            raise RuntimeError("backend='numba' needs numba: pip install 'synnet-triton[cpu]'")
+        if device.type != "cpu":
+            raise RuntimeError(f"backend='numba' runs on the CPU; the tensors are on {device}")
+    elif backend == "auto" and device.type == "cpu":
+        if recurrent:
+            return "torch"
+        if numba_available():
+            return "numba"
+        _warn_once(
+            "numba", "numba is not installed: the LIF op runs on the torch reference on the CPU "
+            "(pip install 'synnet-triton[cpu]' for the compiled loop, several times faster)",
+        )
+        return "torch"
+    else:
+        backend = dispatch.resolve_backend(backend, device)
+    if backend in ("triton", "numba") and recurrent:
+        _warn_once(
+            "recurrent", f"the {backend} LIF backend does not fuse recurrent weights (w_rec); "
+            "this call and later recurrent ones run on the torch reference backend",
+        )
         backend = "torch"
     return backend
+
+
+def _warn_once(topic: str, message: str) -> None:
+    if topic not in _warned:
+        warnings.warn(message, stacklevel=_stacklevel_of_caller())
+        _warned.add(topic)
 
 
 def _backend_module(name: str):  # type: ignore[no-untyped-def]
@@ -62,6 +104,10 @@ def _backend_module(name: str):  # type: ignore[no-untyped-def]
         from synnet_triton.ops.lif import triton_backend
 
         return triton_backend
+    if name == "numba":
+        from synnet_triton.ops.lif import numba_backend
+
+        return numba_backend
     return torch_backend
 
 
@@ -121,7 +167,7 @@ def _lif_forward_fake(
             x.new_empty((batch, n_ckpt, n_neurons), dtype=f32),
         ]
     else:
-        # the torch backend keeps u time-major, the kernels batch-major (backend.py)
+        # the torch backend keeps u time-major, the compiled ones batch-major (backend.py)
         u_shape = (steps, batch, n_neurons) if backend == "torch" else (batch, steps, n_neurons)
         saved = [x.new_empty(u_shape, dtype=f32)]
     return (
