@@ -39,6 +39,7 @@ class ResultRow:
     median_s: float = math.nan
     min_s: float = math.nan
     ratio_to_ours: float = math.nan
+    neuron_steps_per_s: float = math.nan
     saved_new_bytes_per_neuron_step: float = math.nan
     saved_referenced_bytes_per_neuron_step: float = math.nan
     peak_allocated_mib: float = math.nan
@@ -300,6 +301,7 @@ def _rows(workload: Workload, entries: Sequence[_Entry], passes: Sequence[str],
             row.repeats = len(times)
             row.median_s = statistics.median(times)
             row.min_s = min(times)
+            row.neuron_steps_per_s = workload.neuron_steps / row.median_s
             if reference is not None and reference.times.get(pass_):
                 row.ratio_to_ours = row.median_s / statistics.median(reference.times[pass_])
             if entry.saved is not None:

@@ -107,6 +107,10 @@ def _ours(backend: str, checkpoint_every: int | None) -> Contender:
             return "synnet_triton.nn.lif not importable yet"
         if backend == "triton" and device.type != "cuda":
             return "Triton kernels need a CUDA GPU (the CPU interpreter is not benchmarked)"
+        if backend == "numba" and device.type != "cpu":
+            return "the numba loops run on the CPU"
+        if backend == "numba" and importlib.util.find_spec("numba") is None:
+            return "numba is not installed (pip install 'synnet-triton[cpu]')"
         return None
 
     def build(workload: Workload, device: torch.device) -> Runner:
@@ -319,8 +323,10 @@ def all_contenders() -> list[Contender]:
     """Every contender, ours first (the first usable one is the ratio reference)."""
     return [
         _ours("triton", None),
+        _ours("numba", None),
         _ours("torch", None),
         _ours("triton", CHECKPOINT_EVERY),
+        _ours("numba", CHECKPOINT_EVERY),
         _ours("torch", CHECKPOINT_EVERY),
         _rockpool_lif_torch(),
         _rockpool_lif_exodus(),

@@ -80,7 +80,9 @@ def _format_float(value: float, digits: int = 3) -> str:
 
 
 def format_markdown(rows: Sequence[ResultRow]) -> str:
-    """A markdown table per workload: times in ms, ratio to ours, memory per neuron-step."""
+    """A markdown table per workload: times in ms, ratio to ours, neuron-steps per second, the
+    fraction of the memory limit (modelled bytes at the measured copy bandwidth), memory per
+    neuron-step."""
     lines: list[str] = []
     workloads = list(dict.fromkeys(r.workload for r in rows))
     for workload in workloads:
@@ -91,16 +93,16 @@ def format_markdown(rows: Sequence[ResultRow]) -> str:
             f"**{workload}** (B={first.batch}, T={first.steps}, N={first.neurons}, "
             f"S={first.synapses}{', Linear+LIF' if first.linear else ''}, {first.device})",
             "",
-            "| contender | fwd ms | fwd+bwd ms | fwd+bwd × ours | saved B/neuron-step "
-            "(new + ref) | peak MiB | note |",
-            "|---|---:|---:|---:|---:|---:|---|",
+            "| contender | fwd ms | fwd+bwd ms | fwd+bwd × ours | fwd+bwd G neuron-steps/s | "
+            "of the memory limit | saved B/neuron-step (new + ref) | peak MiB | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         contenders = list(dict.fromkeys(r.contender for r in group))
         for name in contenders:
             by_pass = {r.pass_: r for r in group if r.contender == name}
             full = by_pass.get(FORWARD_BACKWARD) or next(iter(by_pass.values()))
             if full.status != "ok":
-                lines.append(f"| {name} | | | | | | {full.status} |")
+                lines.append(f"| {name} | | | | | | | | {full.status} |")
                 continue
             forward = by_pass.get(FORWARD)
             forward_ms = _format_float(forward.median_s * 1e3) if forward else "–"
@@ -108,7 +110,9 @@ def format_markdown(rows: Sequence[ResultRow]) -> str:
                       f"{_format_float(full.saved_referenced_bytes_per_neuron_step)}")
             lines.append(
                 f"| {name} | {forward_ms} | {_format_float(full.median_s * 1e3)} | "
-                f"{_format_float(full.ratio_to_ours)} | {memory} | "
+                f"{_format_float(full.ratio_to_ours)} | "
+                f"{_format_float(full.neuron_steps_per_s / 1e9)} | "
+                f"{_format_float(full.fraction_of_copy)} | {memory} | "
                 f"{_format_float(full.peak_allocated_mib)} | {full.note} |")
     return "\n".join(lines) + "\n"
 

@@ -52,6 +52,9 @@ def suite_workloads(suite: str, device: torch.device) -> list[Workload]:
     on_gpu = device.type == "cuda"
     if suite == "issue2":
         return [Workload("B8-T1000-N128", suite, 8, 1000, 128)]
+    if suite == "cpu-training":
+        # a KWS SynNet's hidden layer at two batch sizes: the CPU path's bars
+        return [Workload(f"B{b}-T1000-N128", suite, b, 1000, 128) for b in (8, 32)]
     if suite == "open-neuromorphic":
         sizes: tuple[int, ...] = (4096, 8192, 16384) if on_gpu else (256, 512, 1024)
         return [Workload(f"ON-n{n}", suite, 16, 500, n, linear=True) for n in sizes]
@@ -74,7 +77,8 @@ def suite_workloads(suite: str, device: torch.device) -> list[Workload]:
     raise ValueError(f"unknown suite {suite!r}; expected one of {SUITES}")
 
 
-SUITES = ("issue2", "open-neuromorphic", "long-audio", "sweep-t", "sweep-n", "tiny")
+SUITES = ("issue2", "cpu-training", "open-neuromorphic", "long-audio", "sweep-t", "sweep-n",
+          "tiny")
 DEFAULT_SUITES = ("issue2", "open-neuromorphic", "long-audio", "sweep-t", "sweep-n")
 
 
