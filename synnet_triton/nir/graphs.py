@@ -27,6 +27,7 @@ from synnet_triton.nir.nodes import (
     lif_to_node,
     linear_from_node,
     linear_to_node,
+    recurrent_cycle,
 )
 from synnet_triton.nn.lif import LIF
 from synnet_triton.nn.linear import Linear
@@ -52,7 +53,6 @@ def to_nir(module: nn.Module, *, convention: str = "nir") -> nir.NIRGraph:
 
     Raises:
         TypeError: a module (or a submodule) that has no NIR form here, named.
-        NotImplementedError: a recurrent LIF layer.
     """
     kind = _kind(module)
     if kind == _DROP_IN_SYNNET:
@@ -77,7 +77,9 @@ def from_nir(
 
     Args:
         graph: a graph :func:`to_nir` wrote, or a chain of ``Linear``/``Affine``/``CubaLIF``
-            nodes from another library.
+            nodes from another library, whose LIF nodes may be recurrent CubaLIF subgraphs
+            (:func:`synnet_triton.nir.nodes.recurrent_cycle`); such a subgraph alone is read
+            as its layer.
         dt: time step for LIF nodes without our metadata (required when there are any).
         backend: LIF backend of the new layers.
 
@@ -93,6 +95,11 @@ def from_nir(
     """
     if not isinstance(graph, nir.NIRGraph):
         graph = _read(graph)
+    if recurrent_cycle(graph) is not None:
+        # the whole graph is one recurrent CubaLIF in NIR's flat form
+        _check_finite("graph", graph)
+        layer, source = lif_from_node(graph, dt=dt, backend=backend)
+        return _as_exported(layer, source)
     names = _chain_order(graph)
     layers: list[tuple[str, nn.Module, str]] = []
     for name in names:

@@ -15,6 +15,13 @@ forward-Euler step of gain 1 — the reading snnTorch's importer checks:
   (LI(tau = τ_syn[:, s], r = τ_syn[:, s]/dt)) → membrane (LIF(tau_mem, r = τ_mem/dt, v_leak,
   v_threshold)) → output``, the S currents summing at the membrane.
 
+A recurrent layer (``w_rec`` (N, N·S), Rockpool's layout: s_{t−1}·W_rec joins the input at
+step t) is a subgraph with a cycle, the form NIR's recurrent examples and Rockpool's importer
+use: ``input → lif (CubaLIF) → output`` with ``lif → recurrent (Linear, weight W_recᵀ) → lif``
+for S = 1; for S > 1 the recurrent ``Linear`` leaves ``membrane`` and joins the input at every
+``synapse_s``. The recurrent input arrives one step late, as in every discrete-time reading
+of such a cycle.
+
 What NIR has no field for — ``dt``, the subtractive multi-spike reset and ``max_spikes_per_dt``,
 the surrogate and its window, ``noise_std``, the exact bias, which parameters train and their
 shapes — goes into ``metadata["synnet_triton"]``, from which :func:`lif_from_node` rebuilds the
@@ -102,15 +109,8 @@ def lif_to_node(
     ``v_leak = b``, which Rockpool's importer reads as the bias. Our own importer reads both
     exactly, from the metadata.
 
-    Raises:
-        NotImplementedError: the layer has recurrent weights (their one-step delay has no NIR
-            form yet).
+    A recurrent layer is the subgraph of the module docstring around either form.
     """
-    if layer.w_rec is not None:
-        raise NotImplementedError(
-            "w_rec: recurrent LIF layers are not exported to NIR (the one-step delay of the "
-            "recurrent input has no NIR node)"
-        )
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
     n, s, dt = layer.n_neurons, layer.n_synapses, float(layer.dt)
@@ -123,12 +123,22 @@ def lif_to_node(
     r_mem = _gains(tau_mem_t, dt, convention)
     v_leak = bias if convention == "rockpool" else bias * tau_mem / np.float32(dt)
     metadata = {METADATA_KEY: {**lif_metadata(layer, source=source), "convention": convention}}
+    recurrent = None if layer.w_rec is None else nir.Linear(weight=_numpy(layer.w_rec).T.copy())
     if s == 1:
         w_in = (np.ones(n, dtype=np.float32) if convention == "rockpool"
                 else tau_syn[:, 0] / np.float32(dt))
-        return nir.CubaLIF(
+        cuba = nir.CubaLIF(
             tau_syn=tau_syn[:, 0].copy(), tau_mem=tau_mem, r=r_mem, v_leak=v_leak,
             v_threshold=threshold, w_in=w_in, metadata=metadata,
+        )
+        if recurrent is None:
+            return cuba
+        return nir.NIRGraph(
+            nodes={"input": nir.Input(input_type=np.array([n])), "lif": cuba,
+                   "recurrent": recurrent, "output": nir.Output(output_type=np.array([n]))},
+            edges=[("input", "lif"), ("lif", "recurrent"), ("recurrent", "lif"),
+                   ("lif", "output")],
+            metadata=metadata,
         )
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.array([n * s]))}
     edges = []
@@ -145,15 +155,38 @@ def lif_to_node(
     nodes["membrane"] = nir.LIF(tau=tau_mem, r=r_mem, v_leak=v_leak, v_threshold=threshold)
     nodes["output"] = nir.Output(output_type=np.array([n]))
     edges.append(("membrane", "output"))
+    if recurrent is not None:
+        nodes["recurrent"] = recurrent
+        edges += [("membrane", "recurrent")] + [
+            ("recurrent", f"synapse_{synapse}") for synapse in range(s)]
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
+def recurrent_cycle(graph: nir.NIRGraph) -> tuple[str, str] | None:
+    """(the CubaLIF's name, the recurrent Linear/Affine's name) when ``graph`` is one
+    recurrent CubaLIF in NIR's form: input, output, a CubaLIF and one Linear or Affine that
+    takes the CubaLIF's output back to its input; None otherwise."""
+    kinds: dict[type, list[str]] = {}
+    for name, node in graph.nodes.items():
+        kinds.setdefault(type(node), []).append(name)
+    cubas = kinds.get(nir.CubaLIF, [])
+    weights = kinds.get(nir.Linear, []) + kinds.get(nir.Affine, [])
+    if len(graph.nodes) != 4 or len(cubas) != 1 or len(weights) != 1 \
+            or len(kinds.get(nir.Input, [])) != 1 or len(kinds.get(nir.Output, [])) != 1:
+        return None
+    cycle = {(cubas[0], weights[0]), (weights[0], cubas[0])}
+    return (cubas[0], weights[0]) if cycle <= set(map(tuple, graph.edges)) else None
+
+
 def is_lif_node(node: nir.NIRNode) -> bool:
-    """A ``CubaLIF`` node, or a subgraph :func:`lif_to_node` wrote."""
+    """A ``CubaLIF`` node, a subgraph :func:`lif_to_node` wrote, or a recurrent CubaLIF in
+    NIR's form (:func:`recurrent_cycle`)."""
     if isinstance(node, nir.CubaLIF):
         return True
-    return isinstance(node, nir.NIRGraph) and "membrane" in node.nodes and \
-        METADATA_KEY in node.metadata
+    if not isinstance(node, nir.NIRGraph):
+        return False
+    return ("membrane" in node.nodes and METADATA_KEY in node.metadata) or \
+        recurrent_cycle(node) is not None
 
 
 def lif_from_node(
@@ -167,6 +200,14 @@ def lif_from_node(
         dt: time step for a node without our metadata (required then); ignored otherwise.
         backend: LIF backend of the new layer.
     """
+    w_rec = None
+    if isinstance(node, nir.NIRGraph) and "membrane" not in node.nodes:
+        # a recurrent CubaLIF: the cell and its recurrent weights
+        cuba_name, weights_name = recurrent_cycle(node)  # type: ignore[misc]
+        w_rec = _recurrent_weights(node.nodes[weights_name])
+        node = node.nodes[cuba_name]  # which carries our metadata when we wrote it
+    elif isinstance(node, nir.NIRGraph) and "recurrent" in node.nodes:
+        w_rec = _recurrent_weights(node.nodes["recurrent"])
     metadata = node.metadata.get(METADATA_KEY)
     if isinstance(node, nir.CubaLIF):
         tau_mem, threshold = node.tau_mem, node.v_threshold
@@ -206,6 +247,7 @@ def lif_from_node(
             tau_mem=vector(tau_mem), threshold=vector(threshold),
             tau_syn=torch.tensor(np.asarray(tau_syn, dtype=np.float32)),
             bias=vector(np.asarray(v_leak) * dt / np.asarray(tau_mem)),
+            has_rec=w_rec is not None, w_rec=w_rec,
         )
         return layer, "synnet_triton.nn.LIF"
 
@@ -224,8 +266,19 @@ def lif_from_node(
         learning_window=float(metadata["learning_window"]),
         max_spikes_per_dt=float(metadata["max_spikes_per_dt"]),
         noise_std=float(metadata["noise_std"]), backend=backend,
+        has_rec=w_rec is not None, w_rec=w_rec,
     )
     return layer, str(metadata["class"])
+
+
+def _recurrent_weights(node: nir.NIRNode) -> Tensor:
+    """W_rec (N, N·S) from the recurrent ``Linear`` (or bias-free ``Affine``) of a cycle."""
+    if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
+        raise ValueError("the recurrent Affine has a non-zero bias, which a recurrent LIF "
+                         "layer has no counterpart for (a constant input belongs to bias)")
+    if not isinstance(node, (nir.Linear, nir.Affine)):
+        raise ValueError(f"the recurrent node is a {type(node).__name__}, not a Linear")
+    return torch.from_numpy(np.asarray(node.weight, dtype=np.float32).T.copy())
 
 
 def _restore_shape(values: np.ndarray, shape: tuple[int, ...]) -> Tensor:

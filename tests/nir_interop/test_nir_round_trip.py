@@ -165,8 +165,6 @@ def test_sequential_and_linear_layers(tmp_path: Path):
 def test_unsupported_modules_and_graphs_are_named():
     with pytest.raises(TypeError, match="Conv1d"):
         to_nir(torch.nn.Sequential(torch.nn.Conv1d(2, 2, 1)))
-    with pytest.raises(NotImplementedError, match="w_rec"):
-        to_nir(LIF(3, has_rec=True, backend="torch"))
     def full(value: float) -> Any:
         return np.full(3, value, dtype=np.float32)
 
