@@ -192,6 +192,7 @@ def backward(
     partials = (packed[0, ..., 0], packed[1], packed[2, ..., 0], packed[3, ..., 0])
     packed_partials = _array(packed).reshape(-1)
     chunk_sums = np.zeros((4, batch * n_neurons), np.float32)
+    counts = np.empty(batch * n_neurons, np.float32)
     x_beta = (_array(x.float().contiguous()).reshape(batch, steps, n_neurons, n_synapses)
               if needs_grad.beta else _absent(batch, n_neurons, n_synapses))
     streams = (_float32(grad_spikes, batch, n_neurons), _float32(grad_vmem, batch, n_neurons),
@@ -221,7 +222,7 @@ def backward(
         reverse_sweep_single(
             u_f, u_t0, start, stop, v_start.reshape(-1), x_f if needs_grad.beta else x_f[:0],
             scalars[0], scalars[1].reshape(-1), *scalars[2:], gs_f, gv_f, gi_f,
-            *(c.reshape(-1) for c in carries), gx_f, packed_partials, *chunk_sums,
+            *(c.reshape(-1) for c in carries), gx_f, packed_partials, *chunk_sums, counts,
             np.array([st for _, st in flat], np.int64),
         )
 

@@ -332,13 +332,18 @@ def exp_nonpositive(z: float) -> float:
 def reverse_sweep_single(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, window,  # type: ignore[no-untyped-def]
                          max_spikes, periodic, g_spikes, g_vmem, g_isyn,
                          carry_v, carry_i, carry_s, carry_r, g_x, partials, sum_alpha, sum_beta,
-                         sum_threshold, sum_bias, strides):
+                         sum_threshold, sum_bias, counts, strides):
     """:func:`reverse_sweep` for one synapse per neuron, every array flat (1-D).
 
     ``strides`` (6, 2) int64 gives the (batch, time) strides in elements of u, x, g_spikes,
     g_vmem, g_isyn and g_x; an absent stream is a (B·N,) row of zeros (read) or scratch
     (g_x) with time stride 0, and x is empty when β needs no gradient. ``partials`` (4, B·N)
-    float64 (α, β, θ, b) is added to.
+    float64 (α, β, θ, b) is added to; ``counts`` (B·N,) float32 is scratch.
+
+    Each step's spike counts are those of the step after it recomputed one step earlier
+    (kept in ``counts``): one exact division u/θ per neuron-step. σ and u/θ in the gradients
+    multiply by 1/θ instead (a gradient, not a count, and the surrogate is continuous where
+    a rounding could move ⌊u/θ⌋).
 
     The parameter sums run in float32 over chunks of :data:`SUM_CHUNK` steps, each chunk's
     sum then added in float64: float64 accumulators in the loop would halve its vector width.
@@ -349,11 +354,15 @@ def reverse_sweep_single(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, w
     blocks = (n_neurons + BLOCK - 1) // BLOCK
     neg_inv_window = F32(-1.0 / window)
     with_x = x.shape[0] > 0
+    inverse = ONE / threshold
     for item in prange(batch * blocks):
         b = item // blocks
         n0 = (item % blocks) * BLOCK
         width = uint64(min(BLOCK, n_neurons - n0))
         row = uint64(b * n_neurons + n0)
+        at_last = uint64(b * strides[0, 0] + (t1 - 1 - u_t0) * strides[0, 1] + n0)
+        for n in range(width):
+            counts[row + n] = spike_count(u[at_last + n], threshold[uint64(n0) + n], max_spikes)
         for t in range(t1 - 1, t0 - 1, -1):
             at_u = uint64(b * strides[0, 0] + (t - u_t0) * strides[0, 1] + n0)
             # the step before t0 is v_before: its u is read at t0 (any valid row) and unused
@@ -366,20 +375,21 @@ def reverse_sweep_single(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, w
             first, last = t == t0, t == t1 - 1
             for n in range(width):
                 k = uint64(n0) + n
-                th = threshold[k]
+                th, inv_th = threshold[k], inverse[k]
                 un = u[at_u + n]
                 before = u[at_before + n]
-                v_prev = v_before[row + n] if first else (
-                    before - spike_count(before, th, max_spikes) * th)
-                count = spike_count(un, th, max_spikes)
+                count = counts[row + n]
+                count_before = spike_count(before, th, max_spikes)
+                counts[row + n] = count_before
+                v_prev = v_before[row + n] if first else before - count_before * th
                 if periodic:
                     half = th / F32(2.0)
                     shifted = un - half
-                    periods = min(max(np.floor(shifted / th), ZERO), max_spikes - ONE)
+                    periods = min(max(np.floor(shifted * inv_th), ZERO), max_spikes - ONE)
                     sigma = exp_nonpositive(
-                        abs(shifted - periods * th - half) * neg_inv_window) / th
+                        abs(shifted - periods * th - half) * neg_inv_window) * inv_th
                 else:
-                    sigma = (ONE if un >= th - window else ZERO) / th
+                    sigma = (ONE if un >= th - window else ZERO) * inv_th
                 g_s = g_spikes[at_gs + n]
                 if last:
                     g_s = g_s + carry_s[row + n]
@@ -387,7 +397,7 @@ def reverse_sweep_single(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, w
                 g_u = g_v * (ONE - th * sigma) + g_s * sigma
                 carry_v[row + n] = alpha[k] * g_u
                 sum_alpha[row + n] += v_prev * g_u
-                sum_threshold[row + n] -= (g_s - th * g_v) * sigma * (un / th) + g_v * count
+                sum_threshold[row + n] -= (g_s - th * g_v) * sigma * (un * inv_th) + g_v * count
                 sum_bias[row + n] += g_u
                 g_i = carry_i[row + n] + g_u + g_isyn[at_gi + n]
                 g_xn = beta[k] * g_i
