@@ -8,6 +8,9 @@ of autograd through the literal loop; a checkpointed backward gives the default'
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -195,6 +198,27 @@ def test_results_do_not_depend_on_the_thread_count():
         torch.set_num_threads(threads)
     for name, a, b in zip(results[0]._fields, *results, strict=True):
         assert (a is None and b is None) or bitwise_equal(a, b), name
+
+
+FIRST_LAUNCH = """
+import torch
+torch.set_num_threads(1)
+from synnet_triton import lif
+x = torch.randn(2, 20, 9, requires_grad=True)
+out, _ = lif(x, backend="numba")
+after_forward = torch.get_num_threads()
+out.spikes.sum().backward()
+print(after_forward, torch.get_num_threads())
+"""
+
+
+def test_the_first_launch_leaves_torchs_thread_count_as_it_was():
+    """numba's OpenMP layer shares OpenMP's thread count with torch, and the launch that
+    starts its pool had set torch, asked for one thread, to two (a fresh process: only the
+    first launch does it)."""
+    result = subprocess.run([sys.executable, "-c", FIRST_LAUNCH], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.split() == ["1", "1"]
 
 
 @settings(max_examples=15, deadline=None)

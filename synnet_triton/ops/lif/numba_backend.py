@@ -34,7 +34,7 @@ from synnet_triton.ops.lif.numba_loops import (
     forward_steps_single,
     reverse_sweep,
     reverse_sweep_single,
-    set_threads,
+    torch_threads,
 )
 from synnet_triton.ops.lif.types import Surrogate
 
@@ -87,31 +87,33 @@ def _run_forward(inputs: LIFInputs, max_spikes: float, state: tuple[Tensor, Tens
     x_a = _array(x.float().contiguous()).reshape(batch, steps, n_neurons, n_synapses)
     noise_a = None if noise is None else _array(noise)
     ckpt = checkpoints or (None, None, None)
-    set_threads(torch.get_num_threads())
     parameters = (_array(alpha), _array(beta), _array(threshold), _array(bias),
                   bool(bias.any()))
     if n_synapses == 1:
         flat = [_flat(a, batch, n_neurons) for a in (x_a, noise_a, u_out, spikes, vmem, isyn,
                                                      ckpt[0], ckpt[1], ckpt[2])]
         arrays = [a for a, _ in flat]
-        forward_steps_single(
-            arrays[0], *parameters[:1], parameters[1].reshape(-1), *parameters[2:],
-            arrays[1] if noise is not None else arrays[1][:0], np.float32(max_spikes),
-            *(_array(t).reshape(-1) for t in state), start, stop, arrays[2], start,
-            *arrays[3:], checkpoint_every, np.array([st for _, st in flat[:7]], np.int64),
-        )
+        with torch_threads():
+            forward_steps_single(
+                arrays[0], *parameters[:1], parameters[1].reshape(-1), *parameters[2:],
+                arrays[1] if noise is not None else arrays[1][:0], np.float32(max_spikes),
+                *(_array(t).reshape(-1) for t in state), start, stop, arrays[2], start,
+                *arrays[3:], checkpoint_every, np.array([st for _, st in flat[:7]], np.int64),
+            )
         return
 
     def stand_in(a: np.ndarray | None, *inner: int) -> np.ndarray:
         return _absent(batch, *inner) if a is None else a
 
     n, s = n_neurons, n_synapses
-    forward_steps(
-        x_a, *parameters, stand_in(noise_a, n), np.float32(max_spikes),
-        *(_array(t) for t in state), start, stop, stand_in(u_out, n), start,
-        stand_in(spikes, n), stand_in(vmem, n), stand_in(isyn, n, s),
-        stand_in(ckpt[0], n), stand_in(ckpt[1], n, s), stand_in(ckpt[2], n), checkpoint_every,
-    )
+    with torch_threads():
+        forward_steps(
+            x_a, *parameters, stand_in(noise_a, n), np.float32(max_spikes),
+            *(_array(t) for t in state), start, stop, stand_in(u_out, n), start,
+            stand_in(spikes, n), stand_in(vmem, n), stand_in(isyn, n, s),
+            stand_in(ckpt[0], n), stand_in(ckpt[1], n, s), stand_in(ckpt[2], n),
+            checkpoint_every,
+        )
 
 
 def forward(
@@ -206,25 +208,26 @@ def backward(
 
     def sweep(u: np.ndarray, u_t0: int, start: int, stop: int, v_before: Tensor) -> None:
         """Steps stop−1 … start, u (B, L, N) holding step t at t − u_t0."""
-        set_threads(torch.get_num_threads())
         v_start = _array(v_before.contiguous())
         if n_synapses > 1:
-            reverse_sweep(
-                u, u_t0, start, stop, v_start, x_beta, *scalars, *streams, *carries,
-                _absent(batch, n_neurons, n_synapses) if g_x_a is None else g_x_a,
-                *(_array(p) for p in partials),
-            )
+            with torch_threads():
+                reverse_sweep(
+                    u, u_t0, start, stop, v_start, x_beta, *scalars, *streams, *carries,
+                    _absent(batch, n_neurons, n_synapses) if g_x_a is None else g_x_a,
+                    *(_array(p) for p in partials),
+                )
             return
         flat = [_flat(u, batch, n_neurons), _flat(x_beta, batch, n_neurons, zeros=True),
                 *(_flat(a, batch, n_neurons, zeros=True) for a in streams),
                 _flat(g_x_a, batch, n_neurons)]
         u_f, x_f, gs_f, gv_f, gi_f, gx_f = (a for a, _ in flat)
-        reverse_sweep_single(
-            u_f, u_t0, start, stop, v_start.reshape(-1), x_f if needs_grad.beta else x_f[:0],
-            scalars[0], scalars[1].reshape(-1), *scalars[2:], gs_f, gv_f, gi_f,
-            *(c.reshape(-1) for c in carries), gx_f, packed_partials, *chunk_sums, counts,
-            np.array([st for _, st in flat], np.int64),
-        )
+        with torch_threads():
+            reverse_sweep_single(
+                u_f, u_t0, start, stop, v_start.reshape(-1),
+                x_f if needs_grad.beta else x_f[:0], scalars[0], scalars[1].reshape(-1),
+                *scalars[2:], gs_f, gv_f, gi_f, *(c.reshape(-1) for c in carries), gx_f,
+                packed_partials, *chunk_sums, counts, np.array([st for _, st in flat], np.int64),
+            )
 
     if checkpoint_every > 0:
         ckpt_v, ckpt_i, ckpt_s = saved
