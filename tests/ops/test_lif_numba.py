@@ -32,7 +32,7 @@ from synnet_triton.ops.lif import numba_backend as lif_numba  # noqa: E402
 from synnet_triton.ops.lif import torch_backend as lif_torch  # noqa: E402
 from synnet_triton.ops.lif.backend import NeedsGrad, OutputGrads  # noqa: E402
 from synnet_triton.ops.lif.functional import lif_decays  # noqa: E402
-from synnet_triton.ops.lif.numba_loops import BLOCK  # noqa: E402
+from synnet_triton.ops.lif.numba_loops import FORWARD_BLOCK, SWEEP_BLOCK  # noqa: E402
 from synnet_triton.ops.lif.types import LIFState, Surrogate  # noqa: E402
 
 SHAPES = st.fixed_dictionaries(
@@ -40,8 +40,9 @@ SHAPES = st.fixed_dictionaries(
         "seed": st.integers(0, 2**31 - 1),
         "batch": st.integers(1, 3),
         "steps": st.integers(1, 40),
-        # around the loops' block of neurons: a partial second block
-        "n_neurons": st.sampled_from([1, 3, BLOCK - 1, BLOCK, BLOCK + 3]),
+        # around the loops' blocks of neurons: partial last blocks
+        "n_neurons": st.sampled_from([1, 3, SWEEP_BLOCK - 1, SWEEP_BLOCK + 3,
+                                      FORWARD_BLOCK, FORWARD_BLOCK + 3]),
         # 9: numpy's Σ over synapses takes its 8-accumulator path from 8 terms on
         "n_synapses": st.sampled_from([1, 2, 3, 9]),
         "max_spikes": st.sampled_from([1.0, 31.0]),
@@ -184,7 +185,7 @@ def test_checkpointed_backward_is_bitwise_the_default(n_synapses, surrogate):
 
 def test_results_do_not_depend_on_the_thread_count():
     """Each work item owns its (batch, block of neurons): one thread or two, the same bits."""
-    case = make_case(9, 4, 60, 2 * BLOCK + 5, 1, max_spikes=31.0, noise=True,
+    case = make_case(9, 4, 60, 2 * FORWARD_BLOCK + 5, 1, max_spikes=31.0, noise=True,
                      initial_state=True)
     grads = incoming_gradients(case, True, 10)
     threads = torch.get_num_threads()
