@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 rockpool = pytest.importorskip("rockpool")
-from bits import bitwise_equal  # noqa: E402
+from bits import bits, bitwise_equal  # noqa: E402
 from rockpool.nn.combinators import Sequential as RockpoolSequential  # noqa: E402
 from rockpool.nn.modules import LIFTorch, LinearTorch  # noqa: E402
 from rockpool.nn.modules.torch.lif_torch import PeriodicExponential, StepPWL  # noqa: E402
 from rockpool.parameters import Constant  # noqa: E402
 
 from synnet_triton.ops.lif.functional import lif  # noqa: E402
+from synnet_triton.ops.lif.types import LIFState  # noqa: E402
 from synnet_triton.rockpool.lif import LIFTriton  # noqa: E402
 
 CONFIGS = st.fixed_dictionaries(
@@ -116,6 +120,32 @@ def test_functional_lif_equals_liftorch(cfg):
     )
     assert bitwise_equal(out.spikes, ref)
     assert _relative(out.vmem, ref_record["vmem"]) <= 1e-6
+
+
+BACKENDS = ["torch"] + (["numba"] if importlib.util.find_spec("numba") else []) + (
+    ["triton"] if os.environ.get("TRITON_INTERPRET") == "1" else [])
+
+
+@pytest.mark.parametrize("n_synapses", [1, 2])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_negative_zero_state_gives_rockpools_membrane_bit_for_bit(n_synapses, backend):
+    """A −0.0 state and −0.0 input with a zero bias: Rockpool adds the bias (and its zero
+    noise) at every step, which makes the membrane +0.0; the reference had skipped a zero
+    bias and kept −0.0 (found 2026-12-08: the vmem parity tests compare values, not bits)."""
+    n = 3
+    theirs = LIFTorch((n * n_synapses, n), tau_mem=0.02, tau_syn=0.01, threshold=1.0,
+                      dt=1e-3)
+    theirs.vmem = -torch.zeros(n)
+    theirs.isyn = -torch.zeros(n, n_synapses)
+    x = torch.full((1, 6, n * n_synapses), -0.0)
+    x[0, 3:, 0] = 2.5  # and one neuron that spikes
+    ref, _, ref_record = theirs(x, record=True)
+    state = LIFState(-torch.zeros(1, n), -torch.zeros(1, n, n_synapses), torch.zeros(1, n))
+    out, _ = lif(x, 0.02, 0.01, 1.0, n_synapses=n_synapses, initial_state=state, record=True,
+                 backend=backend)
+    assert bitwise_equal(out.spikes, ref)
+    assert bitwise_equal(out.vmem, ref_record["vmem"])
+    assert not bool(bits(out.vmem).eq(bits(torch.tensor(-0.0))).any())
 
 
 @pytest.mark.parametrize("leak_mode, params", [

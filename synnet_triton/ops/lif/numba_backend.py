@@ -87,15 +87,14 @@ def _run_forward(inputs: LIFInputs, max_spikes: float, state: tuple[Tensor, Tens
     x_a = _array(x.float().contiguous()).reshape(batch, steps, n_neurons, n_synapses)
     noise_a = None if noise is None else _array(noise)
     ckpt = checkpoints or (None, None, None)
-    parameters = (_array(alpha), _array(beta), _array(threshold), _array(bias),
-                  bool(bias.any()))
+    parameters = (_array(alpha), _array(beta), _array(threshold), _array(bias))
     if n_synapses == 1:
         flat = [_flat(a, batch, n_neurons) for a in (x_a, noise_a, u_out, spikes, vmem, isyn,
                                                      ckpt[0], ckpt[1], ckpt[2])]
         arrays = [a for a, _ in flat]
         with torch_threads():
             forward_steps_single(
-                arrays[0], *parameters[:1], parameters[1].reshape(-1), *parameters[2:],
+                arrays[0], parameters[0], parameters[1].reshape(-1), *parameters[2:],
                 arrays[1] if noise is not None else arrays[1][:0], np.float32(max_spikes),
                 *(_array(t).reshape(-1) for t in state), start, stop, arrays[2], start,
                 *arrays[3:], checkpoint_every, np.array([st for _, st in flat[:7]], np.int64),

@@ -8,8 +8,8 @@ Forward, per neuron n and step t, in float32 and in exactly the order of the tor
     s = (u ≥ θ)·⌊u/θ⌋,  s ← s − (s − M)·(s > M)      v ← u − s·θ
 
 Σ_s is numpy's float32 ``sum`` over the synapses, reproduced operation for operation
-(:func:`synaptic_sum`) because the reference takes it from numpy; the bias is added only when
-some bias is non-zero, as the reference does (adding +0.0 would turn −0.0 into +0.0).
+(:func:`synaptic_sum`) because the reference takes it from numpy; the bias is added even
+where it is zero, as Rockpool does (+0.0 turns −0.0 into +0.0).
 Rockpool's literal clamp is used at every step: it is what the reference computes (its
 cheaper min(s, M) is used only where both agree).
 
@@ -129,7 +129,7 @@ def synaptic_sum(values):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, parallel=True)
-def forward_steps(x, alpha, beta, threshold, bias, has_bias, noise, max_spikes,  # type: ignore[no-untyped-def]
+def forward_steps(x, alpha, beta, threshold, bias, noise, max_spikes,  # type: ignore[no-untyped-def]
                   v, i, s, t0, t1, u_out, u_t0, spikes, vmem, isyn,
                   ckpt_v, ckpt_i, ckpt_s, ckpt_every):
     """Steps t0 … t1−1 of the recurrence, from the state (v, i, s) updated in place.
@@ -166,8 +166,7 @@ def forward_steps(x, alpha, beta, threshold, bias, has_bias, noise, max_spikes, 
                     u = vn + synaptic_sum(i[b, n])
                 if with_noise:
                     u = u + noise[b, t, n]
-                if has_bias:
-                    u = u + bias[n]
+                u = u + bias[n]
                 count = spike_count(u, threshold[n], max_spikes)
                 v[b, n] = u - count * threshold[n]
                 s[b, n] = count
@@ -182,7 +181,7 @@ def forward_steps(x, alpha, beta, threshold, bias, has_bias, noise, max_spikes, 
 
 
 @njit(cache=True, parallel=True)
-def forward_steps_single(x, alpha, beta, threshold, bias, has_bias, noise, max_spikes,  # type: ignore[no-untyped-def]
+def forward_steps_single(x, alpha, beta, threshold, bias, noise, max_spikes,  # type: ignore[no-untyped-def]
                          v, i, s, t0, t1, u_out, u_t0, spikes, vmem, isyn,
                          ckpt_v, ckpt_i, ckpt_s, ckpt_every, strides):
     """:func:`forward_steps` for one synapse per neuron, every array flat (1-D).
@@ -221,8 +220,7 @@ def forward_steps_single(x, alpha, beta, threshold, bias, has_bias, noise, max_s
                 u = v[row + n] * alpha[k] + current
                 if with_noise:
                     u = u + noise[at_noise + n]
-                if has_bias:
-                    u = u + bias[k]
+                u = u + bias[k]
                 count = spike_count(u, threshold[k], max_spikes)
                 membrane = u - count * threshold[k]
                 i[row + n] = current

@@ -49,7 +49,8 @@ def run_steps(
     Rockpool clamps the count as s − (s − M)·(s > M). That equals min(s, M) while s < 2²⁴,
     where float32 integers are exact; the cheaper min is used unless ``literal_clamp``, and a
     sequence whose u/θ came near 2²⁴ is run again with the literal formula.
-    Adding a bias of exactly zero only changes the sign of zeros, so it is skipped.
+    The bias is added even where it is zero, as Rockpool does: +0.0 turns a −0.0 membrane
+    (from a −0.0 initial state) into +0.0.
 
     Returns the final (v (B, N), i (B, N, S), s (B, N)). On CPU the loop runs numpy's ufuncs on
     memory shared with the tensors: a step of a small layer costs per-op overhead, about three
@@ -62,7 +63,6 @@ def run_steps(
     xp, arrays = array_namespace(x)
     v_a, i_a, s_a = arrays(v), arrays(i), arrays(s)
     alpha_a, beta_a, threshold_a, bias_a = (arrays(t) for t in (alpha, beta, threshold, bias))
-    has_bias = bool(bias.any())
     chunk = max(1, min(steps, steps_per_chunk(batch * n_neurons * n_synapses)))
 
     def staging(source: Tensor | None) -> tuple[Any, Any] | None:
@@ -114,8 +114,7 @@ def run_steps(
                 add(v_a, xp.sum(i_a, 2), out=u)
             if noise_t is not None:
                 add(u, noise_t, out=u)
-            if has_bias:
-                add(u, bias_a, out=u)
+            add(u, bias_a, out=u)
             # spike_count(u), step by step into preallocated buffers
             divide(u, threshold_a, out=s_t)
             floor(s_t, out=s_t)
