@@ -8,7 +8,8 @@ design-rule check of each chip.
   ``quantize``: global and channel quantisation on torch tensors;
 - ``sim``: ``XyloSim``, built from a spec, its state and the backend it runs on;
   ``population``: a spec as one population's buffers; ``step_engine``: one vectorised step at a
-  time; ``layers``: one Triton launch per layer; ``saturating``: int16 saturating arithmetic.
+  time, ``compiled_delivery``: its events in xylosim's order as one compiled loop (``[cpu]``);
+  ``layers``: one Triton launch per layer; ``saturating``: int16 saturating arithmetic.
 
 The names below load their module on first use: ``import synnet_triton`` reads the chips'
 targets (``SynNet.to_xylo``'s default) without loading the simulator.

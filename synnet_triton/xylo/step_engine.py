@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from synnet_triton.arrays import array_namespace, steps_per_chunk
+from synnet_triton.arrays import array_namespace, numba_available, steps_per_chunk
 from synnet_triton.xylo.chip import INT16_MAX, INT16_MIN, MAX_HIDDEN_SPIKES
 from synnet_triton.xylo.saturating import bitshift_decay, ordered_saturating_sum, wrap_int16
 
@@ -242,8 +242,10 @@ def _deliver_exactly(
 
     Where no partial sum can leave int16 (by the bound of `__init__`), the plain sum is
     exact. Elsewhere the events are replayed in xylosim's order (input channels ascending,
-    then hidden neurons ascending) with per-event saturation: for the flagged currents
-    alone, or, when many are flagged (currents along the rails), for all of them at once.
+    then hidden neurons ascending) with per-event saturation: on the CPU with numba (the
+    ``[cpu]`` extra) for every current in one compiled loop
+    (:mod:`synnet_triton.xylo.compiled_delivery`); otherwise for the flagged currents alone,
+    or, when many are flagged (currents along the rails), for all of them at once.
     """
     width = current.shape[1]
     drive_counts = torch.cat([step_events, spikes.to(torch.int32)], 1)
@@ -255,14 +257,21 @@ def _deliver_exactly(
     # |current| + bound > 32767 also flags current = −32768 with no events; replaying an
     # empty event list there is harmless.
     rows, cols = torch.nonzero(whole.abs() + bound > INT16_MAX, as_tuple=True)
-    if rows.numel() > _TIGHT_BOUND_AFTER:
+    # the compiled loop delivers every current in order for about what the bounds cost
+    compiled = rows.numel() > 0 and current.device.type == "cpu" and numba_available()
+    if not compiled and rows.numel() > _TIGHT_BOUND_AFTER:
         # Many candidates: bound each current by its own positive and negative event sums.
         signed = (drive_counts.double() @ sim.signed_projection).to(torch.int64)
         upper = whole + signed[:, :width]
         lower = whole + signed[:, width:]
         rows, cols = torch.nonzero((upper > INT16_MAX) | (lower < INT16_MIN), as_tuple=True)
-    if rows.numel() > _IN_ORDER_SHARE * current.numel():
-        current.copy_(_deliver_in_order(sim, whole, drive_counts))
+    if compiled or rows.numel() > _IN_ORDER_SHARE * current.numel():
+        if compiled:
+            from synnet_triton.xylo.compiled_delivery import deliver_in_order
+
+            current.copy_(deliver_in_order(whole, drive_counts, sim.drive_weights))
+        else:
+            current.copy_(_deliver_in_order(sim, whole, drive_counts))
         if sim.clip_log is not None:
             rows, cols = torch.nonzero(current != whole + sums, as_tuple=True)
             sim.clip_log.append((step, rows, cols))

@@ -7,6 +7,7 @@ aliases, every dash 0–15, thresholds ≤ 0 and input counts above 15.
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from typing import Any
 from unittest.mock import patch
@@ -368,21 +369,30 @@ def saturating_spec(rng: np.random.Generator, n_hidden: int = 20) -> dict[str, A
     }
 
 
+COMPILED = [False] + ([True] if importlib.util.find_spec("numba") else [])
+"""Whether the step engine may deliver in order with the compiled loop of the [cpu] extra
+(``compiled_delivery``): with it, every step with a flagged current takes that loop, so the
+torch paths are tested with it switched off."""
+
+
 @pytest.mark.parametrize("saturating", [True, False])
 @pytest.mark.parametrize("tight_bound_after", [0, 10**9])
 @pytest.mark.parametrize("scaled_product", [False, True])
 @pytest.mark.parametrize("in_order_share", [0.0, 2.0])
+@pytest.mark.parametrize("compiled", COMPILED)
 def test_every_summation_path_is_exact(
     monkeypatch: pytest.MonkeyPatch, tight_bound_after: int, scaled_product: bool,
-    saturating: bool, in_order_share: float,
+    saturating: bool, in_order_share: float, compiled: bool,
 ) -> None:
     """The per-step sum has two products (on effective weights, or on weights ÷ 2^shift then
-    scaled) and four ways to add it: plainly where a cheap bound allows, else replaying every
+    scaled) and five ways to add it: plainly where a cheap bound allows, else replaying every
     candidate of a per-current bound or only those a tight bound flags, or (many flagged)
-    every current in order, source run by source run; each combination must match Rockpool,
-    in a network that saturates on most steps and in one that never does."""
+    every current in order, source run by source run, or every current in order in the
+    compiled loop; each combination must match Rockpool, in a network that saturates on
+    most steps and in one that never does."""
     import synnet_triton.xylo.step_engine as sim_module
 
+    monkeypatch.setattr(sim_module, "numba_available", lambda: compiled)
     monkeypatch.setattr(sim_module, "_TIGHT_BOUND_AFTER", tight_bound_after)
     monkeypatch.setattr(sim_module, "_IN_ORDER_SHARE", in_order_share)
     rng = np.random.default_rng(21)
@@ -432,7 +442,8 @@ def test_in_order_delivery_groups_only_sources_that_reach_disjoint_currents() ->
     for start, stop, weights in runs:
         assert int((weights != 0).sum(0).max()) <= 1, (start, stop)
     events = rng.integers(0, 20, (2, 25, 16)) * (rng.random((2, 25, 16)) < 0.5)
-    with patch.object(sim_module, "_IN_ORDER_SHARE", 0.0):
+    with patch.object(sim_module, "_IN_ORDER_SHARE", 0.0), \
+            patch.object(sim_module, "numba_available", lambda: False):
         ours = sim(torch.from_numpy(events), record=True)
     assert_matches_rockpool(ours, [runs_[0] for runs_ in rockpool_run(spec, events)])
 
@@ -495,8 +506,9 @@ def test_the_simulator_keeps_dt_and_refuses_a_spec_of_another_type() -> None:
 
 
 @pytest.mark.parametrize("tight_bound_after", [0, 10**9])
+@pytest.mark.parametrize("compiled", COMPILED)
 def test_a_current_two_below_the_rail_at_one_partial_sum_is_replayed(
-    monkeypatch: pytest.MonkeyPatch, tight_bound_after: int,
+    monkeypatch: pytest.MonkeyPatch, tight_bound_after: int, compiled: bool,
 ) -> None:
     """Current −31970, then input 0's event (−800) and input 1's two (+96 each), in xylosim's
     order: −32770 saturates to −32768, then −32576 (hand-derived); the plain sum −32578 is
@@ -504,6 +516,7 @@ def test_a_current_two_below_the_rail_at_one_partial_sum_is_replayed(
     the negative ones."""
     import synnet_triton.xylo.step_engine as sim_module
 
+    monkeypatch.setattr(sim_module, "numba_available", lambda: compiled)
     monkeypatch.setattr(sim_module, "_TIGHT_BOUND_AFTER", tight_bound_after)
     monkeypatch.setattr(sim_module, "_IN_ORDER_SHARE", 2.0)
     spec = {"weights_in": np.array([[-100], [12]]), "weights_out": np.ones((1, 1), int),

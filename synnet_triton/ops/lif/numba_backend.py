@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from synnet_triton.arrays import torch_threads
 from synnet_triton.ops.lif.backend import (
     ForwardResult,
     Gradients,
@@ -34,7 +35,6 @@ from synnet_triton.ops.lif.numba_loops import (
     forward_steps_single,
     reverse_sweep,
     reverse_sweep_single,
-    torch_threads,
 )
 from synnet_triton.ops.lif.types import Surrogate
 

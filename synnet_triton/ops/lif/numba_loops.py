@@ -29,12 +29,8 @@ and the result does not depend on the thread count.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import numba
 import numpy as np
-import torch
 from numba import njit, prange, uint64
 
 F32 = np.float32
@@ -423,17 +419,3 @@ def reverse_sweep_single(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, w
                     sum_bias[row + n] = ZERO
         for n in range(width):
             carry_s[row + n] = ZERO
-
-
-@contextmanager
-def torch_threads() -> Iterator[None]:
-    """Run the loops inside on as many threads as torch is given, and leave torch's count as
-    it was: numba's OpenMP threading layer shares OpenMP's thread count with torch and sets
-    it to numba's pool size at a launch (torch set to one thread came back with two)."""
-    count = torch.get_num_threads()
-    numba.set_num_threads(max(1, min(count, numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != count:
-            torch.set_num_threads(count)

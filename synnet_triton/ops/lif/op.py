@@ -19,6 +19,7 @@ from types import FrameType
 import torch
 from torch import Tensor
 
+from synnet_triton.arrays import numba_available
 from synnet_triton.ops import dispatch
 from synnet_triton.ops.lif import torch_backend
 from synnet_triton.ops.lif.backend import LIFInputs, NeedsGrad, OutputGrads
@@ -39,15 +40,6 @@ def _stacklevel_of_caller() -> int:
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def numba_available() -> bool:
-    """True when ``numba`` imports (the ``[cpu]`` extra): the LIF op's compiled CPU loops."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
