@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
         "synnet_triton.arrays", "synnet_triton.kernels", "synnet_triton.ops", "synnet_triton.nn",
         "synnet_triton.xylo",
     },
-    "synnet_triton.nir": {"synnet_triton.nn", "synnet_triton.rockpool"},
+    "synnet_triton.nir": {"synnet_triton.nn", "synnet_triton.rockpool", "synnet_triton.hardware"},
     "synnet_triton.bench": {"synnet_triton.ops", "synnet_triton.nn"},
     "synnet_triton.compiled": {"synnet_triton.kernels"},
     "synnet_triton.kws": {

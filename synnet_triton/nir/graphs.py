@@ -5,9 +5,11 @@ Exported: a :class:`synnet_triton.nn.LIF`, a Rockpool-API ``LIFTriton``, a linea
 :class:`synnet_triton.rockpool.SynNet`. A SynNet is the chain ``input → 0_linear → 0_neurons →
 ... → out_linear → out_neurons → output`` (its dropout layers are the identity at inference and
 leave no node; ``p_dropout`` and ``output`` are kept in the graph's metadata). Each node is
-described in :mod:`synnet_triton.nir.nodes`. ``from_nir`` gives back the class that was exported
-(the same spikes and gradients), and reads chains of ``Linear``/``Affine``/``CubaLIF`` nodes from
-other libraries as an ``nn.Sequential``.
+described in :mod:`synnet_triton.nir.nodes`. A ``HardwareSynNet`` is its SynNet's graph with the
+chip's integer spec (bit-shift decays, integer weights and thresholds, shifts) and its
+quantisation settings in the graph's metadata. ``from_nir`` gives back the class that was
+exported (the same spikes and gradients), and reads chains of ``Linear``/``Affine``/``CubaLIF``
+nodes from other libraries as an ``nn.Sequential``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ from synnet_triton.nn.synnet import SynNet
 from synnet_triton.nn.synnet_conventions import synnet_skeleton
 
 _DROP_IN_SYNNET = "synnet_triton.rockpool.SynNet"
+_HARDWARE = "synnet_triton.hardware.HardwareSynNet"
+_CHIP_PREFIX = "xylo_"
+"""Graph metadata keys of a HardwareSynNet's integer spec: ``xylo_dash_mem`` (the bit-shift
+decays), ``xylo_weights_in``, ... (NIR has no field for them)."""
 _LIF_TRITON = "synnet_triton.rockpool.LIFTriton"
 
 
@@ -43,7 +49,7 @@ def to_nir(module: nn.Module, *, convention: str = "nir") -> nir.NIRGraph:
 
     Args:
         module: ``LIF``, ``LIFTriton``, ``Linear``/``torch.nn.Linear``, an ``nn.Sequential`` of
-            these (``TimeStepDropout`` is skipped), or either SynNet.
+            these (``TimeStepDropout`` is skipped), either SynNet, or a ``HardwareSynNet``.
         convention: how LIF gains are written: ``"nir"`` (NIR's definitions; snnTorch's and
             Norse's importers) or ``"rockpool"`` (what Rockpool's exporter writes, so that
             Rockpool's ``from_nir`` reads it as its own); see :mod:`synnet_triton.nir.nodes`.
@@ -54,6 +60,10 @@ def to_nir(module: nn.Module, *, convention: str = "nir") -> nir.NIRGraph:
     Raises:
         TypeError: a module (or a submodule) that has no NIR form here, named.
     """
+    from synnet_triton.hardware.network import HardwareSynNet
+
+    if isinstance(module, HardwareSynNet):
+        return _hardware_graph(module, convention)
     kind = _kind(module)
     if kind == _DROP_IN_SYNNET:
         from synnet_triton.rockpool.conversion import synnet_from_rockpool
@@ -117,6 +127,8 @@ def from_nir(
             raise TypeError(f"NIR node {name!r} is a {type(node).__name__}, which has no "
                             f"counterpart in synnet_triton (LIF, Linear, Affine)")
     synnet = graph.metadata.get(METADATA_KEY)
+    if synnet is not None and str(synnet.get("class", "")) == _HARDWARE:
+        return _hardware_from_layers(synnet, layers, backend)
     if synnet is not None and str(synnet.get("class", "")).endswith("SynNet"):
         return _synnet_from_layers(synnet, layers, backend)
     if len(layers) == 1:
@@ -234,6 +246,46 @@ def _synnet_graph(net: SynNet, source: str, convention: str) -> nir.NIRGraph:
         "dt": float(net.dt), "training": int(net.training),
     }}
     return _chain(nodes, metadata)
+
+
+def _chip_spec(module: Any) -> dict[str, Any]:
+    """The integer spec of a HardwareSynNet (its chip's numbers), as NIR metadata values."""
+    _, spec = module.integer_values()
+    # arrays as arrays, numbers as numbers: nir.write cannot store a 0-d array
+    return {f"{_CHIP_PREFIX}{key}": np.asarray(value) if np.ndim(value) else value
+            for key, value in spec.items() if key not in ("aliases", "dt")}
+
+
+def _hardware_graph(module: Any, convention: str) -> nir.NIRGraph:
+    """A HardwareSynNet: its SynNet's graph, and in the graph's metadata how it is quantised,
+    for which chip, and the integer spec that gives (bit-shift decays, integer weights,
+    thresholds), which NIR has no fields for."""
+    graph = _synnet_graph(module.synnet, _HARDWARE, convention)
+    graph.metadata[METADATA_KEY].update({
+        "quantize": module.quantize, "target": module.target, "window": float(module.window),
+        "checkpoint_every": int(module.checkpoint_every or 0), **_chip_spec(module),
+    })
+    return graph
+
+
+def _hardware_from_layers(metadata: dict[str, Any], layers: list[tuple[str, nn.Module, str]],
+                          backend: str) -> nn.Module:
+    """The HardwareSynNet of a graph :func:`_hardware_graph` wrote; ValueError naming the
+    first number of the chip's spec that its quantisation here does not give again."""
+    from synnet_triton.hardware.network import HardwareSynNet
+
+    net = _synnet_from_layers({**metadata, "class": "synnet_triton.nn.SynNet"}, layers, backend)
+    assert isinstance(net, SynNet)
+    hardware = HardwareSynNet(net, str(metadata["quantize"]), str(metadata["target"]),
+                              window=float(metadata["window"]), backend=backend,
+                              checkpoint_every=int(metadata["checkpoint_every"]) or None)
+    for key, value in _chip_spec(hardware).items():
+        recorded = np.asarray(metadata.get(key))
+        if recorded.shape != np.shape(value) or not np.array_equal(recorded, value):
+            raise ValueError(f"NIR graph metadata {key}: the recorded chip values differ from "
+                             f"those its SynNet quantises to here ({METADATA_KEY} metadata "
+                             "changed, or another quantiser wrote it)")
+    return hardware
 
 
 def _synnet_from_layers(metadata: dict[str, Any], layers: list[tuple[str, nn.Module, str]],
