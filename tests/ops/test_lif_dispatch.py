@@ -46,6 +46,25 @@ def test_without_numba_auto_runs_the_reference_and_says_so_once(monkeypatch):
         lif(x, backend="numba")
 
 
+@pytest.mark.parametrize("backend", ["auto", "numba"])
+def test_more_than_four_synapses_run_on_the_reference(monkeypatch, backend):
+    """From 5 synapses per neuron torch sums a neuron's currents in its own order, which only
+    the reference calls: auto picks it quietly on the CPU, an explicit numba says so once."""
+    pytest.importorskip("numba")
+    monkeypatch.setattr(op, "_warned", set())
+    assert resolve_backend("auto", CPU, recurrent=False, n_synapses=4) == "numba"
+    assert resolve_backend("auto", CPU, recurrent=False, n_synapses=5) == "torch"
+    x = torch.randn(2, 30, 3 * 6, generator=torch.Generator().manual_seed(2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, _ = lif(x, n_synapses=6, record=True, backend=backend)
+        lif(x, n_synapses=6, backend=backend)
+    said = [w for w in caught if "synapses per neuron" in str(w.message)]
+    assert len(said) == (1 if backend == "numba" else 0)
+    reference, _ = lif(x, n_synapses=6, record=True, backend="torch")
+    assert torch.equal(first.vmem.view(torch.int32), reference.vmem.view(torch.int32))
+
+
 def test_recurrent_numba_calls_fall_back_to_torch_with_one_warning(monkeypatch):
     pytest.importorskip("numba")
     monkeypatch.setattr(op, "_warned", set())

@@ -43,6 +43,11 @@ from torch import Tensor
 
 from synnet_triton.ops.lif.types import Surrogate
 
+COMPILED_MAX_SYNAPSES = 4
+"""The most synapses per neuron the compiled backends (Triton, numba) take: from 5 on torch
+sums a neuron's currents in its own order (Rockpool's ``isyn.sum(2)``), which only the torch
+reference calls; :func:`synnet_triton.ops.lif.op.resolve_backend` hands such layers to it."""
+
 
 class LIFInputs(NamedTuple):
     """The op's tensors, checked and broadcast once by the functional entry

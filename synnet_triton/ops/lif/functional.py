@@ -140,7 +140,8 @@ def _lif(
     if noise is not None:
         noise = _check_tensor("noise", noise, (batch, steps, n), device).float()
     v0, i0, s0 = _initial_state(initial_state, batch, n, s, device)
-    resolved = resolve_backend(backend, device, recurrent=w_rec is not None)
+    resolved = resolve_backend(backend, device, recurrent=w_rec is not None,
+                               n_synapses=n_synapses)
     checks.run()
 
     lengths_t = None if lengths is None else _check_lengths(lengths, batch, steps, device)
@@ -241,7 +242,8 @@ def lif(
         lengths: (B,) integer steps of each sample in a padded batch: outputs past a sample's
             length are zero, its final state is its state after its last step, and no
             gradient flows from the padding — as if each sample ran alone.
-        backend: ``"auto"``, ``"torch"`` or ``"triton"`` (see :func:`resolve_backend`).
+        backend: ``"auto"``, ``"torch"``, ``"triton"`` or ``"numba"`` (see
+            :func:`resolve_backend`).
 
     Returns:
         ``(LIFOutput(spikes, vmem, isyn), final_state)``; ``final_state`` is None unless

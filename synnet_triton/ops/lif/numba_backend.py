@@ -12,8 +12,9 @@ from the last segment to the first, and continues the sweep's carries across seg
 both modes give the same gradients.
 
 Recurrent weights are not compiled: the reference takes s·W_rec from torch's BLAS, whose
-summation order a loop cannot reproduce bit for bit, so
-:func:`synnet_triton.ops.lif.op.resolve_backend` runs recurrent layers on the torch backend.
+summation order a loop cannot reproduce bit for bit; nor are more than 4 synapses per neuron,
+which torch sums in its own order. :func:`synnet_triton.ops.lif.op.resolve_backend` runs such
+layers on the torch backend.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import Tensor
 
 from synnet_triton.arrays import torch_threads
 from synnet_triton.ops.lif.backend import (
+    COMPILED_MAX_SYNAPSES,
     ForwardResult,
     Gradients,
     LIFInputs,
@@ -55,11 +57,18 @@ def _float32(t: Tensor | None, batch: int, *inner: int) -> np.ndarray:
     return _array(t.detach().float().contiguous())
 
 
-def _no_recurrence(w_rec: Tensor | None) -> None:
+def _compilable(w_rec: Tensor | None, n_synapses: int) -> None:
+    """NotImplementedError for what :func:`synnet_triton.ops.lif.op.resolve_backend` hands
+    to the torch reference instead: recurrence, more than 4 synapses per neuron."""
     if w_rec is not None:
         raise NotImplementedError(
             "the numba LIF loops do not compile recurrent weights (w_rec); "
             "use the torch backend for recurrent layers"
+        )
+    if n_synapses > COMPILED_MAX_SYNAPSES:
+        raise NotImplementedError(
+            f"the numba LIF loops sum at most {COMPILED_MAX_SYNAPSES} synapses per neuron in "
+            f"torch's order (got {n_synapses}); use the torch backend"
         )
 
 
@@ -125,9 +134,9 @@ def forward(
 ) -> ForwardResult:
     """Run the whole sequence; see :mod:`synnet_triton.ops.lif.backend` for shapes."""
     x, _, beta, _, _, _, w_rec, v0, i0, s0 = inputs
-    _no_recurrence(w_rec)
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
+    _compilable(w_rec, n_synapses)
     f32 = torch.float32
     spikes = torch.empty((batch, steps, n_neurons), dtype=f32)
     vmem = torch.empty((batch, steps, n_neurons), dtype=f32) if record else None
@@ -176,9 +185,9 @@ def backward(
     for shapes."""
     grad_spikes, grad_vmem, grad_isyn, grad_final_vmem, grad_final_isyn, grad_final_spikes = grads
     x, alpha, beta, threshold, _, _, w_rec, v0, i0, s0 = inputs
-    _no_recurrence(w_rec)
     batch, steps, _ = x.shape
     n_neurons, n_synapses = beta.shape
+    _compilable(w_rec, n_synapses)
     f32, f64 = torch.float32, torch.float64
 
     def carry(grad: Tensor | None, like: Tensor) -> Tensor:

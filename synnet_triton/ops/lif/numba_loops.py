@@ -7,9 +7,9 @@ Forward, per neuron n and step t, in float32 and in exactly the order of the tor
     i ← (i + x_t)·β      v ← v·α      u = ((v + Σ_s i) + noise_t) + b
     s = (u ≥ θ)·⌊u/θ⌋,  s ← s − (s − M)·(s > M)      v ← u − s·θ
 
-Σ_s is numpy's float32 ``sum`` over the synapses, reproduced operation for operation
-(:func:`synaptic_sum`) because the reference takes it from numpy; the bias is added even
-where it is zero, as Rockpool does (+0.0 turns −0.0 into +0.0).
+Σ_s is torch's ``sum`` over at most 4 synapses, as the reference and Rockpool take it: from
++0.0, left to right (:func:`synaptic_sum`); the bias is added even where it is zero, as
+Rockpool does (+0.0 turns −0.0 into +0.0).
 Rockpool's literal clamp is used at every step: it is what the reference computes (its
 cheaper min(s, M) is used only where both agree).
 
@@ -41,9 +41,6 @@ ONE = F32(1.0)
 # with 128 against 1.75 with 64, the backward 3.9–4.0 with 64 against 4.5–7.0 with 128
 FORWARD_BLOCK = 128
 SWEEP_BLOCK = 64
-# numpy's pairwise summation: 8 accumulators up to 128 terms, halves above (numpy's
-# PW_BLOCKSIZE); the reference's Σ_s is numpy's, so this is the order the forward must keep
-PAIRWISE_BLOCK = 128
 # steps summed in float32 before a float64 addition (reverse_sweep_single's parameter sums)
 SUM_CHUNK = 64
 # exp by range reduction (exp_nonpositive): ln 2 split in two for an exact k·ln2, and 2^k
@@ -61,67 +58,14 @@ def spike_count(u: float, threshold: float, max_spikes: float) -> float:
     return s - (s - max_spikes) * over
 
 
-@njit(cache=True, inline="always")
-def _pairwise_block(values, start, n):  # type: ignore[no-untyped-def]
-    """numpy's sum of n ≤ 128 values: in order below 8, else 8 interleaved accumulators."""
-    if n < 8:
-        total = ZERO
-        for k in range(n):
-            total = total + values[start + k]
-        return total
-    r0, r1, r2, r3 = values[start], values[start + 1], values[start + 2], values[start + 3]
-    r4, r5, r6, r7 = values[start + 4], values[start + 5], values[start + 6], values[start + 7]
-    k = 8
-    while k < n - n % 8:
-        r0, r1 = r0 + values[start + k], r1 + values[start + k + 1]
-        r2, r3 = r2 + values[start + k + 2], r3 + values[start + k + 3]
-        r4, r5 = r4 + values[start + k + 4], r5 + values[start + k + 5]
-        r6, r7 = r6 + values[start + k + 6], r7 + values[start + k + 7]
-        k += 8
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while k < n:
-        total = total + values[start + k]
-        k += 1
-    return total
-
-
 @njit(cache=True)
 def synaptic_sum(values):  # type: ignore[no-untyped-def]
-    """numpy's float32 ``sum`` of a 1-D float32 array, bit for bit.
-
-    Above 128 values numpy halves the range (the first half a multiple of 8 long) and adds
-    the halves' sums; that recursion runs here on an explicit stack, because numba's cache
-    does not reload recursive functions safely.
-    """
-    n = values.shape[0]
-    if n <= PAIRWISE_BLOCK:
-        return _pairwise_block(values, 0, n)
-    # frames (start, length, halves done?) and the sums of finished ranges
-    starts = np.empty(64, np.int64)
-    lengths = np.empty(64, np.int64)
-    split = np.zeros(64, np.bool_)
-    sums = np.empty(64, np.float32)
-    depth, done = 1, 0
-    starts[0], lengths[0] = 0, n
-    while depth:
-        depth -= 1
-        start, length = starts[depth], lengths[depth]
-        if length <= PAIRWISE_BLOCK:
-            sums[done] = _pairwise_block(values, start, length)
-            done += 1
-        elif split[depth]:
-            sums[done - 2] = sums[done - 2] + sums[done - 1]
-            done -= 1
-        else:
-            half = length // 2
-            half -= half % 8
-            split[depth] = True
-            # the right half below the left: the left is summed first
-            starts[depth + 1], lengths[depth + 1] = start + half, length - half
-            starts[depth + 2], lengths[depth + 2] = start, half
-            split[depth + 1] = split[depth + 2] = False
-            depth += 3
-    return sums[0]
+    """Σ of a neuron's (at most 4) synaptic currents as torch sums them: from +0.0, left to
+    right (the compiled backends take no more synapses: :mod:`synnet_triton.ops.lif.op`)."""
+    total = ZERO
+    for k in range(values.shape[0]):
+        total = total + values[k]
+    return total
 
 
 @njit(cache=True, parallel=True)

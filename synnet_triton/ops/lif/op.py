@@ -22,7 +22,12 @@ from torch import Tensor
 from synnet_triton.arrays import numba_available
 from synnet_triton.ops import dispatch
 from synnet_triton.ops.lif import torch_backend
-from synnet_triton.ops.lif.backend import LIFInputs, NeedsGrad, OutputGrads
+from synnet_triton.ops.lif.backend import (
+    COMPILED_MAX_SYNAPSES,
+    LIFInputs,
+    NeedsGrad,
+    OutputGrads,
+)
 from synnet_triton.ops.lif.types import Surrogate
 
 # the op's backends: the package's, and the compiled CPU loops of the [cpu] extra
@@ -42,15 +47,18 @@ def _stacklevel_of_caller() -> int:
     return level
 
 
-def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
+def resolve_backend(backend: str, device: torch.device, recurrent: bool,
+                    n_synapses: int = 1) -> str:
     """The concrete backend (``"torch"``, ``"triton"`` or ``"numba"``) for a call.
 
     The package's rule (:func:`synnet_triton.ops.dispatch.resolve_backend`) with the LIF op's
     CPU loop: ``"auto"`` on CPU runs the compiled loops of the numba backend when numba is
     installed (the ``[cpu]`` extra) and says once, in one warning, that it falls back to the
     torch reference when it is not. ``"numba"`` asks for them explicitly. Neither compiled
-    backend has recurrence: with ``w_rec`` an explicit ``"triton"`` or ``"numba"`` falls
-    back to the torch reference, with a warning the first time.
+    backend has recurrence, nor more than
+    :data:`~synnet_triton.ops.lif.backend.COMPILED_MAX_SYNAPSES` synapses per neuron
+    (torch's own summation order): such calls run the torch reference, with a warning the
+    first time when a compiled backend was named or picked on CUDA.
 
     Raises:
         ValueError: ``backend`` is not one of :data:`LIF_BACKENDS`.
@@ -59,13 +67,14 @@ def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
     """
     if backend not in LIF_BACKENDS:
         raise ValueError(f"backend must be one of {LIF_BACKENDS}, got {backend!r}")
+    compilable = not recurrent and n_synapses <= COMPILED_MAX_SYNAPSES
     if backend == "numba":
         if not numba_available():
             raise RuntimeError("backend='numba' needs numba: pip install 'synnet-triton[cpu]'")
         if device.type != "cpu":
             raise RuntimeError(f"backend='numba' runs on the CPU; the tensors are on {device}")
     elif backend == "auto" and device.type == "cpu":
-        if recurrent:
+        if not compilable:
             return "torch"
         if numba_available():
             return "numba"
@@ -80,6 +89,13 @@ def resolve_backend(backend: str, device: torch.device, recurrent: bool) -> str:
         _warn_once(
             "recurrent", f"the {backend} LIF backend does not fuse recurrent weights (w_rec); "
             "this call and later recurrent ones run on the torch reference backend",
+        )
+        backend = "torch"
+    elif backend in ("triton", "numba") and not compilable:
+        _warn_once(
+            "synapses", f"the {backend} LIF backend sums at most {COMPILED_MAX_SYNAPSES} "
+            f"synapses per neuron in Rockpool's order (this layer has {n_synapses}: torch's "
+            "own order); such calls run on the torch reference backend",
         )
         backend = "torch"
     return backend

@@ -5,6 +5,9 @@ Rockpool 3.1 ``LIFTorch.forward`` in float32, for t = 0 … T−1 (docs/design.m
     i = i + x_t  [+ s_{t−1} @ W_rec]      v = v·α      i = i·β
     u = ((v + Σ_s i) + noise_t) + b       s = spike_count(u)      v = u − s·θ
 
+Σ_s is torch's ``sum`` over the synapses, as in Rockpool (from S = 5 on, its order is torch's
+own, so no other implementation gives its last bit).
+
 The loop runs the exact float32 operations of Rockpool in the same order, so spike counts are
 bitwise equal; it works in place on preallocated buffers because on small layers the cost of
 a step is the per-op overhead, not arithmetic.
@@ -81,6 +84,8 @@ def run_steps(
     w_rec_t = None if w_rec is None else w_rec.t()
     limit = xp.full_like(s_a, max_spikes)
     i_first = i_a[..., 0]
+    synaptic = v.new_empty(v.shape)
+    synaptic_a = arrays(synaptic)
     scratch = xp.empty_like(v_a)
     fired = xp.empty_like(v_a) > 0
     near_bound = False
@@ -111,7 +116,10 @@ def run_steps(
             if n_synapses == 1:
                 add(v_a, i_first, out=u)
             else:
-                add(v_a, xp.sum(i_a, 2), out=u)
+                # torch's sum, as Rockpool's isyn.sum(2): from 5 synapses on its order is
+                # torch's own (neither numpy's nor left to right), and the bits follow it
+                torch.sum(i, 2, out=synaptic)
+                add(v_a, synaptic_a, out=u)
             if noise_t is not None:
                 add(u, noise_t, out=u)
             add(u, bias_a, out=u)
