@@ -77,7 +77,9 @@ def multi_spike(u, threshold, max_spikes):
 
 @triton.jit
 def synapse_sum(i, syn, S: tl.constexpr):
-    """Σ_s i[:, s] of an (BLOCK_N, S_PAD) block, added left to right like ``isyn.sum(2)``."""
+    """Σ_s i[:, s] of an (BLOCK_N, S_PAD) block, added left to right from +0.0: torch's
+    ``isyn.sum(2)`` up to 4 synapses, the most the op sends here (torch sums more in its own
+    order, and the op runs such layers on its torch reference)."""
     total = tl.sum(tl.where(syn[None, :] == 0, i, 0.0), axis=1)
     for k in tl.static_range(1, S):
         total = total + tl.sum(tl.where(syn[None, :] == k, i, 0.0), axis=1)
