@@ -17,7 +17,7 @@ from synnet_triton.kws.options import (
     ModelOptions,
     Runtime,
 )
-from synnet_triton.ops.dispatch import BACKENDS
+from synnet_triton.ops.lif.op import LIF_BACKENDS
 from synnet_triton.xylo.targets import TARGETS
 
 DEMO_DIR = "synnet-demo"
@@ -182,8 +182,9 @@ def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--backend",
         default=Runtime.backend,
-        choices=BACKENDS,
-        help="LIF backend; 'auto' is Triton on CUDA, torch on CPU",
+        choices=LIF_BACKENDS,
+        help="LIF backend; 'auto' is Triton on CUDA, on the CPU numba with the [cpu] extra, "
+             "else torch",
     )
     group.add_argument("--no-progress", action="store_true",
                        help="hide progress bars (the per-epoch lines stay)")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from synnet_triton.cli import _train_run, build_parser
 from synnet_triton.kws.options import DataOptions, ModelOptions, Runtime, TrainRun
 
@@ -38,6 +40,18 @@ def test_the_cli_maps_every_train_option_onto_the_settings() -> None:
                            hardware_aware=True, hardware_epochs=2, hardware_lr=0.004),
         runtime=Runtime(device="cpu", backend="torch", progress=False),
     )
+
+
+def test_every_lif_backend_is_a_cli_choice() -> None:
+    """The command line offers what the op resolves (numba included) and nothing else."""
+    from synnet_triton.ops.lif.op import LIF_BACKENDS
+
+    assert "numba" in LIF_BACKENDS
+    for backend in LIF_BACKENDS:
+        args = build_parser().parse_args(["train", "--out", "run", "--backend", backend])
+        assert _train_run(args).runtime.backend == backend
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--out", "run", "--backend", "cuda"])
 
 
 def test_the_cli_defaults_are_the_settings_defaults() -> None:
