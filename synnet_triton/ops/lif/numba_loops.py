@@ -28,8 +28,6 @@ and the result does not depend on the thread count.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange, uint64
 
@@ -173,16 +171,36 @@ def forward_steps_single(x, alpha, beta, threshold, bias, noise, max_spikes,  # 
 
 
 @njit(cache=True, inline="always")
-def surrogate_slope(u: float, threshold: float, window: float, neg_inv_window: float,
-                    max_spikes: float, periodic: bool) -> float:
-    """∂s/∂u at u: PeriodicExponential (``periodic``) or StepPWL (docs/design.md §3)."""
+def exp_nonpositive(z: float) -> float:
+    """exp(z) for z ≤ 0 in float32 within 3·10⁻⁷ relative (0 below −87): z = k·ln2 + r,
+    |r| ≤ ln2/2, e^r by its Taylor polynomial of degree 6, 2^k from a table. Unlike a call to
+    libm's expf this vectorises; σ needs no more (gradients, not spikes)."""
+    z = max(z, F32(-87.0))
+    k = np.floor(z * LOG2_E + F32(0.5))
+    r = (z - k * LN2_HIGH) - k * LN2_LOW
+    p = F32(1.0 / 720.0)
+    p = p * r + F32(1.0 / 120.0)
+    p = p * r + F32(1.0 / 24.0)
+    p = p * r + F32(1.0 / 6.0)
+    p = p * r + F32(0.5)
+    p = p * r + ONE
+    p = p * r + ONE
+    return p * POWERS_OF_TWO[np.int64(k) + 127]
+
+
+@njit(cache=True, inline="always")
+def surrogate_slope(u: float, threshold: float, inverse: float, window: float,
+                    neg_inv_window: float, max_spikes: float, periodic: bool) -> float:
+    """∂s/∂u at u: PeriodicExponential (``periodic``) or StepPWL (docs/design.md §3), with
+    ``inverse`` = 1/θ multiplied in (a gradient, not a count: the surrogate is continuous
+    where a rounding could move ⌊u/θ⌋)."""
     if periodic:
         half = threshold / F32(2.0)
         shifted = u - half
-        periods = min(max(np.floor(shifted / threshold), ZERO), max_spikes - ONE)
-        centred = shifted - periods * threshold - half
-        return F32(math.exp(abs(centred) * neg_inv_window)) / threshold
-    return (ONE if u >= threshold - window else ZERO) / threshold
+        periods = min(max(np.floor(shifted * inverse), ZERO), max_spikes - ONE)
+        return exp_nonpositive(abs(shifted - periods * threshold - half) * neg_inv_window) \
+            * inverse
+    return (ONE if u >= threshold - window else ZERO) * inverse
 
 
 @njit(cache=True, parallel=True)
@@ -206,6 +224,7 @@ def reverse_sweep(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, window, 
     with_gs, with_gv, with_gi = g_spikes.shape[1] > 0, g_vmem.shape[1] > 0, g_isyn.shape[1] > 0
     with_x, with_gx = x.shape[1] > 0, g_x.shape[1] > 0
     neg_inv_window = F32(-1.0 / window)
+    inverse = ONE / threshold
     for item in prange(batch * blocks):
         b = item // blocks
         n0 = (item % blocks) * SWEEP_BLOCK
@@ -224,7 +243,8 @@ def reverse_sweep(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, window, 
                 else:
                     v_prev = v_before[b, n]
                 count = spike_count(un, th, max_spikes)
-                sigma = surrogate_slope(un, th, window, neg_inv_window, max_spikes, periodic)
+                sigma = surrogate_slope(un, th, inverse[n], window, neg_inv_window, max_spikes,
+                                        periodic)
                 g_s = g_spikes[b, t, n] if with_gs else ZERO
                 if t == t1 - 1:
                     g_s = g_s + carry_s[b, n]
@@ -252,24 +272,6 @@ def reverse_sweep(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, window, 
         for n in range(n0, n1):
             carry_v[b, n] = from_v[n - n0]
             carry_s[b, n] = ZERO
-
-
-@njit(cache=True, inline="always")
-def exp_nonpositive(z: float) -> float:
-    """exp(z) for z ≤ 0 in float32 within 3·10⁻⁷ relative (0 below −87): z = k·ln2 + r,
-    |r| ≤ ln2/2, e^r by its Taylor polynomial of degree 6, 2^k from a table. Unlike a call to
-    libm's expf this vectorises; σ needs no more (gradients, not spikes)."""
-    z = max(z, F32(-87.0))
-    k = np.floor(z * LOG2_E + F32(0.5))
-    r = (z - k * LN2_HIGH) - k * LN2_LOW
-    p = F32(1.0 / 720.0)
-    p = p * r + F32(1.0 / 120.0)
-    p = p * r + F32(1.0 / 24.0)
-    p = p * r + F32(1.0 / 6.0)
-    p = p * r + F32(0.5)
-    p = p * r + ONE
-    p = p * r + ONE
-    return p * POWERS_OF_TWO[np.int64(k) + 127]
 
 
 @njit(cache=True, parallel=True)
@@ -326,14 +328,8 @@ def reverse_sweep_single(u, u_t0, t0, t1, v_before, x, alpha, beta, threshold, w
                 count_before = spike_count(before, th, max_spikes)
                 counts[row + n] = count_before
                 v_prev = v_before[row + n] if first else before - count_before * th
-                if periodic:
-                    half = th / F32(2.0)
-                    shifted = un - half
-                    periods = min(max(np.floor(shifted * inv_th), ZERO), max_spikes - ONE)
-                    sigma = exp_nonpositive(
-                        abs(shifted - periods * th - half) * neg_inv_window) * inv_th
-                else:
-                    sigma = (ONE if un >= th - window else ZERO) * inv_th
+                sigma = surrogate_slope(un, th, inv_th, window, neg_inv_window, max_spikes,
+                                        periodic)
                 g_s = g_spikes[at_gs + n]
                 if last:
                     g_s = g_s + carry_s[row + n]
