@@ -9,6 +9,7 @@ steps at a time, sized to stay in cache.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,8 +38,10 @@ def steps_per_chunk(elements_per_step: int) -> int:
     return max(1, min(CHUNK_STEPS, CHUNK_ELEMENTS // max(elements_per_step, 1)))
 
 
+@functools.cache
 def numba_available() -> bool:
-    """True when ``numba`` imports (the ``[cpu]`` extra): the compiled CPU loops."""
+    """True when ``numba`` imports (the ``[cpu]`` extra): the compiled CPU loops. Asked once
+    per process: the Xylo step engine asks at every step that needs the exact order."""
     try:
         import numba  # noqa: F401
     except ImportError:

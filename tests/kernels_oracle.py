@@ -129,6 +129,16 @@ def make_case(
     )
 
 
+def case_of(shape: dict) -> Case:
+    """:func:`make_case` from a drawn dictionary of its arguments (the hypothesis strategies'
+    ``seed``, ``batch``, ``steps``, ``n_neurons``, ``n_synapses``, ``max_spikes``, ``noise``,
+    ``initial_state``)."""
+    return make_case(
+        shape["seed"], shape["batch"], shape["steps"], shape["n_neurons"], shape["n_synapses"],
+        max_spikes=shape["max_spikes"], noise=shape["noise"], initial_state=shape["initial_state"],
+    )  # fmt: skip
+
+
 def all_gradients(train_state: bool = True) -> NeedsGrad:
     return NeedsGrad(True, True, True, True, True, train_state, train_state, False, False)
 

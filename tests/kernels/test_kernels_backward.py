@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from kernels_oracle import (
     all_gradients,
     assert_gradient_close,
+    case_of,
     incoming_gradients,
     literal_gradients,
     make_case,
@@ -47,13 +48,6 @@ CASES = st.fixed_dictionaries(
     }
 )
 PARAMS = ("alpha", "beta", "threshold", "bias")
-
-
-def case_of(shape: dict):
-    return make_case(
-        shape["seed"], shape["batch"], shape["steps"], shape["n_neurons"], shape["n_synapses"],
-        max_spikes=shape["max_spikes"], noise=shape["noise"], initial_state=shape["initial_state"],
-    )  # fmt: skip
 
 
 def run_backward(module, case, grads, *, surrogate, window, every, needs, record=True):

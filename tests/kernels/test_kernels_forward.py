@@ -14,7 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kernels_oracle import literal_lif, make_case, torch_saved_in_kernel_layout
+from kernels_oracle import case_of, literal_lif, make_case, torch_saved_in_kernel_layout
 from synnet_triton.kernels.lif_forward import launch_lif_forward
 
 from synnet_triton.ops.lif import torch_backend as lif_torch
@@ -40,13 +40,6 @@ SHAPES = st.fixed_dictionaries(
         "initial_state": st.booleans(),
     }
 )
-
-
-def case_of(shape: dict):
-    return make_case(
-        shape["seed"], shape["batch"], shape["steps"], shape["n_neurons"], shape["n_synapses"],
-        max_spikes=shape["max_spikes"], noise=shape["noise"], initial_state=shape["initial_state"],
-    )  # fmt: skip
 
 
 @settings(max_examples=12, deadline=None)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from kernels_oracle import (
     all_gradients,
     assert_gradient_close,
+    case_of,
     incoming_gradients,
     literal_gradients,
     literal_lif,
@@ -51,13 +52,6 @@ SHAPES = st.fixed_dictionaries(
     }
 )
 PARAMS = ("alpha", "beta", "threshold", "bias")
-
-
-def case_of(shape: dict):
-    return make_case(
-        shape["seed"], shape["batch"], shape["steps"], shape["n_neurons"], shape["n_synapses"],
-        max_spikes=shape["max_spikes"], noise=shape["noise"], initial_state=shape["initial_state"],
-    )  # fmt: skip
 
 
 def assert_same_bits(got, expected, what):
